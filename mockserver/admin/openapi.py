@@ -1,0 +1,105 @@
+"""The OpenAPI 3.1 document of the admin API, built from the same route table the app serves.
+
+Building both from one list means a route cannot be served without being described.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from mockserver.admin.context import AdminRoute
+from mockserver.spec import RequestSpec, StubDocument, StubSpec
+
+_REF = "#/components/schemas/{model}"
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    400: "Bad input: {error, details}",
+    404: "Unknown id: {error, details}",
+    422: "Verification failed: {ok: false, count, expected, message, near_misses}",
+}
+
+
+def _component_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for name, adapter in (
+        ("RequestMatcher", TypeAdapter(RequestSpec)),
+        ("Stub", TypeAdapter(StubSpec)),
+        ("StubDocument", TypeAdapter(StubDocument)),
+    ):
+        schema = adapter.json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    count = {"type": "integer", "minimum": 0}
+    schemas["VerifyRequest"] = {
+        "type": "object",
+        "required": ["request"],
+        "additionalProperties": False,
+        "properties": {
+            "request": {"$ref": _REF.format(model="RequestMatcher")},
+            "count": count,
+            "at_least": count,
+            "at_most": count,
+        },
+    }
+    schemas["VerifySequenceRequest"] = {
+        "type": "object",
+        "required": ["requests"],
+        "additionalProperties": False,
+        "properties": {
+            "requests": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": _REF.format(model="RequestMatcher")},
+            }
+        },
+    }
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error", "details"],
+        "properties": {"error": {"type": "string"}, "details": {"type": "array"}},
+    }
+    return schemas
+
+
+def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__.strip("_") + "_" + route.method.lower(),
+            "responses": {str(status): _response(status) for status in route.responses},
+        }
+        if route.parameters:
+            operation["parameters"] = list(route.parameters)
+        if route.body is not None:
+            schema = route.body["schema"]
+            content = {"application/json": {"schema": schema}}
+            if route.body.get("yaml"):
+                content["application/yaml"] = {"schema": schema}
+            operation["requestBody"] = {
+                "required": True,
+                "description": route.body["description"].replace("{prefix}", prefix),
+                "content": content,
+            }
+        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mockserver admin API",
+            "version": version,
+            "description": "Stubs, the request journal and verification of a mockserver.",
+        },
+        "paths": paths,
+        "components": {"schemas": _component_schemas()},
+    }
+
+
+def _response(status: int) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+    if status in (400, 404):
+        content = {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}
+    return {"description": _STATUS_TEXT.get(status, "Response"), "content": content}

@@ -1,0 +1,174 @@
+"""Admin calls on stubs: list, add, read, replace, remove, reload."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.admin.context import (
+    AdminContext,
+    AdminRoute,
+    admin_handler,
+    created,
+    ok,
+    parse_json,
+    read_text,
+)
+from mockserver.errors import AdminInputError, StubLoadError
+from mockserver.loader import load_paths, parse_stub_data, parse_stub_text
+from mockserver.stub import Stub
+
+_STUB_BODY: dict[str, Any] = {
+    "description": "One stub, a list of stubs, or a whole stub document (JSON or YAML; "
+    "several YAML documents allowed). See GET {prefix}/schema.",
+    "schema": {
+        "anyOf": [
+            {"$ref": "#/components/schemas/Stub"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Stub"}},
+            {"$ref": "#/components/schemas/StubDocument"},
+        ]
+    },
+    "yaml": True,
+}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+class StubsResource:
+    def __init__(self, context: AdminContext) -> None:
+        self._context = context
+
+    def routes(self) -> list[AdminRoute]:
+        return [
+            AdminRoute("GET", "/stubs", admin_handler(self.list_all), "List every stub, with hits"),
+            AdminRoute(
+                "POST",
+                "/stubs",
+                admin_handler(self.add),
+                "Add stubs",
+                body=_STUB_BODY,
+                responses=(201, 400),
+            ),
+            AdminRoute(
+                "DELETE", "/stubs", admin_handler(self.remove_api), "Remove stubs added by API"
+            ),
+            AdminRoute(
+                "POST",
+                "/stubs/reload",
+                admin_handler(self.reload),
+                "Re-read the stub files and swap them in at once",
+                responses=(200, 400),
+            ),
+            AdminRoute(
+                "GET",
+                "/stubs/{id}",
+                admin_handler(self.read),
+                "Read one stub",
+                responses=(200, 404),
+                parameters=(_ID,),
+            ),
+            AdminRoute(
+                "PUT",
+                "/stubs/{id}",
+                admin_handler(self.replace),
+                "Replace one stub",
+                body=_STUB_BODY,
+                responses=(200, 400, 404),
+                parameters=(_ID,),
+            ),
+            AdminRoute(
+                "DELETE",
+                "/stubs/{id}",
+                admin_handler(self.remove),
+                "Remove one stub",
+                responses=(200, 404),
+                parameters=(_ID,),
+            ),
+        ]
+
+    def describe(self, stub: Stub) -> dict[str, Any]:
+        described = stub.describe()
+        described["hits"] = self._context.state.hits().get(stub.id, 0)
+        return described
+
+    async def list_all(self, request: web.Request) -> web.Response:
+        hits = self._context.state.hits()
+        stubs = []
+        for stub in self._context.store.stubs:
+            described = stub.describe()
+            described["hits"] = hits.get(stub.id, 0)
+            stubs.append(described)
+        return ok({"stubs": stubs})
+
+    async def _parse(self, request: web.Request) -> list[Stub]:
+        settings = self._context.settings
+        text = await read_text(request, settings.max_body)
+        if not text.strip():
+            raise AdminInputError(
+                "empty body: expected a stub, a list of stubs or a stub document",
+                [{"field": "body", "message": "expected a stub"}],
+            )
+        content_type = request.content_type.lower()
+        if "json" in content_type:
+            data = parse_json(text, what="a stub, a list of stubs or a stub document")
+            stubs = parse_stub_data(data, stub_dirs=settings.stubs)
+        else:
+            stubs = parse_stub_text(text, stub_dirs=settings.stubs)
+        if not stubs:
+            raise AdminInputError(
+                "the body holds no stub", [{"field": "body", "message": "expected a stub"}]
+            )
+        return stubs
+
+    async def add(self, request: web.Request) -> web.Response:
+        stubs = await self._parse(request)
+        ids = self._context.store.add(stubs)
+        return created({"ids": ids})
+
+    async def read(self, request: web.Request) -> web.Response:
+        return ok(self.describe(self._context.store.get(request.match_info["id"])))
+
+    async def replace(self, request: web.Request) -> web.Response:
+        stub_id = request.match_info["id"]
+        self._context.store.get(stub_id)
+        stubs = await self._parse(request)
+        if len(stubs) != 1:
+            raise AdminInputError(
+                f"PUT takes exactly one stub, got {len(stubs)}",
+                [{"field": "body", "message": "expected one stub"}],
+            )
+        stub = stubs[0]
+        if stub.spec.id is None:  # the URL names it
+            stub = _with_id(stub, stub_id)
+        self._context.store.replace(stub_id, stub)
+        return ok(self.describe(stub))
+
+    async def remove(self, request: web.Request) -> web.Response:
+        stub = self._context.store.remove(request.match_info["id"])
+        return ok({"removed": stub.id})
+
+    async def remove_api(self, request: web.Request) -> web.Response:
+        return ok({"removed": self._context.store.remove_api_stubs()})
+
+    async def reload(self, request: web.Request) -> web.Response:
+        settings = self._context.settings
+        try:
+            loaded = load_paths(settings.stubs)
+        except StubLoadError as error:
+            raise AdminInputError(
+                f"reload failed, the previous stubs stay in force: {len(error.errors)} "
+                f"error{'s' if len(error.errors) != 1 else ''}\n{error}",
+                error.details,
+            ) from None
+        self._context.store.swap_files(loaded.stubs)
+        return ok(
+            {
+                "stubs": len(loaded.stubs),
+                "files": [{"path": path, "stubs": count} for path, count in loaded.files],
+            }
+        )
+
+
+def _with_id(stub: Stub, stub_id: str) -> Stub:
+    return replace(stub, id=stub_id, spec=stub.spec.model_copy(update={"id": stub_id}))

@@ -1,0 +1,113 @@
+"""Admin calls that assert: verify a count, verify an order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.admin.context import (
+    AdminContext,
+    AdminRoute,
+    admin_handler,
+    parse_matcher,
+    read_json_object,
+)
+from mockserver.errors import AdminInputError
+from mockserver.responder import json_response
+from mockserver.verification import CountCondition, verify_count, verify_sequence
+
+_COUNT_FIELDS = ("count", "at_least", "at_most")
+
+
+class VerifyResource:
+    def __init__(self, context: AdminContext) -> None:
+        self._context = context
+
+    def routes(self) -> list[AdminRoute]:
+        return [
+            AdminRoute(
+                "POST",
+                "/verify",
+                admin_handler(self.verify),
+                "Assert how many recorded requests match",
+                body={
+                    "description": "{request: matcher, count | at_least | at_most} "
+                    "(neither: at least 1)",
+                    "schema": {"$ref": "#/components/schemas/VerifyRequest"},
+                },
+                responses=(200, 400, 422),
+            ),
+            AdminRoute(
+                "POST",
+                "/verify/sequence",
+                admin_handler(self.verify_sequence),
+                "Assert that requests happened in this order",
+                body={
+                    "description": "{requests: [matcher, ...]}",
+                    "schema": {"$ref": "#/components/schemas/VerifySequenceRequest"},
+                },
+                responses=(200, 400, 422),
+            ),
+        ]
+
+    async def verify(self, request: web.Request) -> web.Response:
+        data = await read_json_object(
+            request, self._context.settings, what="{request: matcher, count: n}"
+        )
+        unknown = sorted(set(data) - {"request", *_COUNT_FIELDS})
+        if unknown:
+            raise AdminInputError(
+                f"unknown field {unknown[0]!r} in a verify body",
+                [{"field": name, "message": "unknown field"} for name in unknown],
+            )
+        if "request" not in data:
+            raise AdminInputError(
+                "a verify needs 'request': the matcher of the requests to count",
+                [{"field": "request", "message": "field required"}],
+            )
+        matcher, description = parse_matcher(data["request"], "request")
+        condition = _condition(data)
+        verdict = verify_count(
+            matcher, self._context.state.journal.snapshot(), condition, description
+        )
+        payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
+        if not verdict.ok:
+            payload.update(
+                expected=verdict.expected,
+                message=verdict.message,
+                near_misses=verdict.near_misses,
+            )
+        return json_response(200 if verdict.ok else 422, payload)
+
+    async def verify_sequence(self, request: web.Request) -> web.Response:
+        data = await read_json_object(
+            request, self._context.settings, what="{requests: [matcher, ...]}"
+        )
+        steps = data.get("requests")
+        if not isinstance(steps, list) or not steps:
+            raise AdminInputError(
+                "a sequence verify needs 'requests': a non-empty list of request matchers",
+                [{"field": "requests", "message": "expected a non-empty list"}],
+            )
+        matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
+        outcome = verify_sequence(matchers, self._context.state.journal.snapshot())
+        return json_response(200 if outcome["ok"] else 422, outcome)
+
+
+def _condition(data: dict[str, Any]) -> CountCondition:
+    given = {name: data[name] for name in _COUNT_FIELDS if data.get(name) is not None}
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise AdminInputError(
+                f"{name} must be a non-negative integer, got {value!r}",
+                [{"field": name, "message": "expected a non-negative integer"}],
+            )
+    if "count" in given and len(given) > 1:
+        raise AdminInputError(
+            "give count, or at_least and/or at_most, not both",
+            [{"field": "count", "message": "conflicts with at_least/at_most"}],
+        )
+    if not given:
+        return CountCondition(at_least=1)
+    return CountCondition(**given)

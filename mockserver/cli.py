@@ -1,0 +1,198 @@
+"""The `mockserver` command: serve, validate, schema. The only module that prints.
+
+Every `serve` flag can also come from `MOCKSERVER_<NAME>` (flags win). Exit codes: 0 fine,
+1 stub errors (validate, or serve refusing bad stubs), 2 a usage or start-up problem such as a
+port in use or a missing stub directory — each a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+from mockserver.config import (
+    DEFAULT_JOURNAL_LIMIT,
+    DEFAULT_JOURNAL_MAX_BYTES,
+    DEFAULT_MAX_BODY,
+    DEFAULT_PORT,
+    Settings,
+)
+from mockserver.errors import StartupError, StubLoadError
+from mockserver.loader import LoadedStubs, load_paths
+from mockserver.server import Listening, serve
+from mockserver.spec import stub_file_schema
+
+EXIT_STUB_ERRORS: Final = 1
+EXIT_USAGE: Final = 2
+_ENV_PREFIX: Final = "MOCKSERVER_"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(_ENV_PREFIX + name.upper().replace("-", "_"))
+    return value if value not in (None, "") else None
+
+
+def _env_number(name: str, default: float, kind: Callable[[str], float]) -> Any:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        _fail(f"{_ENV_PREFIX}{name.upper()}={raw!r} is not a valid number")
+
+
+def _env_bool(name: str) -> bool:
+    raw = _env(name)
+    return raw is not None and raw.lower() in ("1", "true", "yes", "on")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockserver",
+        description="A mock server for third-party HTTP APIs: YAML stubs, a request journal "
+        "and an admin API for integration tests.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve the stubs (flags also from MOCKSERVER_*)")
+    env_stubs = _env("stubs")
+    run.add_argument(
+        "--stubs",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="stub directory, repeatable (MOCKSERVER_STUBS, ':'-separated; default ./stubs)",
+    )
+    run.set_defaults(env_stubs=env_stubs)
+    run.add_argument("--host", default=_env("host") or "127.0.0.1")
+    run.add_argument("--port", type=int, default=_env_number("port", DEFAULT_PORT, int))
+    run.add_argument("--admin-prefix", default=_env("admin_prefix") or "/__admin")
+    run.add_argument(
+        "--journal-limit",
+        type=int,
+        default=_env_number("journal_limit", DEFAULT_JOURNAL_LIMIT, int),
+        help="entries kept; the oldest go first (default %(default)s)",
+    )
+    run.add_argument(
+        "--journal-max-bytes",
+        type=int,
+        default=_env_number("journal_max_bytes", DEFAULT_JOURNAL_MAX_BYTES, int),
+        help="approximate memory for the journal (default %(default)s)",
+    )
+    run.add_argument(
+        "--max-body",
+        type=int,
+        default=_env_number("max_body", DEFAULT_MAX_BODY, int),
+        help="largest request body accepted; larger get 413 (default %(default)s)",
+    )
+    run.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=_env_number("shutdown_grace", 1.0, float),
+        help="seconds in-flight requests may finish on SIGTERM (default %(default)s)",
+    )
+    run.add_argument(
+        "--log-level",
+        default=_env("log_level") or "info",
+        choices=["debug", "info", "warning", "error"],
+    )
+
+    check = commands.add_parser("validate", help="check stub directories, print every error")
+    check.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+
+    commands.add_parser("schema", help="print the JSON Schema of stub files")
+    return parser
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"mockserver: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def _stub_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+    if args.stubs:
+        return tuple(args.stubs)
+    if args.env_stubs:
+        return tuple(Path(part) for part in args.env_stubs.split(":") if part)
+    return (Path("stubs"),)
+
+
+def _load_or_exit(dirs: Sequence[Path]) -> LoadedStubs:
+    missing = [str(directory) for directory in dirs if not directory.is_dir()]
+    if missing:
+        _fail(f"stub directory not found: {', '.join(missing)}")
+    try:
+        return load_paths(dirs)
+    except StubLoadError as error:
+        for stub_error in error.errors:
+            print(stub_error, file=sys.stderr)
+        count = len(error.errors)
+        print(f"mockserver: {count} stub error{'s' if count != 1 else ''}", file=sys.stderr)
+        raise SystemExit(EXIT_STUB_ERRORS) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings(
+            stubs=_stub_dirs(args),
+            host=args.host,
+            port=args.port,
+            admin_prefix=args.admin_prefix,
+            journal_limit=args.journal_limit,
+            journal_max_bytes=args.journal_max_bytes,
+            max_body=args.max_body,
+            shutdown_grace=args.shutdown_grace,
+            log_level=args.log_level,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    loaded = _load_or_exit(settings.stubs)
+    for path, count in loaded.files:
+        print(f"loaded {count:>4} stub{'s' if count != 1 else ' '} from {path}", flush=True)
+
+    def ready(listening: Listening) -> None:
+        print(
+            f"mockserver listening on {listening.url} with {len(loaded.stubs)} stubs "
+            f"(admin API at {listening.url}{settings.admin_prefix})",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve(settings, loaded, on_ready=ready))
+    except StartupError as error:
+        _fail(error.message)
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 0
+    print("mockserver stopped", flush=True)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = _load_or_exit(args.dirs)
+    print(f"ok: {len(loaded.stubs)} stubs in {len(loaded.files)} files")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "validate":
+        return _validate(args)
+    print(json.dumps(stub_file_schema(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

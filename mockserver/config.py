@@ -1,0 +1,43 @@
+"""Settings: one frozen value built from CLI flags and MOCKSERVER_* variables.
+
+Pure: reading flags and the environment is the CLI's job; this module only holds and checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+DEFAULT_PORT: Final = 8080
+DEFAULT_JOURNAL_LIMIT: Final = 100_000
+DEFAULT_JOURNAL_MAX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_MAX_BODY: Final = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How one server runs. `port=0` picks a free port (tests, the in-process fixture)."""
+
+    stubs: tuple[Path, ...] = field(default_factory=lambda: (Path("stubs"),))
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    admin_prefix: str = "/__admin"
+    journal_limit: int = DEFAULT_JOURNAL_LIMIT
+    journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
+    max_body: int = DEFAULT_MAX_BODY
+    journal_dump: Path | None = None
+    shutdown_grace: float = 1.0
+    watch: bool = False
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        prefix = "/" + self.admin_prefix.strip("/")
+        if prefix == "/":
+            raise ValueError("admin prefix must not be '/': the mocked surface needs the root")
+        object.__setattr__(self, "admin_prefix", prefix)
+        for name in ("journal_limit", "journal_max_bytes", "max_body"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must not be negative, got {self.shutdown_grace}")

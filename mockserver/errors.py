@@ -1,0 +1,70 @@
+"""Every server-side error type. Imports nothing from the package.
+
+Each error knows the HTTP status an admin call answers with and the `details` list that goes
+into `{"error", "details"}`, so one middleware can render them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class MockServerError(Exception):
+    """Base of every error the server reports to a user."""
+
+    status: int = 400
+
+    def __init__(self, message: str, details: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+
+class StubError(MockServerError):
+    """A stub that cannot be used. `source` is "path:line", or "api" for an admin call."""
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        self.source, self.field = source, field
+        text = f"{source}: {field}: {message}" if field else f"{source}: {message}"
+        super().__init__(text)
+        self.message = message
+
+    def as_detail(self) -> dict[str, str]:
+        return {"source": self.source, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.source}: {self.field}: {self.message}"
+        return f"{self.source}: {self.message}"
+
+
+class StubLoadError(MockServerError):
+    """Every StubError of one load, reported together rather than only the first."""
+
+    def __init__(self, errors: Sequence[StubError]) -> None:
+        self.errors = list(errors)
+        count = len(self.errors)
+        noun = "error" if count == 1 else "errors"
+        super().__init__(
+            f"{count} stub {noun}", details=[error.as_detail() for error in self.errors]
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+class AdminInputError(MockServerError):
+    """A malformed admin call: bad JSON, a wrong type, a missing field."""
+
+    status = 400
+
+
+class NotFoundError(MockServerError):
+    """An admin call that names a stub or other resource that does not exist."""
+
+    status = 404
+
+
+class StartupError(MockServerError):
+    """The server cannot start: a port in use, a missing stub directory."""

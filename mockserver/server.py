@@ -1,0 +1,146 @@
+"""Running the app: on the main thread with signal handling, or in a background thread.
+
+`serve()` listens until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish for
+up to `shutdown_grace` and cuts the rest (the app journals them). `start_in_thread()` runs the
+same server on its own event loop for the pytest fixture and the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+
+from mockserver.app import build_app
+from mockserver.config import Settings
+from mockserver.errors import StartupError
+from mockserver.loader import LoadedStubs
+
+_THREAD_START_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """Where a started server listens."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.AppRunner, Listening]:
+    app = build_app(settings, loaded)
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=settings.shutdown_grace, access_log=None
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {settings.port} on {settings.host} is already in use"
+            ) from None
+        raise StartupError(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        ) from None
+    host, port = runner.addresses[0][:2]
+    return runner, Listening(str(host), int(port))
+
+
+async def serve(
+    settings: Settings,
+    loaded: LoadedStubs | None = None,
+    on_ready: Callable[[Listening], None] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    runner, listening = await _start(settings, loaded)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if on_ready is not None:
+        on_ready(listening)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+
+
+class RunningServer:
+    """A server on a background thread with its own event loop."""
+
+    def __init__(self, listening: Listening, stop: Callable[[], None]) -> None:
+        self.host = listening.host
+        self.port = listening.port
+        self.url = listening.url
+        self._stop = stop
+
+    def stop(self) -> None:
+        """Shut down (gracefully, as on SIGTERM) and wait for the thread to end."""
+        self._stop()
+
+
+def start_in_thread(settings: Settings, loaded: LoadedStubs | None = None) -> RunningServer:
+    """Start a server in a daemon thread; returns once it listens (or raises why it cannot)."""
+    ready = threading.Event()
+    outcome: dict[str, object] = {}
+    loop = asyncio.new_event_loop()
+    stop_event: asyncio.Event | None = None
+
+    async def main() -> None:
+        nonlocal stop_event
+        stop_event = asyncio.Event()
+        try:
+            runner, listening = await _start(settings, loaded)
+        except BaseException as error:
+            outcome["error"] = error
+            ready.set()
+            return
+        outcome["listening"] = listening
+        ready.set()
+        try:
+            await stop_event.wait()
+        finally:
+            await runner.cleanup()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="mockserver", daemon=True)
+    thread.start()
+    if not ready.wait(_THREAD_START_TIMEOUT):
+        raise StartupError("the server thread did not start in time")
+    error = outcome.get("error")
+    if isinstance(error, BaseException):
+        thread.join()
+        raise error
+    listening = outcome["listening"]
+    assert isinstance(listening, Listening)
+
+    def stop() -> None:
+        if thread.is_alive() and stop_event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stop_event.set)
+            thread.join()
+
+    return RunningServer(listening, stop)

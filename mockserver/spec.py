@@ -1,0 +1,337 @@
+"""The stub format as strict pydantic models, and its JSON Schema.
+
+This module owns what a stub file may say. Every model forbids unknown fields, so a misspelt
+`heders:` fails as `request.heders` instead of silently matching everything. Shorthand (a scalar
+meaning `equals`, a plain path string meaning a template) is normalised in `BeforeValidator`s
+rather than typed as unions, so an error's path is what the user typed. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final
+
+import jsonschema
+import jsonschema.exceptions
+from jsonpath_rfc9535 import JSONPathError
+from jsonpath_rfc9535 import compile as compile_jsonpath
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+MATCHER_OPERATORS: Final = (
+    "equals",
+    "contains",
+    "starts_with",
+    "matches",
+    "present",
+    "not",
+    "any_of",
+    "all_of",
+)
+_TEMPLATE_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_METHOD_TOKEN: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_STUB_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+
+def as_text(value: object) -> object:
+    """The text a YAML scalar would be sent as: `10` -> "10", `true` -> "true"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _compile_regex(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression {value!r}: {error}") from None
+
+
+Regex = Annotated[re.Pattern[str], BeforeValidator(_compile_regex, json_schema_input_type=str)]
+
+
+def _scalar_means_equals(value: object) -> object:
+    """`usd` -> {equals: usd}; `10` -> {equals: "10"}; `[a, b]` -> {all_of: [a, b]}."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {"all_of": value}
+    if value is None:
+        raise ValueError("null is not a matcher: use {present: false} for an absent value")
+    return {"equals": as_text(value)}
+
+
+_MATCHER_INPUT = str | int | float | bool | list[Any] | dict[str, Any]
+
+
+class ValueMatcher(StrictModel):
+    """One comparison on a text value (or on every value of a repeated parameter).
+
+    Exactly one operator is set. Over a parameter sent several times, a matcher holds when any
+    value satisfies it, `all_of` holds when each of its matchers is satisfied by some value.
+    """
+
+    equals: str | None = None
+    contains: str | None = None
+    starts_with: str | None = None
+    matches: Regex | None = None
+    present: bool | None = None
+    not_: Matcher | None = Field(default=None, alias="not")
+    any_of: list[Matcher] | None = None
+    all_of: list[Matcher] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_compare_as_text(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                key: as_text(value) if key in ("equals", "contains", "starts_with") else value
+                for key, value in data.items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_operator(self) -> ValueMatcher:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            names = ", ".join(MATCHER_OPERATORS)
+            got = ", ".join(_alias(name) for name in given) or "none"
+            raise ValueError(f"a value matcher takes exactly one of {names}; got {got}")
+        return self
+
+
+def _alias(name: str) -> str:
+    return "not" if name == "not_" else name
+
+
+Matcher = Annotated[
+    ValueMatcher, BeforeValidator(_scalar_means_equals, json_schema_input_type=_MATCHER_INPUT)
+]
+ValueMatcher.model_rebuild()
+
+
+class PathMatcher(ValueMatcher):
+    """A value matcher, or `template`: a literal path whose `{name}` segments are captured."""
+
+    template: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _template_as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # `path: /v1/{id}` lists as written, not as {template: ...}
+        if self.template is not None:
+            return self.template
+        return handler(self)
+
+    @field_validator("template", "equals", "starts_with")
+    @classmethod
+    def _starts_with_slash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"path {value!r} must start with '/'")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _unique_parameters(cls, value: str | None) -> str | None:
+        if value is not None:
+            names = _TEMPLATE_PARAM.findall(value)
+            for name in names:
+                if names.count(name) > 1:
+                    raise ValueError(f"path parameter {{{name}}} appears twice in {value!r}")
+        return value
+
+
+def _path_shorthand(value: object) -> object:
+    if isinstance(value, str):
+        return {"template": value}
+    return _scalar_means_equals(value)
+
+
+PathField = Annotated[
+    PathMatcher, BeforeValidator(_path_shorthand, json_schema_input_type=_MATCHER_INPUT)
+]
+
+
+def _one_or_many_methods(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _check_methods(value: tuple[str, ...]) -> tuple[str, ...]:
+    for method in value:
+        if not _METHOD_TOKEN.match(method):
+            raise ValueError(f"{method!r} is not an HTTP method")
+    if not value:
+        raise ValueError("an empty list of methods matches nothing")
+    return tuple(method.upper() for method in value)
+
+
+Methods = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_one_or_many_methods, json_schema_input_type=str | list[str]),
+]
+
+
+class BodyMatcher(StrictModel):
+    """Every listed kind must hold."""
+
+    json_: JsonValue = Field(default=None, alias="json")
+    json_path: dict[str, Matcher] | None = None
+    json_schema: dict[str, JsonValue] | None = None
+    form: dict[str, Matcher] | None = None
+    equals: str | None = None
+    contains: str | None = None
+    matches: Regex | None = None
+
+    @field_validator("json_path")
+    @classmethod
+    def _valid_json_paths(cls, value: dict[str, ValueMatcher] | None) -> Any:
+        for query in value or {}:
+            try:
+                compile_jsonpath(query)
+            except JSONPathError as error:
+                raise ValueError(f"{query!r} is not an RFC 9535 JSONPath: {error}") from None
+        return value
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_json_schema(cls, value: dict[str, JsonValue] | None) -> Any:
+        if value is not None:
+            try:
+                jsonschema.validators.validator_for(value).check_schema(value)
+            except jsonschema.exceptions.SchemaError as error:
+                raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+        return value
+
+    @property
+    def has_json(self) -> bool:
+        """`json: null` is a real expectation, so absence is read from the fields set."""
+        return "json_" in self.model_fields_set
+
+
+class RequestSpec(StrictModel):
+    """Which requests a stub answers. Every field is optional; absent matches anything."""
+
+    method: Methods | None = None
+    path: PathField | None = None
+    query: dict[str, Matcher] | None = None
+    headers: dict[str, Matcher] | None = None
+    cookies: dict[str, Matcher] | None = None
+    body: BodyMatcher | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _methods(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else _check_methods(value)
+
+
+HeaderValue = Annotated[str, BeforeValidator(as_text, json_schema_input_type=str | int | float)]
+
+
+class ResponseSpec(StrictModel):
+    """A static response: status, headers, and at most one of json, body, body_file."""
+
+    status: int = Field(default=200, ge=100, le=599)
+    headers: dict[str, HeaderValue] = Field(default_factory=dict)
+    json_: JsonValue = Field(default=None, alias="json")
+    body: str | None = None
+    body_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ResponseSpec:
+        given = [
+            name
+            for name, is_set in (
+                ("json", self.has_json),
+                ("body", self.body is not None),
+                ("body_file", self.body_file is not None),
+            )
+            if is_set
+        ]
+        if len(given) > 1:
+            raise ValueError(f"a response takes at most one of json, body, body_file; got {given}")
+        return self
+
+    @field_validator("headers")
+    @classmethod
+    def _no_line_breaks(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
+                raise ValueError(f"header {name!r} must not contain line breaks")
+        return value
+
+    @property
+    def has_json(self) -> bool:
+        return "json_" in self.model_fields_set
+
+
+class StubSpec(StrictModel):
+    """One stub as written in a file or sent to the admin API."""
+
+    id: str | None = None
+    description: str | None = None
+    priority: int = 5
+    request: RequestSpec
+    response: ResponseSpec = Field(default_factory=ResponseSpec)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_url_safe(cls, value: str | None) -> str | None:
+        if value is not None and not _STUB_ID.match(value):
+            raise ValueError(
+                f"id {value!r} may hold only letters, digits and _ . : @ - "
+                "(it appears in admin URLs)"
+            )
+        return value
+
+
+class DocumentHeader(StrictModel):
+    """A document's own fields; its stubs are validated one by one to report each error."""
+
+    service: str | None = None
+    base_path: str | None = None
+    host: str | None = None
+    stubs: list[Any]
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/"):
+            raise ValueError(f"base_path {value!r} must start with '/'")
+        return value.rstrip("/") or None
+
+
+class StubDocument(DocumentHeader):
+    """The whole document, for the JSON Schema only."""
+
+    stubs: list[StubSpec]
+
+
+def stub_file_schema() -> dict[str, Any]:
+    """The JSON Schema of one document of a stub file (yaml-language-server reads it)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(list[StubSpec] | StubDocument)
+    schema = adapter.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mockserver stub file"
+    schema["description"] = "A list of stubs, or a document with service, base_path, host, stubs."
+    return schema

@@ -1,0 +1,184 @@
+"""StubStore: the stubs in force, in priority order, indexed, swapped atomically.
+
+The stubs live in an immutable `StubSet` (ordered tuple plus an index); every change builds a new
+set and replaces the old one with a single assignment, so a request never sees half a reload and
+a failed reload leaves the old set in place.
+
+The index maps (method, literal path) to the stubs that can only match that pair; stubs with a
+template, a regex or no path sit in a fallback list. A request examines the union of its index
+entry and the fallback, merged back into priority order, so lookups cost the same with 10 or 10,000
+literal-path stubs while "first in order wins" still holds.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from mockserver.errors import AdminInputError, NotFoundError
+from mockserver.incoming import IncomingRequest
+from mockserver.matching import Match, match_request
+from mockserver.state import State
+from mockserver.stub import Stub
+
+_ANY_METHOD: Final = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The stub that answers a request, its match, and how many stubs were examined."""
+
+    stub: Stub | None
+    match: Match | None
+    examined: int
+
+
+class StubSet:
+    """An immutable, ordered, indexed set of stubs."""
+
+    __slots__ = ("_by_id", "_fallback", "_index", "ordered")
+
+    def __init__(self, stubs: Iterable[Stub]) -> None:
+        self.ordered: tuple[Stub, ...] = tuple(sorted(stubs, key=lambda stub: stub.sort_key))
+        self._by_id = {stub.id: stub for stub in self.ordered}
+        index: dict[tuple[str, str], list[int]] = {}
+        fallback: list[int] = []
+        for rank, stub in enumerate(self.ordered):
+            key = stub.matcher.index_key
+            if key is None:
+                fallback.append(rank)
+                continue
+            methods, path = key
+            for method in methods or (_ANY_METHOD,):
+                index.setdefault((method, path), []).append(rank)
+        self._index = {key: tuple(ranks) for key, ranks in index.items()}
+        self._fallback = tuple(fallback)
+
+    def candidates(self, method: str, path: str) -> Iterator[Stub]:
+        """The stubs that may match, in priority order."""
+        lists = [
+            ranks
+            for ranks in (
+                self._index.get((method, path)),
+                self._index.get((_ANY_METHOD, path)),
+                self._fallback,
+            )
+            if ranks
+        ]
+        ordered = self.ordered
+        if len(lists) == 1:
+            return (ordered[rank] for rank in lists[0])
+        return (ordered[rank] for rank in heapq.merge(*lists))
+
+    def get(self, stub_id: str) -> Stub | None:
+        return self._by_id.get(stub_id)
+
+    def __len__(self) -> int:
+        return len(self.ordered)
+
+    def __iter__(self) -> Iterator[Stub]:
+        return iter(self.ordered)
+
+
+class StubStore:
+    """File stubs plus stubs added through the admin API, and the state they count hits in."""
+
+    def __init__(self, file_stubs: Sequence[Stub], state: State) -> None:
+        self._state = state
+        self._file_stubs: tuple[Stub, ...] = tuple(file_stubs)
+        self._api_stubs: tuple[Stub, ...] = ()
+        self._next_api_order = 1
+        self._deleted_file_ids: frozenset[str] = frozenset()
+        self._set = StubSet(self._file_stubs)
+
+    @property
+    def stubs(self) -> StubSet:
+        return self._set
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def find(self, request: IncomingRequest) -> Found:
+        """The first stub in order that matches `request`; the hot path."""
+        examined = 0
+        for stub in self._set.candidates(request.method, request.path):
+            examined += 1
+            outcome = match_request(stub.matcher, request)
+            if isinstance(outcome, Match):
+                return Found(stub, outcome, examined)
+        return Found(None, None, examined)
+
+    def get(self, stub_id: str) -> Stub:
+        stub = self._set.get(stub_id)
+        if stub is None:
+            raise NotFoundError(f"no stub with id {stub_id!r}")
+        return stub
+
+    def _stamp(self, stubs: Sequence[Stub]) -> list[Stub]:
+        """Give new API stubs their orders: newer calls sort first, a call keeps its own order."""
+        first = self._next_api_order
+        self._next_api_order += len(stubs)
+        last = first + len(stubs) - 1
+        return [replace(stub, order=last - position) for position, stub in enumerate(stubs)]
+
+    def add(self, stubs: Sequence[Stub]) -> list[str]:
+        """Add API stubs; an id already in use is an error (replace it with PUT)."""
+        stubs = self._stamp(stubs)
+        for stub in stubs:
+            existing = self._set.get(stub.id)
+            if existing is not None:
+                raise AdminInputError(
+                    f"a stub with id {stub.id!r} already exists ({existing.source}); "
+                    "use PUT to replace it",
+                    [{"field": "id", "message": f"duplicate id {stub.id!r}"}],
+                )
+        self._api_stubs = (*self._api_stubs, *stubs)
+        self._rebuild()
+        return [stub.id for stub in stubs]
+
+    def replace(self, stub_id: str, stub: Stub) -> None:
+        """Replace a stub by id. A file stub is overridden by an API stub until reset."""
+        self.get(stub_id)
+        if stub.id != stub_id:
+            raise AdminInputError(
+                f"the body's id {stub.id!r} differs from the URL's {stub_id!r}",
+                [{"field": "id", "message": f"expected {stub_id!r}"}],
+            )
+        (stub,) = self._stamp([stub])
+        self._api_stubs = (*(s for s in self._api_stubs if s.id != stub_id), stub)
+        self._state.forget(stub_id)
+        self._rebuild()
+
+    def remove(self, stub_id: str) -> Stub:
+        """Remove a stub; a file stub stays removed until the files are reloaded."""
+        stub = self.get(stub_id)
+        if stub.origin == "file":
+            self._deleted_file_ids = self._deleted_file_ids | {stub_id}
+        self._api_stubs = tuple(s for s in self._api_stubs if s.id != stub_id)
+        self._state.forget(stub_id)
+        self._rebuild()
+        return stub
+
+    def remove_api_stubs(self) -> int:
+        """Remove every API stub; file stubs they overrode come back."""
+        removed = len(self._api_stubs)
+        for stub in self._api_stubs:
+            self._state.forget(stub.id)
+        self._api_stubs = ()
+        self._rebuild()
+        return removed
+
+    def swap_files(self, file_stubs: Sequence[Stub]) -> None:
+        """Replace every file stub at once (reload); API stubs stay, overriding by id."""
+        self._file_stubs = tuple(file_stubs)
+        self._deleted_file_ids = frozenset()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        api_ids = {stub.id for stub in self._api_stubs}
+        hidden = api_ids | self._deleted_file_ids
+        files = (stub for stub in self._file_stubs if stub.id not in hidden)
+        self._set = StubSet((*files, *self._api_stubs))

@@ -1,0 +1,71 @@
+"""Stub: one loaded stub, ready to serve. Built by the loader, ordered by the store.
+
+A `Stub` keeps its validated spec (for the admin API's listing), its compiled request matcher and
+its responses with their bodies already read and serialised, so answering costs no file read and
+no JSON encoding. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from mockserver.matching import RequestMatcher
+from mockserver.spec import StubSpec
+
+Origin = Literal["file", "api"]
+API_SOURCE: Final = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedResponse:
+    """A response with its body bytes ready; `headers` already include the Content-Type."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Stub:
+    """A stub as the server uses it.
+
+    `order` is its position among stubs of the same origin: file order for file stubs, the
+    sequence number of the admin call for API stubs (newer ones win, so they sort first).
+    """
+
+    id: str
+    source: str
+    origin: Origin
+    order: int
+    spec: StubSpec
+    service: str | None
+    base_path: str | None
+    host: str | None
+    matcher: RequestMatcher
+    responses: tuple[PreparedResponse, ...]
+
+    @property
+    def priority(self) -> int:
+        return self.spec.priority
+
+    @property
+    def sort_key(self) -> tuple[int, int, int]:
+        """Lower priority first; at equal priority API stubs (newest first), then file order."""
+        if self.origin == "api":
+            return (self.priority, 0, -self.order)
+        return (self.priority, 1, self.order)
+
+    def describe(self) -> dict[str, Any]:
+        """The stub as the admin API shows it (without hits, which live in the state)."""
+        described: dict[str, Any] = {"id": self.id, "source": self.source}
+        if self.service is not None:
+            described["service"] = self.service
+        if self.base_path is not None:
+            described["base_path"] = self.base_path
+        if self.host is not None:
+            described["host"] = self.host
+        described.update(
+            self.spec.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"id"})
+        )
+        return described

@@ -1,0 +1,53 @@
+"""Fixtures that run the real server on a free loopback port, with stubs written for the test."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from mockserver.app import build_app
+from mockserver.config import Settings
+
+ServeStubs = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def write_stubs(directory: Path, files: dict[str, str | bytes]) -> Path:
+    """Write {relative path: content} under `directory`; YAML text is dedented."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(textwrap.dedent(content).lstrip("\n"))
+    return directory
+
+
+@pytest.fixture
+def serve(tmp_path: Path, aiohttp_client: Any) -> ServeStubs:
+    """serve({"file.yaml": "..."}, max_body=...) -> a client of a real server on 127.0.0.1."""
+
+    async def start(files: dict[str, str | bytes] | None = None, **options: Any) -> Any:
+        stubs = write_stubs(tmp_path / "stubs", files or {})
+        settings = Settings(stubs=(stubs,), port=0, **options)
+        return await aiohttp_client(TestServer(build_app(settings), host="127.0.0.1"))
+
+    return start
+
+
+async def raw_exchange(client: TestClient[Any, Any], data: bytes) -> bytes:
+    """Send raw bytes to the server and read until it closes (requests without client help)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(data)  # the request should say "Connection: close", so the server ends it
+        await writer.drain()
+        return await reader.read()
+    finally:
+        writer.close()

@@ -1,0 +1,273 @@
+"""The mocked surface over real HTTP: answers, the explanatory 404, the journal, body limits."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from typing import Any
+
+import aiohttp
+
+from tests.serving import ServeStubs, raw_exchange
+
+PAYMENTS = """
+    service: payments
+    base_path: /payments
+    stubs:
+      - id: create-charge
+        request:
+          method: POST
+          path: /v1/charges
+          body: {form: {currency: usd, amount: {matches: '^[0-9]+$'}}}
+        response:
+          status: 201
+          headers: {Request-Id: req_1}
+          json: {id: ch_1, amount: 2000}
+      - id: get-customer
+        request: {method: GET, path: "/v1/customers/{id}"}
+        response: {json: {id: cus_1}}
+"""
+
+
+async def test_matching_request_gets_the_stubbed_response(serve: ServeStubs) -> None:
+    client = await serve({"payments.yaml": PAYMENTS})
+    response = await client.post("/payments/v1/charges", data={"currency": "usd", "amount": "2000"})
+    assert response.status == 201
+    assert response.headers["Request-Id"] == "req_1"
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert await response.json() == {"id": "ch_1", "amount": 2000}
+
+
+async def test_unmatched_request_names_the_first_differing_field(serve: ServeStubs) -> None:
+    client = await serve({"payments.yaml": PAYMENTS})
+    response = await client.post("/payments/v1/charges", data={"currency": "eur", "amount": "2000"})
+    assert response.status == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = await response.json()
+    assert body["error"] == "no stub matched POST /payments/v1/charges"
+    assert body["request"]["body"] == "currency=eur&amount=2000"
+    nearest = body["near_misses"][0]
+    assert (nearest["stub_id"], nearest["field"], nearest["expected"], nearest["actual"]) == (
+        "create-charge",
+        "body.form.currency",
+        "equals 'usd'",
+        "eur",
+    )
+    assert nearest["source"].endswith("payments.yaml:4")
+
+
+async def test_near_misses_rank_path_matches_first_and_keep_three(serve: ServeStubs) -> None:
+    stubs = """
+        - id: other-path-all-else-equal
+          request: {method: GET, path: /elsewhere, query: {a: "1"}}
+        - id: same-path-wrong-method
+          request: {method: POST, path: /target}
+        - id: same-path-wrong-query
+          request: {method: GET, path: /target, query: {a: "2", b: "3"}}
+        - id: same-path-wrong-header
+          request: {method: GET, path: /target, headers: {X-Key: k}}
+        - id: far
+          request: {method: DELETE, path: /far}
+    """
+    client = await serve({"s.yaml": stubs})
+    body = await (await client.get("/target?a=1&b=3")).json()
+    ids = [miss["stub_id"] for miss in body["near_misses"]]
+    # path matched first, then by the share of declared fields matched: 3/4, 2/3, 1/2
+    assert ids == ["same-path-wrong-query", "same-path-wrong-header", "same-path-wrong-method"]
+    assert body["near_misses"][0] == {
+        "stub_id": "same-path-wrong-query",
+        "source": body["near_misses"][0]["source"],
+        "field": "query.a",
+        "expected": "equals '2'",
+        "actual": "1",
+    }
+
+
+async def test_path_template_captures_and_base_path_is_required(serve: ServeStubs) -> None:
+    client = await serve({"payments.yaml": PAYMENTS})
+    assert (await client.get("/payments/v1/customers/cus_9")).status == 200
+    assert (await client.get("/v1/customers/cus_9")).status == 404
+    assert (await client.get("/payments/v1/customers/cus_9/extra")).status == 404
+
+
+async def test_every_request_is_journaled_with_its_fields(serve: ServeStubs) -> None:
+    client = await serve({"payments.yaml": PAYMENTS})
+    await client.post(
+        "/payments/v1/charges?expand=customer&expand=source",
+        data={"currency": "usd", "amount": "2000"},
+        headers={"X-Trace": "a"},
+    )
+    await client.get("/nowhere", headers={"Cookie": "session=s1"})
+    listing = await (await client.get("/__admin/requests")).json()
+    assert listing["total"] == 2
+    assert listing["dropped"] == 0
+    first, second = listing["requests"]
+    assert first["seq"] == 1
+    assert second["seq"] == 2
+    assert first["service"] == "payments"
+    assert first["method"] == "POST"
+    assert first["path"] == "/payments/v1/charges"
+    assert first["query"] == {"expand": ["customer", "source"]}
+    assert first["headers"]["x-trace"] == "a"
+    assert first["body"] == "currency=usd&amount=2000"
+    assert first["form"] == {"currency": ["usd"], "amount": ["2000"]}
+    assert first["json"] is None
+    assert (first["matched"], first["stub_id"], first["status"]) == (True, "create-charge", 201)
+    assert first["duration_ms"] >= 0
+    assert first["time"].endswith("Z")
+    assert (second["matched"], second["stub_id"], second["status"]) == (False, None, 404)
+
+
+async def test_binary_body_is_kept_as_base64(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {method: PUT}\n"})
+    payload = bytes(range(256)) * 4
+    response = await client.put(
+        "/bucket/key", data=payload, headers={"Content-Type": "application/octet-stream"}
+    )
+    assert response.status == 200
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert entry["body_encoding"] == "base64"
+    assert base64.b64decode(entry["body"]) == payload
+
+
+async def test_non_utf8_body_against_a_text_matcher_is_a_clean_miss(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {body: {contains: hello}}\n"})
+    response = await client.post("/x", data=b"\xff\xfehello")
+    assert response.status == 404
+    nearest = (await response.json())["near_misses"][0]
+    assert (nearest["field"], nearest["actual"]) == ("body.contains", None)
+
+
+async def test_body_without_content_type_matches_json_and_text(serve: ServeStubs) -> None:
+    client = await serve(
+        {"s.yaml": "- request: {body: {json: {amount: 2000.0}, contains: amount}}\n"}
+    )
+    body = b'{"amount": 2000, "currency": "usd"}'
+    head = (
+        f"POST /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    reply = await raw_exchange(client, head.encode() + body)
+    assert reply.startswith(b"HTTP/1.1 200")
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert entry["json"] == {"amount": 2000, "currency": "usd"}
+    assert "content-type" not in entry["headers"]
+
+
+async def test_large_bodies_up_to_the_limit_are_accepted(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {method: POST}\n"})
+    nine_mib = b"a" * (9 * 1024 * 1024)
+    response = await client.post("/upload", data=io.BytesIO(nine_mib))
+    assert response.status == 200
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert len(entry["body"]) == len(nine_mib)
+    assert "body_truncated" not in entry
+
+
+async def test_body_over_the_limit_is_413_and_journaled(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {method: POST}\n"})
+    eleven_mib = b"a" * (11 * 1024 * 1024)
+    response = await client.post("/upload", data=io.BytesIO(eleven_mib))
+    assert response.status == 413
+    error = await response.json()
+    assert "exceeds the limit of 10485760 bytes" in error["error"]
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert entry["body_truncated"] is True
+    assert entry["body_size"] == len(eleven_mib)
+    assert entry["status"] == 413
+    # the server keeps serving
+    assert (await client.post("/upload", data=b"ok")).status == 200
+
+
+async def test_chunked_body_over_the_limit_is_413(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {method: POST}\n"}, max_body=1024)
+
+    async def chunks() -> Any:
+        for _ in range(8):
+            yield b"x" * 512
+
+    response = await client.post("/upload", data=chunks())
+    assert response.status == 413
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert entry["body_truncated"] is True
+    assert entry["body_size"] > 1024
+
+
+async def test_journal_bounds_drop_the_oldest_and_say_so(serve: ServeStubs) -> None:
+    client = await serve({}, journal_limit=3)
+    for index in range(5):
+        await client.get(f"/r{index}")
+    listing = await (await client.get("/__admin/requests")).json()
+    assert [entry["path"] for entry in listing["requests"]] == ["/r2", "/r3", "/r4"]
+    assert listing["dropped"] == 2
+    health = await (await client.get("/__admin/health")).json()
+    assert (health["requests"], health["dropped"]) == (3, 2)
+
+
+async def test_journal_byte_bound_drops_the_oldest(serve: ServeStubs) -> None:
+    client = await serve({}, journal_max_bytes=50_000)
+    for index in range(4):
+        await client.post(f"/r{index}", data=b"x" * 20_000)
+    listing = await (await client.get("/__admin/requests")).json()
+    assert [entry["path"] for entry in listing["requests"]] == ["/r2", "/r3"]
+    assert listing["dropped"] == 2
+
+
+async def test_entry_is_in_the_journal_when_the_response_arrives(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {path: /a}\n"})
+    for index in range(20):
+        await client.get("/a")
+        count = await (await client.post("/__admin/requests/count", json={})).json()
+        assert count == {"count": index + 1}
+
+
+async def test_2000_concurrent_requests_are_all_journaled_gap_free(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {method: GET, path: /hit}\n"})
+    connector = aiohttp.TCPConnector(limit=0)
+    url = str(client.make_url(""))
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call(index: int) -> int:
+            path = "/hit" if index % 2 == 0 else f"/miss/{index}"
+            async with session.get(url + path) as response:
+                await response.read()
+                return response.status
+
+        statuses = await asyncio.gather(*(call(index) for index in range(2000)))
+    assert statuses.count(200) == 1000
+    assert statuses.count(404) == 1000
+    listing = await (await client.get("/__admin/requests")).json()
+    seqs = [entry["seq"] for entry in listing["requests"]]
+    assert listing["total"] == 2000
+    assert seqs == list(range(1, 2001))
+    assert sum(entry["matched"] for entry in listing["requests"]) == 1000
+
+
+async def test_host_scoped_stubs_match_only_their_host(serve: ServeStubs) -> None:
+    stubs = """
+        host: api.stripe.test
+        stubs:
+          - id: stripe-only
+            request: {path: /v1/balance}
+    """
+    client = await serve({"s.yaml": stubs})
+    assert (await client.get("/v1/balance", headers={"Host": "api.stripe.test:443"})).status == 200
+    response = await client.get("/v1/balance", headers={"Host": "other.test"})
+    assert response.status == 404
+    nearest = (await response.json())["near_misses"][0]
+    assert (nearest["field"], nearest["actual"]) == ("host", "other.test")
+
+
+async def test_body_file_is_served_with_the_content_type_of_its_extension(
+    serve: ServeStubs,
+) -> None:
+    client = await serve(
+        {
+            "s.yaml": "- request: {path: /logo}\n  response: {body_file: __files/logo.png}\n",
+            "__files/logo.png": b"\x89PNG\r\n\x1a\n",
+            "__files/not-a-stub.yaml": "this: [is not loaded",
+        }
+    )
+    response = await client.get("/logo")
+    assert response.headers["Content-Type"] == "image/png"
+    assert await response.read() == b"\x89PNG\r\n\x1a\n"
