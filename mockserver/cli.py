@@ -24,7 +24,7 @@ from mockserver.config import (
     DEFAULT_PORT,
     Settings,
 )
-from mockserver.errors import StartupError, StubLoadError
+from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.server import Listening, serve
 from mockserver.spec import stub_file_schema
@@ -100,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds in-flight requests may finish on SIGTERM (default %(default)s)",
     )
     run.add_argument(
+        "--journal-dump",
+        type=Path,
+        default=_env("journal_dump"),
+        metavar="PATH",
+        help="write the journal as JSON Lines here on shutdown (keep it as a CI artifact)",
+    )
+    run.add_argument(
         "--log-level",
         default=_env("log_level") or "info",
         choices=["debug", "info", "warning", "error"],
@@ -150,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_max_bytes=args.journal_max_bytes,
             max_body=args.max_body,
             shutdown_grace=args.shutdown_grace,
+            journal_dump=Path(args.journal_dump) if args.journal_dump else None,
             log_level=args.log_level,
         )
     except ValueError as error:
@@ -169,11 +177,16 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        asyncio.run(serve(settings, loaded, on_ready=ready))
+        dumped = asyncio.run(serve(settings, loaded, on_ready=ready))
     except StartupError as error:
         _fail(error.message)
+    except MockServerError as error:
+        print(f"mockserver: error: {error.message}", file=sys.stderr)
+        return EXIT_STUB_ERRORS
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 0
+    if dumped is not None:
+        print(f"journal: {dumped} entries written to {settings.journal_dump}", flush=True)
     print("mockserver stopped", flush=True)
     return 0
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
-from mockserver.app import build_app
+from mockserver.app import STATE_KEY, build_app
 from mockserver.config import Settings
-from mockserver.errors import StartupError
+from mockserver.errors import MockServerError, StartupError
 from mockserver.loader import LoadedStubs
 
 _THREAD_START_TIMEOUT: Final = 30.0
@@ -61,12 +63,25 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
     return runner, Listening(str(host), int(port))
 
 
+def _write_dump(app: web.Application, path: Path) -> int:
+    """Write the journal as JSON Lines (oldest first) for a CI job to keep; returns the count."""
+    entries = app[STATE_KEY].journal.snapshot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as dump:
+        for entry in entries:
+            dump.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
+    return len(entries)
+
+
 async def serve(
     settings: Settings,
     loaded: LoadedStubs | None = None,
     on_ready: Callable[[Listening], None] | None = None,
-) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+) -> int | None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully and dump the journal if asked.
+
+    Returns how many entries the dump holds (None without --journal-dump).
+    """
     runner, listening = await _start(settings, loaded)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,7 +94,16 @@ async def serve(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
+        app = runner.app
+        await runner.cleanup()  # in-flight requests finish or are cut (and journaled) here
+    if settings.journal_dump is None:
+        return None
+    try:
+        return _write_dump(app, settings.journal_dump)
+    except OSError as error:
+        raise MockServerError(
+            f"cannot write the journal dump to {settings.journal_dump}: {error.strerror or error}"
+        ) from None
 
 
 class RunningServer:

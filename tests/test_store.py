@@ -1,0 +1,128 @@
+"""The stub store: priority order, the index, atomic swaps and API stubs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mockserver.errors import AdminInputError, NotFoundError
+from mockserver.incoming import IncomingRequest, parse_query
+from mockserver.journal import Journal
+from mockserver.loader import load_paths, parse_stub_text
+from mockserver.state import MemoryState
+from mockserver.store import StubStore
+from tests.serving import write_stubs
+
+
+def request(method: str, path: str) -> IncomingRequest:
+    path, _, query = path.partition("?")
+    return IncomingRequest(method, path, parse_query(query), {})
+
+
+def make_store(tmp_path: Path, files: dict[str, str | bytes]) -> StubStore:
+    loaded = load_paths([write_stubs(tmp_path / "stubs", files)])
+    return StubStore(loaded.stubs, MemoryState(Journal(1000, 10**9)))
+
+
+def literal_stubs(count: int) -> str:
+    return "".join(
+        f"- id: item-{index}\n  request: {{method: GET, path: /v1/items/{index}}}\n"
+        for index in range(count)
+    )
+
+
+FALLBACK = """
+- id: by-template
+  request: {method: GET, path: "/v1/things/{id}"}
+- id: by-regex
+  request: {path: {matches: '^/v2/.*$'}}
+"""
+
+
+@pytest.mark.parametrize("count", [10, 1000])
+def test_a_request_examines_the_same_stubs_with_10_or_1000_literal_paths(
+    tmp_path: Path, count: int
+) -> None:
+    store = make_store(tmp_path, {"items.yaml": literal_stubs(count), "z.yaml": FALLBACK})
+    found = store.find(request("GET", "/v1/items/7"))
+    assert found.stub is not None
+    assert found.stub.id == "item-7"
+    # the index entry for the literal path, then nothing else: 1 stub examined
+    assert found.examined == 1
+    missed = store.find(request("GET", "/v1/nothing"))
+    assert (missed.stub, missed.examined) == (None, 2)  # only the two fallback stubs
+    templated = store.find(request("GET", "/v1/things/9"))
+    assert templated.stub is not None
+    assert (templated.stub.id, templated.examined) == ("by-template", 1)
+
+
+def test_priority_then_api_newest_then_file_order(tmp_path: Path) -> None:
+    store = make_store(
+        tmp_path,
+        {
+            "a.yaml": "- id: file-first\n  request: {path: /x}\n"
+            "- id: file-second\n  request: {path: /x}\n",
+            "b.yaml": "- id: file-urgent\n  priority: 1\n  request: {path: {starts_with: /x}}\n",
+        },
+    )
+    assert store.find(request("GET", "/x")).stub.id == "file-urgent"  # type: ignore[union-attr]
+    store.remove("file-urgent")
+    assert store.find(request("GET", "/x")).stub.id == "file-first"  # type: ignore[union-attr]
+    store.add(parse_stub_text("- id: api-old\n  request: {path: /x}\n", stub_dirs=[tmp_path]))
+    store.add(
+        parse_stub_text(
+            "- id: api-new-a\n  request: {path: /x}\n- id: api-new-b\n  request: {path: /x}\n",
+            stub_dirs=[tmp_path],
+        )
+    )
+    order = [stub.id for stub in store.stubs]
+    assert order == ["api-new-a", "api-new-b", "api-old", "file-first", "file-second"]
+    assert store.find(request("GET", "/x")).stub.id == "api-new-a"  # type: ignore[union-attr]
+
+
+def test_method_less_and_method_specific_stubs_merge_in_order(tmp_path: Path) -> None:
+    store = make_store(
+        tmp_path,
+        {
+            "s.yaml": "- id: any-method\n  request: {path: /x, query: {v: '1'}}\n"
+            "- id: get-only\n  request: {method: GET, path: /x}\n"
+            "- id: any-again\n  request: {path: /x}\n"
+        },
+    )
+    assert store.find(request("GET", "/x?v=1")).stub.id == "any-method"  # type: ignore[union-attr]
+    found = store.find(request("GET", "/x"))
+    assert (found.stub.id, found.examined) == ("get-only", 2)  # type: ignore[union-attr]
+    assert store.find(request("POST", "/x")).stub.id == "any-again"  # type: ignore[union-attr]
+
+
+def test_put_overrides_a_file_stub_until_api_stubs_are_removed(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {"s.yaml": "- id: s\n  request: {path: /old}\n"})
+    (replacement,) = parse_stub_text("id: s\nrequest: {path: /new}\n", stub_dirs=[tmp_path])
+    store.replace("s", replacement)
+    assert store.find(request("GET", "/new")).stub is not None
+    assert store.find(request("GET", "/old")).stub is None
+    store.remove_api_stubs()
+    assert store.find(request("GET", "/old")).stub is not None
+
+
+def test_adding_an_existing_id_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {"s.yaml": "- id: s\n  request: {path: /a}\n"})
+    before = store.stubs
+    with pytest.raises(AdminInputError, match="already exists"):
+        store.add(parse_stub_text("id: s\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
+    assert store.stubs is before
+
+
+def test_unknown_ids_are_not_found(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {})
+    with pytest.raises(NotFoundError, match="no stub with id 'nope'"):
+        store.remove("nope")
+
+
+def test_swap_replaces_file_stubs_in_one_step_and_keeps_api_stubs(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {"s.yaml": "- id: old\n  request: {path: /a}\n"})
+    store.add(parse_stub_text("id: api\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
+    fresh = load_paths([write_stubs(tmp_path / "v2", {"s.yaml": "- id: new\n  request: {}\n"})])
+    store.swap_files(fresh.stubs)
+    assert sorted(stub.id for stub in store.stubs) == ["api", "new"]
