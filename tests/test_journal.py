@@ -1,0 +1,104 @@
+"""The journal: numbering, bounds, clearing, subscribers, and appends from many threads."""
+
+from __future__ import annotations
+
+import threading
+
+from mockserver.incoming import IncomingRequest
+from mockserver.journal import Journal, JournalEntry
+
+
+def record(journal: Journal, path: str = "/x", body: bytes = b"") -> JournalEntry:
+    request = IncomingRequest("GET", path, {}, {}, body)
+    return journal.record(request, time=0.0, matched=False, status=404, duration_ms=0.1)
+
+
+def test_seq_starts_at_one_and_survives_clear() -> None:
+    journal = Journal(limit=10, max_bytes=10**6)
+    assert [record(journal).seq for _ in range(3)] == [1, 2, 3]
+    journal.clear()
+    assert len(journal) == 0
+    assert record(journal).seq == 4
+
+
+def test_entry_limit_drops_the_oldest_and_counts_them() -> None:
+    journal = Journal(limit=2, max_bytes=10**6)
+    for index in range(5):
+        record(journal, f"/{index}")
+    assert [entry.request.path for entry in journal.snapshot()] == ["/3", "/4"]
+    assert journal.dropped == 3
+
+
+def test_a_single_entry_larger_than_the_byte_bound_is_still_kept() -> None:
+    journal = Journal(limit=10, max_bytes=100)
+    record(journal, body=b"x" * 1000)
+    assert len(journal) == 1
+    record(journal, body=b"y" * 1000)
+    assert [entry.seq for entry in journal.snapshot()] == [2]
+    assert journal.dropped == 1
+
+
+def test_subscribers_hear_each_append_until_they_unsubscribe() -> None:
+    journal = Journal(limit=10, max_bytes=10**6)
+    heard: list[int] = []
+    unsubscribe = journal.subscribe(lambda entry: heard.append(entry.seq))
+    record(journal)
+    record(journal)
+    unsubscribe()
+    record(journal)
+    assert heard == [1, 2]
+
+
+def test_appends_from_many_threads_are_numbered_without_gaps() -> None:
+    journal = Journal(limit=100_000, max_bytes=10**9)
+    barrier = threading.Barrier(8)
+
+    def append_many() -> None:
+        barrier.wait()
+        for _ in range(500):
+            record(journal)
+
+    threads = [threading.Thread(target=append_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [entry.seq for entry in journal.snapshot()] == list(range(1, 4001))
+
+
+def test_entry_json_has_the_contract_fields() -> None:
+    journal = Journal(limit=10, max_bytes=10**6)
+    request = IncomingRequest(
+        "post",
+        "/v1/charges",
+        {"expand": ["customer"]},
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"amount=2000&currency=usd",
+    )
+    entry = journal.record(
+        request,
+        time=1_700_000_000.25,
+        matched=True,
+        status=200,
+        duration_ms=0.4126,
+        stub_id="create-charge",
+        service="stripe",
+    )
+    rendered = entry.to_json()
+    assert rendered == {
+        "seq": 1,
+        "id": entry.id,
+        "time": "2023-11-14T22:13:20.250000Z",
+        "service": "stripe",
+        "method": "POST",
+        "path": "/v1/charges",
+        "query": {"expand": ["customer"]},
+        "headers": {"content-type": "application/x-www-form-urlencoded"},
+        "body": "amount=2000&currency=usd",
+        "json": None,
+        "form": {"amount": ["2000"], "currency": ["usd"]},
+        "matched": True,
+        "stub_id": "create-charge",
+        "status": 200,
+        "duration_ms": 0.413,
+    }
