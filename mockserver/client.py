@@ -1,0 +1,838 @@
+"""Python clients of the admin API: `MockServerClient` (sync) and `AsyncMockServerClient`.
+
+They speak HTTP only and import nothing of the server, so they work against a sidecar of the same
+version as well as against an in-process server. The sync client uses the standard library; the
+async one imports aiohttp on its first call, so `import mockserver` stays light (the pytest plugin
+loads it in every test session). Each admin call is described once, as a `_Call` (what to send,
+how to read the answer), and both clients only run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json as jsonlib
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = [
+    "AdminError",
+    "AsyncMockServerClient",
+    "Headers",
+    "JournalEntry",
+    "MockServerClient",
+    "NearMiss",
+    "RequestFields",
+    "VerificationError",
+]
+
+DEFAULT_ADMIN_PREFIX: Final = "/__admin"
+DEFAULT_TIMEOUT: Final = 10.0
+_RECEIVED_SHOWN: Final = 10
+"""A failed verify lists this many of the newest recorded requests: what arrived instead."""
+_YAML: Final = "application/yaml"
+_JSON: Final = "application/json"
+
+T = TypeVar("T")
+JsonObject = dict[str, Any]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class AdminError(Exception):
+    """The admin API refused a call: `status`, and the server's `error` and `details`."""
+
+    def __init__(
+        self, method: str, path: str, status: int, error: str, details: Sequence[Any] = ()
+    ) -> None:
+        self.method, self.path, self.status = method, path, status
+        self.error, self.details = error, list(details)
+        lines = [f"{method} {path} -> {status}: {error}"]
+        lines += [f"  {_detail_text(detail)}" for detail in self.details]
+        super().__init__("\n".join(lines))
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, dict) and "message" in detail:
+        # as the server prints a stub error: "path:line: field: message"
+        parts = (detail.get("source"), detail.get("field"), detail["message"])
+        return ": ".join(str(part) for part in parts if part)
+    return detail if isinstance(detail, str) else _compact(detail)
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A stub (for an unmatched request) or a recorded request (for a failed verify) that came
+    close, and the first field that differed."""
+
+    field: str
+    expected: str
+    actual: Any
+    stub_id: str | None = None
+    source: str | None = None
+    request_seq: int | None = None
+    method: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NearMiss:
+        return cls(
+            field=str(data.get("field", "")),
+            expected=str(data.get("expected", "")),
+            actual=data.get("actual"),
+            stub_id=data.get("stub_id"),
+            source=data.get("source"),
+            request_seq=data.get("request_seq"),
+            method=data.get("method"),
+            path=data.get("path"),
+        )
+
+    def describe(self) -> str:
+        """`stub create-charge (stubs/stripe.yaml:12): body.form.currency: expected equals 'usd',
+        got 'eur'`"""
+        if self.request_seq is not None:
+            who = f"request #{self.request_seq}"
+            if self.method or self.path:
+                who += f" {self.method or ''} {self.path or ''}".rstrip()
+        else:
+            who = f"stub {self.stub_id}" if self.stub_id else "stub"
+            if self.source:
+                who += f" ({self.source})"
+        return f"{who}: {self.field}: expected {self.expected}, got {_actual_text(self.actual)}"
+
+
+def _actual_text(actual: Any) -> str:
+    if actual is None:
+        return "nothing"
+    return repr(actual) if isinstance(actual, str) else _compact(actual)
+
+
+class VerificationError(AssertionError):
+    """A verify that failed: what was expected, how many arrived, and what came close."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        matcher: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        expected: str,
+        count: int | None,
+        near_misses: Sequence[NearMiss] = (),
+        received: Sequence[JournalEntry] | None = None,
+        response: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.matcher, self.expected, self.count = matcher, expected, count
+        self.summary = message
+        self.near_misses = list(near_misses)
+        self.received = None if received is None else list(received)
+        self.response: JsonObject = dict(response or {})
+        lines = [message]
+        if self.near_misses:
+            lines.append("Near misses (closest first):")
+            lines += [f"  {miss.describe()}" for miss in self.near_misses]
+        else:
+            lines.append("Near misses: none (no recorded request came close)")
+        if self.received:
+            lines.append(f"Received (newest {len(self.received)}):")
+            lines += [f"  {entry.describe()}" for entry in self.received]
+        elif self.received is not None:
+            lines.append("Received: no requests at all")
+        super().__init__("\n".join(lines))
+
+    def with_received(self, received: Sequence[JournalEntry]) -> VerificationError:
+        """The same failure, also listing the requests that arrived."""
+        return VerificationError(
+            self.summary,
+            matcher=self.matcher,
+            expected=self.expected,
+            count=self.count,
+            near_misses=self.near_misses,
+            received=received,
+            response=self.response,
+        )
+
+
+# --- typed answers ----------------------------------------------------------------------------
+
+
+class Headers(Mapping[str, str]):
+    """Recorded request headers; names are case-insensitive (`headers["Content-Type"]`)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = {name.lower(): value for name, value in (items or {}).items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One recorded request, as the admin API's journal shows it (contract section 4).
+
+    `json` is the decoded JSON body (None when the body is not JSON); `form` and `query` map each
+    name to every value sent; `headers` is case-insensitive. Fields this version does not know are
+    kept in `raw`.
+    """
+
+    seq: int
+    id: str
+    time: datetime
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Headers
+    body: str
+    # Any: whatever JSON the application sent; tests index it without casts
+    json: Any
+    form: dict[str, list[str]]
+    matched: bool
+    stub_id: str | None
+    status: int
+    duration_ms: float
+    service: str | None = None
+    namespace: str | None = None
+    body_encoding: str | None = None
+    body_truncated: bool = False
+    near_misses: tuple[NearMiss, ...] = ()
+    raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
+        return cls(
+            seq=int(data["seq"]),
+            id=str(data.get("id", "")),
+            time=datetime.fromisoformat(str(data["time"])),
+            method=str(data["method"]),
+            path=str(data["path"]),
+            query={name: list(values) for name, values in (data.get("query") or {}).items()},
+            headers=Headers(data.get("headers") or {}),
+            body=data.get("body") or "",
+            json=data.get("json"),
+            form={name: list(values) for name, values in (data.get("form") or {}).items()},
+            matched=bool(data.get("matched")),
+            stub_id=data.get("stub_id"),
+            status=int(data.get("status") or 0),
+            duration_ms=float(data.get("duration_ms") or 0.0),
+            service=data.get("service"),
+            namespace=data.get("namespace"),
+            body_encoding=data.get("body_encoding"),
+            body_truncated=bool(data.get("body_truncated", False)),
+            near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
+            raw=dict(data),
+        )
+
+    @property
+    def content(self) -> bytes:
+        """The body as bytes, whether the journal kept it as text or as base64."""
+        if self.body_encoding == "base64":
+            return base64.b64decode(self.body)
+        return self.body.encode()
+
+    def describe(self) -> str:
+        """`#4 POST /v1/charges -> 404 (no stub) body 'amount=2000&currency=eur'`"""
+        answered = f"stub {self.stub_id}" if self.stub_id else "no stub"
+        line = f"#{self.seq} {self.method} {self.path}"
+        if self.query:
+            line += "?" + urllib.parse.urlencode(self.query, doseq=True)
+        line += f" -> {self.status} ({answered})"
+        if self.body:
+            shown = self.body if len(self.body) <= 200 else self.body[:200] + "..."
+            line += f" body {shown!r}"
+        return line
+
+
+# --- the admin calls, described once ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call(Generic[T]):
+    method: str
+    path: str
+    read: Callable[[Any], T]
+    body: bytes | None = None
+    content_type: str | None = None
+    query: Mapping[str, str] | None = None
+    # the matcher and condition of a verify: a 422 then means VerificationError
+    verify: tuple[Any, str] | None = None
+
+    def target(self, base: str) -> str:
+        url = base + self.path
+        return url + "?" + urllib.parse.urlencode(self.query) if self.query else url
+
+
+def _json_call(method: str, path: str, payload: Any, read: Callable[[Any], T]) -> _Call[T]:
+    return _Call(method, path, read, jsonlib.dumps(payload).encode(), _JSON)
+
+
+def _compact(value: Any) -> str:
+    return jsonlib.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+
+
+def _quote(stub_id: str) -> str:
+    return "/stubs/" + urllib.parse.quote(stub_id, safe="")
+
+
+def _stub_body(stub: Mapping[str, Any] | Sequence[Any] | str | None, fields: JsonObject) -> Any:
+    if isinstance(stub, str):
+        if fields:
+            raise TypeError("give the stub as YAML text or as fields, not both")
+        return stub
+    if stub is None:
+        return fields
+    if isinstance(stub, Mapping):
+        return {**stub, **fields}
+    if fields:
+        raise TypeError("give a list of stubs or fields of one stub, not both")
+    return list(stub)
+
+
+def _add_stubs(stubs: Any) -> _Call[list[str]]:
+    def read(data: Any) -> list[str]:
+        return [str(stub_id) for stub_id in data["ids"]]
+
+    if isinstance(stubs, str):
+        return _Call("POST", "/stubs", read, stubs.encode(), _YAML)
+    return _json_call("POST", "/stubs", stubs, read)
+
+
+class RequestFields(TypedDict, total=False):
+    """The request matcher's fields as keywords (contract section 2); `json=` stands for
+    `body={"json": ...}` and `form=` for `body={"form": ...}`."""
+
+    method: str | Sequence[str]
+    path: str | Mapping[str, Any]
+    query: Mapping[str, Any]
+    headers: Mapping[str, Any]
+    cookies: Mapping[str, Any]
+    body: Mapping[str, Any]
+    json: Any
+    form: Mapping[str, Any]
+
+
+def _matcher(request: Mapping[str, Any] | None, fields: RequestFields) -> JsonObject:
+    """A dict and/or keywords -> a request matcher.
+
+    `(None, {"method": "POST", "json": {"amount": 2000}})` ->
+    `{"method": "POST", "body": {"json": {"amount": 2000}}}`
+    """
+    unknown = sorted(set(fields) - set(RequestFields.__annotations__))
+    if unknown:
+        raise TypeError(f"unknown request matcher field {unknown[0]!r}")
+    matcher: JsonObject = dict(request or {})
+    for name in ("path", "query", "headers", "cookies"):
+        if fields.get(name) is not None:
+            matcher[name] = fields.get(name)
+    method = fields.get("method")
+    if method is not None:
+        matcher["method"] = method if isinstance(method, str) else list(method)
+    body: JsonObject = {**matcher.get("body", {}), **fields.get("body", {})}
+    if "json" in fields:  # present means given: `json=None` matches a JSON null body
+        body["json"] = fields["json"]
+    if fields.get("form") is not None:
+        body["form"] = fields["form"]
+    if body:
+        matcher["body"] = body
+    return matcher
+
+
+def _describe_matcher(matcher: Mapping[str, Any]) -> str:
+    """`{"method": "POST", "path": "/v1/charges", "body": {...}}` ->
+    `POST /v1/charges body={...}`"""
+    method = matcher.get("method")
+    path = matcher.get("path")
+    words = [
+        "|".join(method) if isinstance(method, list) else str(method or "any method"),
+        path
+        if isinstance(path, str)
+        else ("any path" if path is None else f"path={_compact(path)}"),
+    ]
+    words += [
+        f"{name}={_compact(value)}"
+        for name, value in matcher.items()
+        if name not in ("method", "path")
+    ]
+    return " ".join(words)
+
+
+def _condition(count: int | None, at_least: int | None, at_most: int | None) -> JsonObject:
+    if count is not None and (at_least is not None or at_most is not None):
+        raise TypeError("give count, or at_least and/or at_most, not both")
+    if count is None and at_least is None and at_most is None:
+        count = 1
+    given = {"count": count, "at_least": at_least, "at_most": at_most}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _describe_condition(condition: Mapping[str, int]) -> str:
+    if "count" in condition:
+        return f"exactly {condition['count']}"
+    if "at_least" in condition and "at_most" in condition:
+        return f"between {condition['at_least']} and {condition['at_most']}"
+    if "at_least" in condition:
+        return f"at least {condition['at_least']}"
+    return f"at most {condition['at_most']}"
+
+
+def _verify(matcher: JsonObject, condition: JsonObject) -> _Call[int]:
+    call = _json_call(
+        "POST", "/verify", {"request": matcher, **condition}, lambda data: int(data["count"])
+    )
+    return replace(call, verify=(matcher, _describe_condition(condition)))
+
+
+def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
+    steps = [dict(step) for step in matchers]
+    call = _json_call(
+        "POST",
+        "/verify/sequence",
+        {"requests": steps},
+        lambda data: [int(seq) for seq in data.get("matched_seqs", [])],
+    )
+    return replace(call, verify=(steps, "in order"))
+
+
+def _entries(key: str = "requests") -> Callable[[Any], list[JournalEntry]]:
+    return lambda data: [JournalEntry.from_json(entry) for entry in data[key]]
+
+
+def _filters(filters: Mapping[str, Any]) -> dict[str, str]:
+    known = {"method", "path", "service", "stub_id", "matched", "since_seq", "limit"}
+    unknown = sorted(set(filters) - known)
+    if unknown:
+        raise TypeError(f"unknown journal filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return {
+        name: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for name, value in filters.items()
+        if value is not None
+    }
+
+
+def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: str) -> Exception:
+    """The exception for an answer >= 400: VerificationError for a failed verify, else
+    AdminError."""
+    if isinstance(data, dict) and call.verify is not None and status == 422:
+        matcher, condition = call.verify
+        count: int | None = None
+        if isinstance(matcher, list):  # a sequence
+            message = _sequence_failure(matcher, data)
+        else:
+            count = int(data.get("count", 0))
+            plural = "" if condition in ("exactly 1", "at most 1") else "s"
+            message = (
+                f"Expected {condition} request{plural} matching {_describe_matcher(matcher)}, "
+                f"found {count}"
+            )
+        return VerificationError(
+            message,
+            matcher=matcher,
+            expected=condition,
+            count=count,
+            near_misses=[NearMiss.from_json(m) for m in data.get("near_misses") or ()],
+            response=data,
+        )
+    where = admin_path + urllib.parse.unquote(call.path)
+    if isinstance(data, dict) and "error" in data:
+        details = data.get("details")
+        return AdminError(call.method, where, status, str(data["error"]), details or ())
+    return AdminError(call.method, where, status, text.strip()[:500] or "(empty answer)")
+
+
+def _sequence_failure(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str:
+    """Each step, with the seq of the request it matched or where the order broke."""
+    seqs = list(data.get("matched_seqs") or [])
+    failed = data.get("failed_step", len(seqs))
+    lines = [f"Expected requests in this order: {data.get('message', 'they did not happen')}"]
+    for index, step in enumerate(steps):
+        if index < len(seqs):
+            outcome = f"matched request #{seqs[index]}"
+        elif index == failed:
+            outcome = "NOT FOUND"
+        else:
+            outcome = "not checked"
+        lines.append(f"  {index}. {_describe_matcher(step)}: {outcome}")
+    return "\n".join(lines)
+
+
+def _decode(raw: bytes) -> tuple[Any, str]:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return jsonlib.loads(text) if text else None, text
+    except ValueError:
+        return None, text
+
+
+def _base_url(url: str, admin_prefix: str) -> tuple[str, str]:
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"the mock server URL must start with http:// or https://, got {url!r}")
+    return url, url + "/" + admin_prefix.strip("/")
+
+
+# --- the sync client --------------------------------------------------------------------------
+
+
+class MockServerClient:
+    """A client of a running mock server's admin API, over the standard library only.
+
+    Args:
+        url: where the mock server listens, e.g. "http://127.0.0.1:8080" (the URL the application
+            under test is given); the admin API is under `admin_prefix` on it.
+        admin_prefix: the server's `--admin-prefix`.
+        timeout: seconds to wait for each admin call.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        admin_prefix: str = DEFAULT_ADMIN_PREFIX,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.url, self.admin_url = _base_url(url, admin_prefix)
+        self._admin_path = urllib.parse.urlsplit(self.admin_url).path
+        self.timeout = timeout
+        # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __repr__(self) -> str:
+        return f"MockServerClient({self.url!r})"
+
+    def _run(self, call: _Call[T]) -> T:
+        request = urllib.request.Request(
+            call.target(self.admin_url), data=call.body, method=call.method
+        )
+        if call.content_type:
+            request.add_header("Content-Type", call.content_type)
+        request.add_header("Accept", _JSON)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                data, _ = _decode(response.read())
+                return call.read(data)
+        except urllib.error.HTTPError as error:
+            with error:
+                data, text = _decode(error.read())
+            raise _failure(call, self._admin_path, error.code, data, text) from None
+
+    # stubs
+
+    def add_stub(self, stub: Mapping[str, Any] | str | None = None, /, **fields: Any) -> str:
+        """Add one stub: a dict, YAML text, or its fields as keywords; returns its id (the
+        first one's, should the text hold several: `add_stubs` returns them all).
+
+        `add_stub(request={"method": "GET", "path": "/v1/x"}, response={"json": {"ok": True}})`
+        """
+        return self._run(_add_stubs(_stub_body(stub, fields)))[0]
+
+    def add_stubs(self, stubs: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str) -> list[str]:
+        """Add a list of stubs, a stub document (`{service, base_path, stubs}`) or YAML text."""
+        return self._run(_add_stubs(_stub_body(stubs, {})))
+
+    def stub(self, stub_id: str) -> JsonObject:
+        return self._run(_Call("GET", _quote(stub_id), dict))
+
+    def stubs(self) -> list[JsonObject]:
+        return self._run(_Call("GET", "/stubs", lambda data: list(data["stubs"])))
+
+    def replace_stub(self, stub_id: str, stub: Mapping[str, Any] | str) -> JsonObject:
+        call = _add_stubs(stub)
+        return self._run(_Call("PUT", _quote(stub_id), dict, call.body, call.content_type))
+
+    def remove_stub(self, stub_id: str) -> None:
+        self._run(_Call("DELETE", _quote(stub_id), dict))
+
+    def remove_stubs(self) -> None:
+        """Remove every stub added through the admin API (file stubs stay)."""
+        self._run(_Call("DELETE", "/stubs", dict))
+
+    def reload(self) -> JsonObject:
+        """Re-read the stub files; AdminError lists every `path:line` error on failure."""
+        return self._run(_Call("POST", "/stubs/reload", dict))
+
+    # the journal
+
+    def requests(self, **filters: Any) -> list[JournalEntry]:
+        """The journal, oldest first; filters: method, path, service, stub_id, matched,
+        since_seq, limit."""
+        return self._run(_Call("GET", "/requests", _entries(), query=_filters(filters)))
+
+    def find(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        **fields: Unpack[RequestFields],
+    ) -> list[JournalEntry]:
+        """Recorded requests matching a request matcher (a dict, keywords, or both)."""
+        matcher = _matcher(request, fields)
+        return self._run(_json_call("POST", "/requests/find", matcher, _entries()))
+
+    def count(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        **fields: Unpack[RequestFields],
+    ) -> int:
+        """How many recorded requests match."""
+        matcher = _matcher(request, fields)
+        return self._run(_json_call("POST", "/requests/count", matcher, lambda d: int(d["count"])))
+
+    def unmatched(self) -> list[JournalEntry]:
+        """Requests no stub matched, each with its `near_misses`."""
+        return self._run(_Call("GET", "/requests/unmatched", _entries()))
+
+    def clear_requests(self) -> None:
+        self._run(_Call("DELETE", "/requests", dict))
+
+    # assertions
+
+    def verify(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        *,
+        count: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        **fields: Unpack[RequestFields],
+    ) -> int:
+        """Assert how many recorded requests match: exactly `count` (1 unless `at_least` and/or
+        `at_most` is given). Returns the count; raises VerificationError otherwise.
+
+        `verify(method="POST", path="/v1/charges", form={"currency": "usd"})`
+        """
+        matcher = _matcher(request, fields)
+        try:
+            return self._run(_verify(matcher, _condition(count, at_least, at_most)))
+        except VerificationError as error:
+            raise error.with_received(self.requests(limit=_RECEIVED_SHOWN)) from None
+
+    def verify_sequence(self, requests: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Assert that requests matching each matcher happened in this order (others may come
+        in between); returns the seq of each."""
+        try:
+            return self._run(_verify_sequence(requests))
+        except VerificationError as error:
+            raise error.with_received(self.requests(limit=_RECEIVED_SHOWN)) from None
+
+    # scenarios, lifecycle
+
+    def scenarios(self) -> dict[str, str]:
+        return self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))
+
+    def set_scenario(self, name: str, state: str) -> None:
+        path = "/scenarios/" + urllib.parse.quote(name, safe="")
+        self._run(_json_call("PUT", path, {"state": state}, dict))
+
+    def reset(self) -> None:
+        """Clear the journal, scenarios, sequences and counters; remove API-added stubs."""
+        self._run(_Call("POST", "/reset", dict))
+
+    def health(self) -> JsonObject:
+        return self._run(_Call("GET", "/health", dict))
+
+    def wait_until_ready(self, timeout: float = 10.0) -> JsonObject:
+        """Poll health until the server answers; TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                return self.health()
+            except (OSError, AdminError) as error:
+                if time.monotonic() + delay > deadline:
+                    raise TimeoutError(
+                        f"mock server at {self.url} not ready after {timeout}s: {error}"
+                    ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+# --- the async client -------------------------------------------------------------------------
+
+
+class AsyncMockServerClient:
+    """The async twin of `MockServerClient`, over aiohttp; use `async with` or `aclose()`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        admin_prefix: str = DEFAULT_ADMIN_PREFIX,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.url, self.admin_url = _base_url(url, admin_prefix)
+        self._admin_path = urllib.parse.urlsplit(self.admin_url).path
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"AsyncMockServerClient({self.url!r})"
+
+    async def __aenter__(self) -> AsyncMockServerClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self, call: _Call[T]) -> T:
+        import aiohttp  # here, not at the top: `import mockserver` must not import aiohttp
+
+        if self._session is None:
+            # a session belongs to the running loop, so it is made on first use
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        headers = {"Accept": _JSON}
+        if call.content_type:
+            headers["Content-Type"] = call.content_type
+        async with self._session.request(
+            call.method, call.target(self.admin_url), data=call.body, headers=headers
+        ) as response:
+            data, text = _decode(await response.read())
+            if response.status >= 400:
+                raise _failure(call, self._admin_path, response.status, data, text)
+            return call.read(data)
+
+    # stubs
+
+    async def add_stub(self, stub: Mapping[str, Any] | str | None = None, /, **fields: Any) -> str:
+        return (await self._run(_add_stubs(_stub_body(stub, fields))))[0]
+
+    async def add_stubs(
+        self, stubs: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str
+    ) -> list[str]:
+        return await self._run(_add_stubs(_stub_body(stubs, {})))
+
+    async def stub(self, stub_id: str) -> JsonObject:
+        return await self._run(_Call("GET", _quote(stub_id), dict))
+
+    async def stubs(self) -> list[JsonObject]:
+        return await self._run(_Call("GET", "/stubs", lambda data: list(data["stubs"])))
+
+    async def replace_stub(self, stub_id: str, stub: Mapping[str, Any] | str) -> JsonObject:
+        call = _add_stubs(stub)
+        return await self._run(_Call("PUT", _quote(stub_id), dict, call.body, call.content_type))
+
+    async def remove_stub(self, stub_id: str) -> None:
+        await self._run(_Call("DELETE", _quote(stub_id), dict))
+
+    async def remove_stubs(self) -> None:
+        await self._run(_Call("DELETE", "/stubs", dict))
+
+    async def reload(self) -> JsonObject:
+        return await self._run(_Call("POST", "/stubs/reload", dict))
+
+    # the journal
+
+    async def requests(self, **filters: Any) -> list[JournalEntry]:
+        return await self._run(_Call("GET", "/requests", _entries(), query=_filters(filters)))
+
+    async def find(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        **fields: Unpack[RequestFields],
+    ) -> list[JournalEntry]:
+        matcher = _matcher(request, fields)
+        return await self._run(_json_call("POST", "/requests/find", matcher, _entries()))
+
+    async def count(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        **fields: Unpack[RequestFields],
+    ) -> int:
+        matcher = _matcher(request, fields)
+        return await self._run(
+            _json_call("POST", "/requests/count", matcher, lambda d: int(d["count"]))
+        )
+
+    async def unmatched(self) -> list[JournalEntry]:
+        return await self._run(_Call("GET", "/requests/unmatched", _entries()))
+
+    async def clear_requests(self) -> None:
+        await self._run(_Call("DELETE", "/requests", dict))
+
+    # assertions
+
+    async def verify(
+        self,
+        request: Mapping[str, Any] | None = None,
+        /,
+        *,
+        count: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        **fields: Unpack[RequestFields],
+    ) -> int:
+        matcher = _matcher(request, fields)
+        try:
+            return await self._run(_verify(matcher, _condition(count, at_least, at_most)))
+        except VerificationError as error:
+            raise error.with_received(await self.requests(limit=_RECEIVED_SHOWN)) from None
+
+    async def verify_sequence(self, requests: Sequence[Mapping[str, Any]]) -> list[int]:
+        try:
+            return await self._run(_verify_sequence(requests))
+        except VerificationError as error:
+            raise error.with_received(await self.requests(limit=_RECEIVED_SHOWN)) from None
+
+    # scenarios, lifecycle
+
+    async def scenarios(self) -> dict[str, str]:
+        return await self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))
+
+    async def set_scenario(self, name: str, state: str) -> None:
+        path = "/scenarios/" + urllib.parse.quote(name, safe="")
+        await self._run(_json_call("PUT", path, {"state": state}, dict))
+
+    async def reset(self) -> None:
+        await self._run(_Call("POST", "/reset", dict))
+
+    async def health(self) -> JsonObject:
+        return await self._run(_Call("GET", "/health", dict))
+
+    async def wait_until_ready(self, timeout: float = 10.0) -> JsonObject:  # noqa: ASYNC109 -- the sync twin's signature
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                return await self.health()
+            except (OSError, AdminError) as error:  # aiohttp's connection errors are OSErrors
+                if time.monotonic() + delay > deadline:
+                    raise TimeoutError(
+                        f"mock server at {self.url} not ready after {timeout}s: {error}"
+                    ) from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)

@@ -1,0 +1,161 @@
+"""The pytest plugin (entry point `pytest11`): a `mockserver` fixture and its report section.
+
+The fixture is a `MockServerClient`. It talks to the sidecar at `MOCKSERVER_URL` when that is set,
+otherwise to a server started in this process (one per session, so one per xdist worker) with the
+project's stub files. Either way it reaches the server over HTTP only, so both behave alike. The
+server modules (and aiohttp) are imported only when a test first asks for the fixture: this module
+loads in every pytest session of every project that installs mockserver.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from mockserver.client import AdminError, JournalEntry, MockServerClient
+
+URL_ENV: Final = "MOCKSERVER_URL"
+STUB_FILES_MARKER: Final = "mockserver_stub_files"
+REPORT_SECTION: Final = "mockserver: unmatched requests"
+SIDECAR_READY_TIMEOUT: Final = 30.0
+"""Seconds to wait for a sidecar's health check: a container may still be starting."""
+
+_LAST_SEQ_BEFORE = pytest.StashKey[int]()
+"""The journal's newest seq when the test began: the report shows only this test's requests."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockserver", "mock HTTP server for the application's APIs")
+    group.addoption(
+        "--mockserver-stubs",
+        action="append",
+        dest="mockserver_stubs",
+        metavar="DIR",
+        default=None,
+        help="stub directory of the in-process mock server (repeatable; default: "
+        "ini mockserver_stubs, else stubs/ when it exists). Ignored when MOCKSERVER_URL is set.",
+    )
+    parser.addini(
+        "mockserver_stubs",
+        type="paths",
+        default=[],
+        help="stub directories of the in-process mock server, relative to the ini file "
+        "(default: stubs/)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{STUB_FILES_MARKER}(*paths): load these stub files (relative to the rootdir or to the "
+        "test file) into the mock server for this test only",
+    )
+
+
+def _stub_dirs(config: pytest.Config) -> tuple[Path, ...]:
+    given: list[str] | None = config.getoption("mockserver_stubs")
+    if given:
+        return tuple(config.invocation_params.dir / path for path in given)
+    configured: list[Path] = config.getini("mockserver_stubs")
+    if configured:
+        return tuple(configured)
+    # the default is optional: a suite may add every stub through the API
+    default = config.rootpath / "stubs"
+    return (default,) if default.is_dir() else ()
+
+
+@pytest.fixture(scope="session")
+def _mockserver_session(pytestconfig: pytest.Config) -> Iterator[MockServerClient]:
+    """One server per session (per xdist worker): the sidecar, or one started here."""
+    url = os.environ.get(URL_ENV)
+    if url:
+        client = MockServerClient(url)
+        client.wait_until_ready(SIDECAR_READY_TIMEOUT)
+        client.reset()  # a previous run may have left stubs behind
+        yield client
+        return
+
+    # imported here: only a session that uses the fixture pays for aiohttp and the server
+    from mockserver.config import Settings
+    from mockserver.errors import MockServerError
+    from mockserver.server import start_in_thread
+
+    try:
+        running = start_in_thread(Settings(stubs=_stub_dirs(pytestconfig), port=0))
+    except MockServerError as error:
+        pytest.fail(f"mockserver could not start:\n{error}", pytrace=False)
+    try:
+        yield MockServerClient(running.url)
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def mockserver(
+    _mockserver_session: MockServerClient, request: pytest.FixtureRequest
+) -> Iterator[MockServerClient]:
+    """A client of the mock server; point the application at `mockserver.url`.
+
+    Stubs added during the test, the journal and scenario states are reset after it.
+    """
+    client = _mockserver_session
+    newest = client.requests(limit=1)
+    request.node.stash[_LAST_SEQ_BEFORE] = newest[-1].seq if newest else 0
+    try:
+        # the farthest marker first, so a test's own files win over its class's or module's
+        for marker in reversed(list(request.node.iter_markers(STUB_FILES_MARKER))):
+            for name in marker.args:
+                client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
+        yield client
+    finally:
+        client.reset()
+
+
+def _stub_file(request: pytest.FixtureRequest, name: str | os.PathLike[str]) -> Path:
+    candidates = [request.config.rootpath / name, request.path.parent / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    tried = ", ".join(str(path) for path in dict.fromkeys(candidates))
+    pytest.fail(f"{STUB_FILES_MARKER}: stub file {name} not found (tried {tried})", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        client = getattr(item, "funcargs", {}).get("mockserver")
+        if isinstance(client, MockServerClient):
+            after = item.stash.get(_LAST_SEQ_BEFORE, 0)
+            section = _unmatched_section(client, after, item.config.rootpath)
+            if section:
+                report.sections.append((REPORT_SECTION, section))
+    return report
+
+
+def _unmatched_section(client: MockServerClient, after_seq: int, root: Path) -> str:
+    """The test's unmatched requests, each with its near misses; "" when there were none."""
+    try:
+        entries = [entry for entry in client.unmatched() if entry.seq > after_seq]
+    except (OSError, AdminError) as error:  # the report must not hide the test's own failure
+        return f"could not read the unmatched requests from {client.url}: {error}"
+    return "\n".join(_describe_unmatched(entry, root) for entry in entries)
+
+
+def _describe_unmatched(entry: JournalEntry, root: Path) -> str:
+    lines = [entry.describe()]
+    prefix = f"{root}{os.sep}"
+    for miss in entry.near_misses:
+        if miss.source and miss.source.startswith(prefix):  # stubs/x.yaml:5 reads better
+            miss = replace(miss, source=miss.source.removeprefix(prefix))
+        lines.append(f"    near miss: {miss.describe()}")
+    if not entry.near_misses:
+        lines.append("    no stub came close")
+    return "\n".join(lines)

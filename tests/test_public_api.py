@@ -1,0 +1,56 @@
+"""The public surface: what `import mockserver` offers, and what it must not drag in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mockserver
+
+
+def test_public_names() -> None:
+    assert sorted(mockserver.__all__) == [
+        "AdminError",
+        "AsyncMockServerClient",
+        "JournalEntry",
+        "MockServerClient",
+        "NearMiss",
+        "VerificationError",
+        "__version__",
+    ]
+    for name in mockserver.__all__:
+        assert getattr(mockserver, name) is not None
+    assert mockserver.__version__ == "0.1.0"
+    assert issubclass(mockserver.VerificationError, AssertionError)
+    assert issubclass(mockserver.AdminError, Exception)
+
+
+def _modules_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `statement`."""
+    code = f"{statement}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    return set(result.stdout.split())
+
+
+SERVER_SIDE = {
+    "aiohttp",
+    "pydantic",
+    "yaml",
+    "jsonschema",
+    "mockserver.server",
+    "mockserver.app",
+    "mockserver.config",
+    "mockserver.loader",
+    "mockserver.errors",
+}
+
+
+def test_import_mockserver_stays_light() -> None:
+    # the pytest plugin imports it in every test session of every project that installs it
+    assert _modules_after("import mockserver") & SERVER_SIDE == set()
+
+
+def test_loading_the_pytest_plugin_stays_light() -> None:
+    assert _modules_after("import mockserver.pytest_plugin") & SERVER_SIDE == set()
