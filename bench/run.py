@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -52,6 +53,7 @@ W5_FILL_PATHS: Final = (
     "/v1/products/prod_2",
 )
 W5_REQUEST_BYTES: Final = 300
+ALL_PARTS: Final = ("W0", "W1", "W2", "W3", "W4", "W5", "startup")
 COUNT_RUNS: Final = 5  # the count query's time is the median of these
 
 
@@ -250,13 +252,13 @@ def bare_target(kind: str, uvloop: bool) -> Target:
     )
 
 
-def mockserver_target(exe: str, work: Path) -> Target:
+def mockserver_target(exe: list[str], work: Path) -> Target:
     def start(workload: Workload, port: int) -> list[str]:
         stubs = work / "stubs" / workload.name
         stubs.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(workload.stubs, sort_keys=False, allow_unicode=True)
         (stubs / "bench.yaml").write_text(text)
-        return [exe, "serve", "--stubs", str(stubs), "--host", HOST, "--port", str(port)]
+        return [*exe, "serve", "--stubs", str(stubs), "--host", HOST, "--port", str(port)]
 
     return Target("mockserver", start, "/__admin/health")
 
@@ -274,9 +276,10 @@ def wiremock_target(jar: Path, work: Path, label: str, *flags: str) -> Target:
     return Target(label, start, "/__admin/health")
 
 
-def find_mockserver() -> str | None:
+def find_mockserver() -> list[str] | None:
     beside = Path(sys.executable).with_name("mockserver")
-    return str(beside) if beside.exists() else shutil.which("mockserver")
+    exe = str(beside) if beside.exists() else shutil.which("mockserver")
+    return [exe] if exe else None
 
 
 def find_wiremock_jar() -> Path:
@@ -710,10 +713,19 @@ def versions(jar: Path | None) -> list[str]:
     ]
 
 
+def load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "unknown"
+
+
 def report(args: argparse.Namespace, results: Results, labels: Labels, jar: Path | None) -> str:
     parts = [
         "## Setup",
         *versions(jar),
+        # Anything else running on these two cores skews every figure: say so in the report.
+        f"- load average (1 min) at start {args.load_before}, at end {load_average()}",
         f"- command: `{' '.join(['python', 'bench/run.py', *args.argv])}`",
         f"- wrk: 1 thread, {CONNECTIONS} connections, {args.duration} s per measurement after "
         f"{args.warmup} s of warm-up; server on CPU {args.cpus.server}, "
@@ -755,11 +767,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="smoke run: 1 s per workload, no warm-up, W5 with 2,000 entries, start-up once",
     )
+    parser.add_argument(
+        "--workloads",
+        type=lambda text: set(text.split(",")),
+        default=set(ALL_PARTS),
+        help=f"comma-separated subset of {','.join(ALL_PARTS)} (default: all)",
+    )
     parser.add_argument("--skip-wiremock", action="store_true")
+    parser.add_argument(
+        "--mockserver",
+        type=shlex.split,
+        help="command that runs mockserver's CLI (default: the `mockserver` console script)",
+    )
     parser.add_argument("--require-all", action="store_true", help="a missing tool is an error")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--work", type=Path, default=JAR_DIR, help="scratch: stubs and logs")
     args = parser.parse_args(argv)
+    if unknown := args.workloads - set(ALL_PARTS):
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if args.quick:
         args.duration, args.warmup, args.long_warmup = 1, 0, 0
         args.journal_entries, args.startup_runs = 2000, 1
@@ -785,6 +810,7 @@ def main(argv: list[str]) -> int:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
     args.cpus = cpus = choose_cpus()
+    args.load_before = load_average()
     results = Results()
     missing: list[str] = []
 
@@ -798,7 +824,7 @@ def main(argv: list[str]) -> int:
         bare += [bare_target("web", True), bare_target("lowlevel", True)]
     else:
         skip("uvloop not installed: W0 uvloop responders skipped (pip install uvloop)")
-    exe = find_mockserver()
+    exe = args.mockserver or find_mockserver()
     mock = mockserver_target(exe, args.work) if exe else None
     if mock is None:
         progress("mockserver console script not found (pip install -e .)")
@@ -818,31 +844,35 @@ def main(argv: list[str]) -> int:
     wiremock = wiremock_target(jar, args.work, labels.short) if jar else None
     plain_wiremock = wiremock_target(jar, args.work, "WireMock") if jar else None
 
+    parts = args.workloads
     w0 = Workload("W0", "bare responder", "GET", "/v1/customers/cus_123", CUSTOMER, [], [])
-    for target in bare:
+    for target in bare if "W0" in parts else []:
         bench_target(args, cpus, results, target, w0, args.warmup)
     for workload in all_workloads():
+        if workload.name not in parts:
+            continue
         if mock:
             bench_target(args, cpus, results, mock, workload, args.warmup)
         if wiremock:
             long_label = labels.long or None
             bench_target(args, cpus, results, wiremock, workload, args.warmup, long_label)
-    if jar and args.long_warmup > 0:
+    if jar and args.long_warmup > 0 and "W1" in parts:
         # For reference only (the targets keep journals on): WireMock at its best.
         quiet = wiremock_target(jar, args.work, labels.no_journal, "--no-request-journal")
         bench_target(args, cpus, results, quiet, w1(), args.long_warmup)
-    if mock:
-        bench_journal(args, cpus, results, mock, mockserver_count)
-    if plain_wiremock:
-        bench_journal(args, cpus, results, plain_wiremock, wiremock_count)
+    for target, count_body in ((mock, mockserver_count), (plain_wiremock, wiremock_count)):
+        if target and "W5" in parts:
+            bench_journal(args, cpus, results, target, count_body)
     for target in (mock, bare[0], plain_wiremock):
-        if target:
+        if target and "startup" in parts:
             bench_startup(args, cpus, results, target)
 
     results.rows.sort(key=lambda row: row.workload)  # stable: the servers keep their order
     print(report(args, results, labels, jar))
     if args.json:
-        raw = {k: v for k, v in vars(args).items() if k not in ("cpus", "work", "json")}
+        raw = {
+            k: v for k, v in vars(args).items() if k not in ("cpus", "work", "json", "workloads")
+        }
         data = {"args": raw, **asdict(results), "cpus": asdict(cpus)}
         args.json.write_text(json.dumps(data, indent=2, default=str))
     if missing and args.require_all:
