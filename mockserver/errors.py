@@ -68,3 +68,26 @@ class NotFoundError(MockServerError):
 
 class StartupError(MockServerError):
     """The server cannot start: a port in use, a missing stub directory."""
+
+
+class TemplateCompileError(MockServerError):
+    """A response template that does not compile; the loader adds the stub's `path:line`.
+
+    `field` is spelled as in the stub file ("response.json.items[0].id"), `loc` is the same path as
+    a tuple below the value the loader passed in (("items", 0, "id")), and `line` is the line
+    within the template text (1 for a one-line template).
+    """
+
+    def __init__(self, field: str, loc: tuple[str | int, ...], line: int, reason: str) -> None:
+        self.field, self.loc, self.line, self.reason = field, loc, line, reason
+        super().__init__(f"{field}: {reason}")
+
+
+class TemplateError(MockServerError):
+    """A response template that failed to render; the caller names the stub and answers 500."""
+
+    status = 500
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}" if field else reason)
