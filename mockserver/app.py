@@ -17,18 +17,26 @@ from aiohttp import web
 
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
+from mockserver.errors import TemplateError
 from mockserver.incoming import IncomingRequest, join_headers, parse_query
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.nearmiss import stub_near_misses
 from mockserver.responder import (
+    FaultSent,
+    break_connection,
+    delay,
     read_body,
+    render_response,
+    stream_response,
     stub_response,
+    template_error_response,
     too_large_response,
     unmatched_response,
 )
 from mockserver.state import MemoryState, State
 from mockserver.store import StubStore
+from mockserver.templating import template_context
 
 STORE_KEY = web.AppKey("store", StubStore)
 STATE_KEY = web.AppKey("state", MemoryState)
@@ -48,7 +56,6 @@ class MockHandler:
 
     def __init__(self, store: StubStore, state: State, settings: Settings) -> None:
         self._store = store
-        self._state = state
         self._journal = state.journal
         self._max_body = settings.max_body
 
@@ -57,7 +64,7 @@ class MockHandler:
         started = time.perf_counter()
         incoming: IncomingRequest | None = None
         recorded = False
-        error = "client disconnected"
+        error = "client disconnected before the body arrived"
         try:
             body = await read_body(request, self._max_body)
             incoming = IncomingRequest(
@@ -70,22 +77,48 @@ class MockHandler:
                 body_truncated=body.truncated,
             )
             if body.truncated:
-                response = too_large_response(body.size, self._max_body)
                 self._record(incoming, received, started, False, 413)
                 recorded = True
-                return response
-            found = self._store.find(incoming)
+                return too_large_response(body.size, self._max_body)
+            found = self._store.select(incoming)
             stub = found.stub
-            if stub is None:
-                near = stub_near_misses(self._store.stubs, incoming)
+            if stub is None or found.match is None:
+                near = stub_near_misses(self._store.stubs, incoming, found.skipped)
                 self._record(incoming, received, started, False, 404, near_misses=tuple(near))
                 recorded = True
                 return unmatched_response(incoming, near)
-            self._state.hit(stub.id)
-            prepared = stub.responses[0]
-            self._record(incoming, received, started, True, prepared.status, stub.id, stub.service)
+            prepared = stub.responses[min(found.hits, len(stub.responses)) - 1]
+            response: web.StreamResponse | None = None
+            if prepared.templates is not None:
+                try:
+                    response = render_response(
+                        prepared,
+                        prepared.templates,
+                        template_context(incoming, found.match.path_params, found.hits),
+                    )
+                except TemplateError as failure:
+                    self._record(
+                        incoming, received, started, True, 500, stub.id, stub.service,
+                        error=f"template: {failure.message}",
+                    )  # fmt: skip
+                    recorded = True
+                    return template_error_response(stub.id, failure)
+            self._record(
+                incoming, received, started, True,
+                None if prepared.fault else prepared.status, stub.id, stub.service,
+                fault=prepared.fault,
+            )  # fmt: skip
             recorded = True
-            return stub_response(prepared)
+            error = "cut: the server stopped before the response was sent"
+            await delay(prepared)
+            if prepared.fault is not None:
+                raise break_connection(request, prepared.fault)
+            if prepared.stream is not None:
+                return await stream_response(request, prepared, prepared.stream)
+            return response if response is not None else stub_response(prepared)
+        except FaultSent:
+            # the connection is gone on purpose: end the handler as aiohttp ends a cut one
+            raise asyncio.CancelledError from None
         except asyncio.CancelledError:
             error = "cut: the server stopped before the response was sent"
             raise
@@ -106,12 +139,13 @@ class MockHandler:
         received: float,
         started: float,
         matched: bool,
-        status: int,
+        status: int | None,
         stub_id: str | None = None,
         service: str | None = None,
         *,
         near_misses: tuple[dict[str, Any], ...] = (),
         error: str | None = None,
+        fault: str | None = None,
     ) -> None:
         self._journal.record(
             incoming,
@@ -123,6 +157,7 @@ class MockHandler:
             service=service,
             near_misses=near_misses,
             error=error,
+            fault=fault,
         )
 
 

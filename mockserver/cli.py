@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
         help="write the journal as JSON Lines here on shutdown (keep it as a CI artifact)",
     )
     run.add_argument(
+        "--watch",
+        action="store_true",
+        default=_env_bool("watch"),
+        help="reload stub files when they change (MOCKSERVER_WATCH=1)",
+    )
+    run.add_argument(
         "--log-level",
         default=_env("log_level") or "info",
         choices=["debug", "info", "warning", "error"],
@@ -158,6 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_body=args.max_body,
             shutdown_grace=args.shutdown_grace,
             journal_dump=Path(args.journal_dump) if args.journal_dump else None,
+            watch=args.watch,
             log_level=args.log_level,
         )
     except ValueError as error:

@@ -30,11 +30,17 @@ _UNSET: Final = object()
 
 
 def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """[("Accept", "a"), ("accept", "b")] -> {"accept": "a, b"}."""
+    """[("Accept", "a"), ("accept", "b")] -> {"accept": "a, b"}.
+
+    Cookie headers join with "; " instead (RFC 9113 8.2.3), so they still parse as cookies.
+    """
     joined: dict[str, str] = {}
     for name, value in pairs:
         key = name.lower()
-        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        if key in joined:
+            joined[key] = f"{joined[key]}{'; ' if key == 'cookie' else ', '}{value}"
+        else:
+            joined[key] = value
     return joined
 
 

@@ -35,12 +35,13 @@ class JournalEntry:
     time: float
     request: IncomingRequest
     matched: bool
-    status: int
+    status: int | None
     duration_ms: float
     stub_id: str | None = None
     service: str | None = None
     near_misses: tuple[dict[str, Any], ...] = ()
     error: str | None = None
+    fault: str | None = None
     size: int = field(default=0, compare=False)
 
     @property
@@ -75,6 +76,8 @@ class JournalEntry:
             rendered["body_size"] = request.body_size
         if self.error is not None:
             rendered["error"] = self.error
+        if self.fault is not None:
+            rendered["fault"] = self.fault
         return rendered
 
 
@@ -106,12 +109,13 @@ class Journal:
         *,
         time: float,
         matched: bool,
-        status: int,
+        status: int | None,
         duration_ms: float,
         stub_id: str | None = None,
         service: str | None = None,
         near_misses: tuple[dict[str, Any], ...] = (),
         error: str | None = None,
+        fault: str | None = None,
     ) -> JournalEntry:
         """Number and append one entry, dropping the oldest beyond the bounds."""
         size = entry_size(request)
@@ -127,6 +131,7 @@ class Journal:
                 service,
                 near_misses,
                 error,
+                fault,
                 size,
             )
             self._next_seq += 1

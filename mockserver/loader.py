@@ -19,7 +19,7 @@ from typing import Any, Final
 import yaml
 from pydantic import ValidationError
 
-from mockserver.errors import StubError, StubLoadError
+from mockserver.errors import StubError, StubLoadError, TemplateCompileError
 from mockserver.matching import compile_request
 from mockserver.spec import (
     BodyMatcher,
@@ -27,10 +27,12 @@ from mockserver.spec import (
     PathMatcher,
     RequestSpec,
     ResponseSpec,
+    SseEvent,
     StubSpec,
     ValueMatcher,
 )
-from mockserver.stub import API_SOURCE, Origin, PreparedResponse, Stub
+from mockserver.stub import API_SOURCE, Origin, PreparedResponse, ResponseTemplates, Stub
+from mockserver.templating import Renderable, compile_template_value
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
@@ -240,14 +242,24 @@ def _build_stub(
     except ValidationError as error:
         context.errors.extend(_located(error, node, name, prefix=()))
         return None
-    try:
-        responses = (_prepare(spec.response, base_dir, context.stub_dirs),)
-    except StubError as error:
-        context.errors.append(
-            StubError(
-                f"{name}:{_line_of(node, ('response', 'body_file'))}", error.field, error.message
+    sequence = spec.responses is not None
+    responses = []
+    for position, answer in enumerate(spec.answers):
+        where: tuple[str | int, ...] = ("responses", position) if sequence else ("response",)
+        try:
+            responses.append(_prepare(answer, base_dir, context.stub_dirs))
+        except _TemplateAt as failure:
+            loc = (*where, *failure.loc)
+            line = _template_line(node, loc, failure.error.line)
+            context.errors.append(
+                StubError(f"{name}:{line}", _format_loc(loc), f"template: {failure.error.reason}")
             )
-        )
+        except StubError as error:
+            line = _line_of(node, (*where, error.field))
+            context.errors.append(
+                StubError(f"{name}:{line}", _format_loc((*where, error.field)), error.message)
+            )
+    if len(responses) != len(spec.answers):
         return None
     order = len(context.stubs)
     return Stub(
@@ -260,7 +272,7 @@ def _build_stub(
         base_path=header.base_path,
         host=header.host,
         matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
-        responses=responses,
+        responses=tuple(responses),
     )
 
 
@@ -269,7 +281,19 @@ def _prepare(
 ) -> PreparedResponse:
     headers = dict(response.headers)
     has_type = any(name.lower() == "content-type" for name in headers)
-    if response.has_json:
+    stream: tuple[bytes, ...] | None = None
+    interval = 0
+    if response.sse is not None:
+        body, content_type = b"", "text/event-stream; charset=utf-8"
+        stream = tuple(sse_frame(event) for event in response.sse.events)
+        interval = response.sse.interval_ms
+        if not any(name.lower() == "cache-control" for name in headers):
+            headers["Cache-Control"] = "no-cache"
+    elif response.chunks is not None:
+        body, content_type = b"", "text/plain; charset=utf-8"
+        stream = tuple(part.encode("utf-8") for part in response.chunks.parts)
+        interval = response.chunks.interval_ms
+    elif response.has_json:
         body = json.dumps(response.json_, ensure_ascii=False, separators=(",", ":")).encode()
         content_type = "application/json"
     elif response.body_file is not None:
@@ -281,13 +305,83 @@ def _prepare(
         body, content_type = b"", ""
     if content_type and not has_type:
         headers["Content-Type"] = content_type
-    return PreparedResponse(response.status, tuple(headers.items()), body)
+    delay = response.delay_ms
+    templates = _compile_templates(response) if response.template else None
+    return PreparedResponse(
+        response.status,
+        tuple(headers.items()),
+        body,
+        delay_ms=None if delay is None else (delay.min, delay.max),
+        fault=response.fault,
+        stream=stream,
+        interval_ms=interval,
+        templates=templates,
+    )
+
+
+class _TemplateAt(Exception):
+    """A template compile error with the path of its value inside the response."""
+
+    def __init__(self, loc: tuple[str | int, ...], error: TemplateCompileError) -> None:
+        super().__init__(str(error))
+        self.loc, self.error = loc, error
+
+
+def _compile_at(value: Any, loc: tuple[str | int, ...]) -> Renderable:
+    try:
+        return compile_template_value(value, _format_loc(("response", *loc)))
+    except TemplateCompileError as error:
+        raise _TemplateAt((*loc, *error.loc), error) from None
+
+
+def _compile_templates(response: ResponseSpec) -> ResponseTemplates:
+    headers = tuple(
+        (name, _compile_at(value, ("headers", name))) for name, value in response.headers.items()
+    )
+    body: Renderable | None = None
+    if response.has_json:
+        body = _compile_at(response.json_, ("json",))
+    elif response.body is not None:
+        body = _compile_at(response.body, ("body",))
+    return ResponseTemplates(headers, body, body_is_json=response.has_json)
+
+
+def _template_line(node: yaml.Node, loc: tuple[str | int, ...], template_line: int) -> int:
+    """The file line of a template's own line; block scalars (| >) start below their key."""
+    line, walked = _locate(node, loc)
+    target = node
+    for part in walked:
+        child = _child(target, part)
+        if child is None:
+            break
+        target = child
+    block = isinstance(target, yaml.ScalarNode) and target.style in ("|", ">")
+    return line + template_line - 1 + (1 if block else 0)
+
+
+def sse_frame(event: SseEvent) -> bytes:
+    """One event as text/event-stream: optional id/event/retry lines, data lines, blank line.
+
+    An object or list is JSON on one line; a string goes verbatim (`data: [DONE]`), one `data:`
+    line per line of text.
+    """
+    lines = []
+    if event.id is not None:
+        lines.append(f"id: {event.id}")
+    if event.event is not None:
+        lines.append(f"event: {event.event}")
+    if event.retry is not None:
+        lines.append(f"retry: {event.retry}")
+    data = event.data
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    lines.extend(f"data: {line}" for line in text.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
 def _read_body_file(
     relative: str, base_dir: Path, stub_dirs: tuple[Path, ...]
 ) -> tuple[bytes, str]:
-    field_name = "response.body_file"
+    field_name = "body_file"
     target = (base_dir / relative).resolve()  # follows symlinks: a link out is caught below
     if not any(target.is_relative_to(directory) for directory in stub_dirs):
         raise StubError("", field_name, f"{relative!r} resolves outside the stub directories")
@@ -427,7 +521,10 @@ def _kind(value: object) -> str:
 
 def model_errors(error: ValidationError) -> list[dict[str, str]]:
     """An admin body's validation errors as `details` entries with field paths."""
-    return [
-        {"field": _format_loc(tuple(detail["loc"])), "message": _message(detail)}
-        for detail in error.errors(include_url=False)
-    ]
+    located = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(detail["loc"])
+        if loc[-1:] == ("template",):  # the user wrote a plain path string
+            loc = loc[:-1]
+        located.append({"field": _format_loc(loc), "message": _message(detail)})
+    return located

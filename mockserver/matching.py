@@ -294,7 +294,7 @@ def _json_subset_check(expected: JsonValue) -> FieldCheck:
     def compare(request: IncomingRequest) -> Miss | None:
         body = request.json
         if isinstance(body, NotJson):
-            return Miss("body.json", "a JSON body", request.text)
+            return Miss("body.json", "a JSON body", request.text or None)
         return json_difference(expected, body, "body.json")
 
     return compare
@@ -500,7 +500,9 @@ def _method_miss(matcher: RequestMatcher, request: IncomingRequest) -> Miss | No
 def _host_miss(matcher: RequestMatcher, request: IncomingRequest) -> Miss | None:
     if matcher.host is None:
         return None
-    host = request.host
+    # a stub host with a port compares with the whole Host header; without, with the name only
+    with_port = ":" in matcher.host.rsplit("]", 1)[-1]
+    host = request.headers.get("host") if with_port else request.host
     if host is not None and host.lower() == matcher.host:
         return None
     return Miss("host", f"equals {matcher.host!r}", host)

@@ -31,11 +31,21 @@ def miss_json(miss: Miss) -> dict[str, Any]:
 
 
 def stub_near_misses(
-    stubs: Iterable[Stub], request: IncomingRequest, limit: int = NEAR_MISS_LIMIT
+    stubs: Iterable[Stub],
+    request: IncomingRequest,
+    skipped: Iterable[tuple[Stub, Miss]] = (),
+    limit: int = NEAR_MISS_LIMIT,
 ) -> list[dict[str, Any]]:
-    """The stubs closest to an unmatched request, as the 404 body and the admin API show them."""
+    """The stubs closest to an unmatched request, as the 404 body and the admin API show them.
+
+    `skipped` are stubs that matched but could not answer (scenario state, `times`).
+    """
+    why_skipped = {stub.id: miss for stub, miss in skipped}
     scored = []
     for stub in stubs:
+        if stub.id in why_skipped:
+            scored.append((stub, why_skipped[stub.id]))
+            continue
         outcome = match_request(stub.matcher, request, score=True)
         if isinstance(outcome, Miss):
             scored.append((stub, outcome))

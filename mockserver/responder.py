@@ -6,18 +6,30 @@ an oversized body. Everything here was decided elsewhere; this module only write
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+import socket
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from mockserver.errors import TemplateError
 from mockserver.incoming import IncomingRequest
-from mockserver.stub import PreparedResponse
+from mockserver.stub import PreparedResponse, ResponseTemplates
+from mockserver.templating import render_header, render_text
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_NOT_HTTP: Final = b"\x00\x7fNOT-HTTP garbage \xff\xfe\r\n\r\n"
+_RESET_ON_CLOSE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+
+
+class FaultSent(Exception):  # a signal to the handler, not an error
+    """The connection was broken on purpose; there is no response to return."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,85 @@ def stub_response(prepared: PreparedResponse) -> web.Response:
     return web.Response(
         status=prepared.status, headers=CIMultiDict(prepared.headers), body=prepared.body
     )
+
+
+def render_response(
+    prepared: PreparedResponse, templates: ResponseTemplates, context: dict[str, object]
+) -> web.Response:
+    """Render a `template: true` response; a TemplateError propagates to the caller."""
+    headers = CIMultiDict(prepared.headers)
+    for name, renderable in templates.headers:
+        headers[name] = render_header(renderable, context)
+    body = prepared.body
+    if templates.body is not None:
+        if templates.body_is_json:
+            value = templates.body.render(context)
+            body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        else:
+            body = render_text(templates.body, context).encode("utf-8")
+    return web.Response(status=prepared.status, headers=headers, body=body)
+
+
+def template_error_response(stub_id: str, error: TemplateError) -> web.Response:
+    """500 naming the stub and the template's failure; the server goes on serving."""
+    return json_response(
+        500,
+        {
+            "error": f"template error in stub {stub_id!r}: {error.message}",
+            "stub_id": stub_id,
+            "details": [{"field": error.field, "message": error.reason}],
+        },
+    )
+
+
+async def delay(prepared: PreparedResponse) -> None:
+    """Wait the stub's delay; other requests go on meanwhile."""
+    if prepared.delay_ms is not None:
+        low, high = prepared.delay_ms
+        await asyncio.sleep((low if low == high else random.uniform(low, high)) / 1000)
+
+
+def break_connection(request: web.Request, fault: str) -> FaultSent:
+    """Break the connection as the fault says; the caller raises the returned FaultSent.
+
+    connection_reset: TCP RST (the client sees "connection reset by peer");
+    empty_response: a clean close with no bytes; malformed_response: bytes that are not HTTP.
+    """
+    transport = request.transport
+    if transport is not None:
+        if fault == "connection_reset":
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            transport.abort()
+        elif fault == "malformed_response":
+            transport.write(_NOT_HTTP)
+            transport.close()
+        else:
+            transport.close()
+    return FaultSent(fault)
+
+
+async def stream_response(
+    request: web.Request, prepared: PreparedResponse, parts: Sequence[bytes]
+) -> web.StreamResponse:
+    """Send SSE frames or chunks one by one, flushed, `interval_ms` apart.
+
+    A client that hangs up ends the stream quietly: it was journaled before the first byte.
+    """
+    response = web.StreamResponse(status=prepared.status, headers=CIMultiDict(prepared.headers))
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    interval = prepared.interval_ms / 1000
+    try:
+        for index, part in enumerate(parts):
+            if index and interval:
+                await asyncio.sleep(interval)
+            await response.write(part)
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass  # the client went away mid-stream
+    return response
 
 
 def json_response(status: int, payload: Any) -> web.Response:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import json
+import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -20,12 +21,14 @@ from typing import Final
 
 from aiohttp import web
 
-from mockserver.app import STATE_KEY, build_app
+from mockserver.app import STATE_KEY, STORE_KEY, build_app
 from mockserver.config import Settings
-from mockserver.errors import MockServerError, StartupError
-from mockserver.loader import LoadedStubs
+from mockserver.errors import MockServerError, StartupError, StubLoadError
+from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
 
 _THREAD_START_TIMEOUT: Final = 30.0
+_WATCH_DEBOUNCE_MS: Final = 200
+log = logging.getLogger("mockserver.watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,31 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
     return runner, Listening(str(host), int(port))
 
 
+async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Event) -> None:
+    """Reload the stub files when they change, through the same atomic swap as the admin call.
+
+    A file that fails to load keeps the previous set in force and logs every path:line error.
+    """
+    from watchfiles import awatch  # only --watch needs it
+
+    def relevant(_change: object, path: str) -> bool:
+        return path.lower().endswith(STUB_SUFFIXES) or "__files" in Path(path).parts
+
+    store = app[STORE_KEY]
+    async for _changes in awatch(
+        *settings.stubs, watch_filter=relevant, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop
+    ):
+        try:
+            loaded = await asyncio.to_thread(load_paths, settings.stubs)
+        except StubLoadError as error:
+            for stub_error in error.errors:
+                log.error("%s", stub_error)
+            log.error("reload failed: the previous %d stubs stay in force", len(store.stubs))
+            continue
+        store.swap_files(loaded.stubs)
+        log.info("reloaded %d stubs from %d files", len(loaded.stubs), len(loaded.files))
+
+
 def _write_dump(app: web.Application, path: Path) -> int:
     """Write the journal as JSON Lines (oldest first) for a CI job to keep; returns the count."""
     entries = app[STATE_KEY].journal.snapshot()
@@ -87,11 +115,16 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watcher = (
+        asyncio.create_task(watch_stubs(settings, runner.app, stop)) if settings.watch else None
+    )
     if on_ready is not None:
         on_ready(listening)
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            await watcher
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         app = runner.app
@@ -137,10 +170,17 @@ def start_in_thread(settings: Settings, loaded: LoadedStubs | None = None) -> Ru
             ready.set()
             return
         outcome["listening"] = listening
+        watcher = (
+            asyncio.create_task(watch_stubs(settings, runner.app, stop_event))
+            if settings.watch
+            else None
+        )
         ready.set()
         try:
             await stop_event.wait()
         finally:
+            if watcher is not None:
+                await watcher
             await runner.cleanup()
 
     def run() -> None:

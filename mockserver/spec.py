@@ -9,7 +9,7 @@ rather than typed as unions, so an error's path is what the user typed. Pure: no
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import jsonschema
 import jsonschema.exceptions
@@ -81,14 +81,12 @@ def _scalar_means_equals(value: object) -> object:
     return {"equals": as_text(value)}
 
 
-_MATCHER_INPUT = str | int | float | bool | list[Any] | dict[str, Any]
-
-
 class ValueMatcher(StrictModel):
     """One comparison on a text value (or on every value of a repeated parameter).
 
     Exactly one operator is set. Over a parameter sent several times, a matcher holds when any
-    value satisfies it, `all_of` holds when each of its matchers is satisfied by some value.
+    value satisfies it, `all_of` holds when each of its matchers is satisfied by some value, and
+    `not` holds when its matcher does not (`not: {equals: "1"}`: no value is "1").
     """
 
     equals: str | None = None
@@ -125,7 +123,11 @@ def _alias(name: str) -> str:
 
 
 Matcher = Annotated[
-    ValueMatcher, BeforeValidator(_scalar_means_equals, json_schema_input_type=_MATCHER_INPUT)
+    ValueMatcher,
+    BeforeValidator(
+        _scalar_means_equals,
+        json_schema_input_type=str | int | float | bool | list[Any] | ValueMatcher,
+    ),
 ]
 ValueMatcher.model_rebuild()
 
@@ -167,7 +169,7 @@ def _path_shorthand(value: object) -> object:
 
 
 PathField = Annotated[
-    PathMatcher, BeforeValidator(_path_shorthand, json_schema_input_type=_MATCHER_INPUT)
+    PathMatcher, BeforeValidator(_path_shorthand, json_schema_input_type=str | PathMatcher)
 ]
 
 
@@ -177,7 +179,7 @@ def _one_or_many_methods(value: object) -> object:
 
 def _check_methods(value: tuple[str, ...]) -> tuple[str, ...]:
     for method in value:
-        if not _METHOD_TOKEN.match(method):
+        if not _METHOD_TOKEN.fullmatch(method):
             raise ValueError(f"{method!r} is not an HTTP method")
     if not value:
         raise ValueError("an empty list of methods matches nothing")
@@ -243,17 +245,82 @@ class RequestSpec(StrictModel):
         return None if value is None else _check_methods(value)
 
 
-HeaderValue = Annotated[str, BeforeValidator(as_text, json_schema_input_type=str | int | float)]
+HeaderValue = Annotated[
+    str, BeforeValidator(as_text, json_schema_input_type=str | int | float | bool)
+]
+
+
+class DelayRange(StrictModel):
+    """A delay drawn uniformly from [min, max] milliseconds for each answer."""
+
+    min: int = Field(ge=0, le=600_000)
+    max: int = Field(ge=0, le=600_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DelayRange:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must not be below min ({self.min})")
+        return self
+
+
+Fault = Literal["connection_reset", "empty_response", "malformed_response"]
+
+
+class SseEvent(StrictModel):
+    """One server-sent event; `data` is JSON-encoded on one line unless it is a string."""
+
+    id: str | None = None
+    event: str | None = None
+    retry: int | None = Field(default=None, ge=0)
+    data: JsonValue = None
+
+    @field_validator("id", "event")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ValueError(f"{value!r} must not contain line breaks")
+        return value
+
+
+class SseSpec(StrictModel):
+    """A text/event-stream answer: the events in order, `interval_ms` apart, then the end."""
+
+    events: list[SseEvent] = Field(min_length=1)
+    interval_ms: int = Field(default=0, ge=0, le=600_000)
+
+
+class ChunksSpec(StrictModel):
+    """A chunked answer: each part flushed on its own, `interval_ms` apart."""
+
+    parts: list[str] = Field(min_length=1)
+    interval_ms: int = Field(default=0, ge=0, le=600_000)
+
+
+def _delay_shorthand(value: object) -> object:
+    """`120` -> {min: 120, max: 120}."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    return value
+
+
+Delay = Annotated[
+    DelayRange, BeforeValidator(_delay_shorthand, json_schema_input_type=int | DelayRange)
+]
 
 
 class ResponseSpec(StrictModel):
-    """A static response: status, headers, and at most one of json, body, body_file."""
+    """One answer: status, headers, at most one body kind, and how it is delivered."""
 
     status: int = Field(default=200, ge=100, le=599)
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     json_: JsonValue = Field(default=None, alias="json")
     body: str | None = None
     body_file: str | None = None
+    template: bool = False
+    delay_ms: Delay | None = None
+    fault: Fault | None = None
+    sse: SseSpec | None = None
+    chunks: ChunksSpec | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
@@ -263,11 +330,20 @@ class ResponseSpec(StrictModel):
                 ("json", self.has_json),
                 ("body", self.body is not None),
                 ("body_file", self.body_file is not None),
+                ("sse", self.sse is not None),
+                ("chunks", self.chunks is not None),
             )
             if is_set
         ]
         if len(given) > 1:
-            raise ValueError(f"a response takes at most one of json, body, body_file; got {given}")
+            raise ValueError(
+                "a response takes at most one of json, body, body_file, sse, chunks; "
+                f"got {', '.join(given)}"
+            )
+        if self.fault is not None and given:
+            raise ValueError(f"a fault sends no body, but {given[0]} is given too")
+        if self.template and self.body_file is not None:
+            raise ValueError("template applies to headers, body and json, not to body_file")
         return self
 
     @field_validator("headers")
@@ -283,24 +359,48 @@ class ResponseSpec(StrictModel):
         return "json_" in self.model_fields_set
 
 
+class ScenarioSpec(StrictModel):
+    """A state machine step: match only in `state` (any when absent), then move to `set_state`."""
+
+    name: str = Field(min_length=1)
+    state: str | None = None
+    set_state: str | None = None
+
+
 class StubSpec(StrictModel):
     """One stub as written in a file or sent to the admin API."""
 
     id: str | None = None
     description: str | None = None
     priority: int = 5
+    times: int | None = Field(default=None, ge=1)
+    scenario: ScenarioSpec | None = None
     request: RequestSpec
-    response: ResponseSpec = Field(default_factory=ResponseSpec)
+    response: ResponseSpec | None = None
+    responses: list[ResponseSpec] | None = Field(default=None, min_length=1)
 
     @field_validator("id")
     @classmethod
     def _id_is_url_safe(cls, value: str | None) -> str | None:
-        if value is not None and not _STUB_ID.match(value):
+        if value is not None and not _STUB_ID.fullmatch(value):
             raise ValueError(
                 f"id {value!r} may hold only letters, digits and _ . : @ - "
                 "(it appears in admin URLs)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _response_or_sequence(self) -> StubSpec:
+        if self.response is not None and self.responses is not None:
+            raise ValueError("give response or responses (a sequence), not both")
+        return self
+
+    @property
+    def answers(self) -> list[ResponseSpec]:
+        """The responses in sequence order; a stub with neither answers 200 with no body."""
+        if self.responses is not None:
+            return self.responses
+        return [self.response if self.response is not None else ResponseSpec()]
 
 
 class DocumentHeader(StrictModel):

@@ -19,7 +19,7 @@ from typing import Final
 
 from mockserver.errors import AdminInputError, NotFoundError
 from mockserver.incoming import IncomingRequest
-from mockserver.matching import Match, match_request
+from mockserver.matching import Match, Miss, match_request
 from mockserver.state import State
 from mockserver.stub import Stub
 
@@ -28,11 +28,23 @@ _ANY_METHOD: Final = ""
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """The stub that answers a request, its match, and how many stubs were examined."""
+    """The stub that answers a request, its match, and how many stubs were examined.
+
+    `hits` is the answering stub's count including this answer (it picks the response of a
+    sequence). `skipped` holds stubs that matched every field but were passed over for their
+    scenario state or their `times`, with why: the near misses of a 404 report them.
+    """
 
     stub: Stub | None
     match: Match | None
     examined: int
+    hits: int = 0
+    skipped: tuple[tuple[Stub, Miss], ...] = ()
+
+
+def _skip(field: str, expected: str, actual: str) -> Miss:
+    # every request field matched: such a stub ranks first among near misses
+    return Miss(field, expected, actual, score=1.0, path_matched=True)
 
 
 class StubSet:
@@ -101,15 +113,41 @@ class StubStore:
     def state(self) -> State:
         return self._state
 
-    def find(self, request: IncomingRequest) -> Found:
-        """The first stub in order that matches `request`; the hot path."""
+    def select(self, request: IncomingRequest) -> Found:
+        """The first stub in order that matches and may answer; counts its answer. Hot path.
+
+        Matching is pure; then a stub's scenario state and `times` decide whether it may
+        answer. Check and count happen without an await in between, so concurrent requests on
+        the event loop cannot both take a stub's last answer.
+        """
         examined = 0
+        skipped: list[tuple[Stub, Miss]] = []
+        state = self._state
         for stub in self._set.candidates(request.method, request.path):
             examined += 1
             outcome = match_request(stub.matcher, request)
-            if isinstance(outcome, Match):
-                return Found(stub, outcome, examined)
-        return Found(None, None, examined)
+            if not isinstance(outcome, Match):
+                continue
+            scenario = stub.spec.scenario
+            if scenario is not None and scenario.state is not None:
+                current = state.scenario(scenario.name)
+                if current != scenario.state:
+                    expected = f"scenario {scenario.name!r} in state {scenario.state!r}"
+                    skipped.append((stub, _skip("scenario.state", expected, current)))
+                    continue
+            times = stub.spec.times
+            hits = state.hit(stub.id, times)
+            if hits is None:
+                used = f"already answered {times} time{'s' if times != 1 else ''}"
+                skipped.append((stub, _skip("times", f"at most {times}", used)))
+                continue
+            if scenario is not None and scenario.set_state is not None:
+                state.set_scenario(scenario.name, scenario.set_state)
+            return Found(stub, outcome, examined, hits, tuple(skipped))
+        return Found(None, None, examined, skipped=tuple(skipped))
+
+    def scenario_names(self) -> set[str]:
+        return {stub.spec.scenario.name for stub in self._set if stub.spec.scenario is not None}
 
     def get(self, stub_id: str) -> Stub:
         stub = self._set.get(stub_id)
@@ -122,7 +160,14 @@ class StubStore:
         first = self._next_api_order
         self._next_api_order += len(stubs)
         last = first + len(stubs) - 1
-        return [replace(stub, order=last - position) for position, stub in enumerate(stubs)]
+        return [
+            replace(
+                stub,
+                order=last - position,
+                id=stub.id if stub.spec.id is not None else f"api-{first + position}",
+            )
+            for position, stub in enumerate(stubs)
+        ]
 
     def add(self, stubs: Sequence[Stub]) -> list[str]:
         """Add API stubs; an id already in use is an error (replace it with PUT)."""

@@ -12,18 +12,41 @@ from typing import Any, Final, Literal
 
 from mockserver.matching import RequestMatcher
 from mockserver.spec import StubSpec
+from mockserver.templating import Renderable
 
 Origin = Literal["file", "api"]
 API_SOURCE: Final = "api"
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseTemplates:
+    """The compiled templates of a `template: true` response, rendered per request.
+
+    `headers` holds the stub's own headers (rendered over the prepared ones); `body` renders to
+    JSON when `body_is_json`, else to text.
+    """
+
+    headers: tuple[tuple[str, Renderable], ...]
+    body: Renderable | None
+    body_is_json: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedResponse:
-    """A response with its body bytes ready; `headers` already include the Content-Type."""
+    """A response ready to send; `headers` already include the Content-Type.
+
+    `stream` holds pre-encoded SSE frames or chunk parts, sent `interval_ms` apart; `delay_ms`
+    is a (min, max) range; `fault` replaces the answer with a broken connection.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    delay_ms: tuple[int, int] | None = None
+    fault: str | None = None
+    stream: tuple[bytes, ...] | None = None
+    interval_ms: int = 0
+    templates: ResponseTemplates | None = None
 
 
 @dataclass(frozen=True, slots=True)

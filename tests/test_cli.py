@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,10 +218,41 @@ def test_sigterm_lets_in_flight_requests_finish_and_journals_the_cut_ones(
     assert f"journal: 2 entries written to {dump}" in out
 
 
+def test_watch_reloads_changed_files_and_keeps_the_old_set_on_errors(stubs_dir: Path) -> None:
+    started = Server("--stubs", str(stubs_dir), "--port", "0", "--watch")
+    errors: queue.Queue[str] = queue.Queue()
+    assert started.process.stderr is not None
+    threading.Thread(
+        target=lambda: [errors.put(line) for line in started.process.stderr],
+        daemon=True,  # type: ignore[union-attr]
+    ).start()
+    try:
+        assert started.get("/__admin/health")["stubs"] == 3
+        (stubs_dir / "new.yaml").write_text("- id: added\n  request: {path: /added}\n")
+        deadline = time.monotonic() + 30
+        while started.get("/__admin/health")["stubs"] != 4:  # poll until the reload lands
+            assert time.monotonic() < deadline, "the change was not picked up"
+            time.sleep(0.05)
+        (stubs_dir / "pay.yaml").write_text("- request: {heders: {}}\n")
+        line = ""
+        while "reload failed" not in line:
+            line = errors.get(timeout=30)
+            if "pay.yaml:1: request.heders" in line:
+                seen_error = line
+        assert "unknown field 'heders'" in seen_error
+        assert started.get("/__admin/health")["stubs"] == 4
+        with urllib.request.urlopen(started.url + "/pay", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        code, _, _ = started.stop()
+    assert code == 0
+
+
 def test_help_lists_every_serve_flag() -> None:
     result = run("serve", "--help")
     for flag in (
         "--stubs", "--host", "--port", "--admin-prefix", "--journal-limit",
         "--journal-max-bytes", "--max-body", "--journal-dump", "--shutdown-grace", "--log-level",
+        "--watch",
     ):  # fmt: skip
         assert flag in result.stdout

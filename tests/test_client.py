@@ -370,11 +370,6 @@ async def test_async_client_mirrors_the_sync_one(server: RunningServer) -> None:
         assert await client.requests() == []
 
 
-@pytest.mark.xfail(
-    reason="server: stubs added through the API without an id all default to 'api:0', so the "
-    "second one is refused as a duplicate",
-    raises=AdminError,
-)
 def test_stubs_added_without_ids_get_distinct_ids(client: MockServerClient) -> None:
     first = client.add_stub(request={"path": "/first"})
     second = client.add_stub(request={"path": "/second"})

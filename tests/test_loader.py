@@ -123,6 +123,31 @@ def test_json_files_load_like_yaml(tmp_path: Path) -> None:
             id="relative-path",
         ),
         pytest.param(
+            "- request: {path: /a}\n  response:\n    template: true\n    json:\n"
+            '      items:\n        - id: "{{ request.path_params.id }"\n',
+            "s.yaml:6: response.json.items[0].id: template: template syntax error: unexpected '}'",
+            id="template-syntax-error",
+        ),
+        pytest.param(
+            "- request: {path: /a}\n  responses:\n    - {status: 200}\n    - template: true\n"
+            "      body: |\n        line one\n        {% if x %}\n",
+            "s.yaml:7: responses[1].body: template: template syntax error: Unexpected end of "
+            "template",
+            id="template-error-in-a-block-scalar-of-a-sequence",
+        ),
+        pytest.param(
+            "- request: {path: /a}\n  response: {json: {}, body: x}\n",
+            "s.yaml:2: response: a response takes at most one of json, body, body_file, sse, "
+            "chunks; got json, body",
+            id="two-bodies",
+        ),
+        pytest.param(
+            "- request: {path: /a}\n  response: {fault: broken_pipe}\n",
+            "s.yaml:2: response.fault: input should be 'connection_reset', 'empty_response' or "
+            "'malformed_response' (got 'broken_pipe')",
+            id="unknown-fault",
+        ),
+        pytest.param(
             "just a string\n",
             "s.yaml:1: a document must be a list of stubs or a mapping with 'stubs', "
             "got str 'just a string'",

@@ -45,14 +45,14 @@ def test_a_request_examines_the_same_stubs_with_10_or_1000_literal_paths(
     tmp_path: Path, count: int
 ) -> None:
     store = make_store(tmp_path, {"items.yaml": literal_stubs(count), "z.yaml": FALLBACK})
-    found = store.find(request("GET", "/v1/items/7"))
+    found = store.select(request("GET", "/v1/items/7"))
     assert found.stub is not None
     assert found.stub.id == "item-7"
     # the index entry for the literal path, then nothing else: 1 stub examined
     assert found.examined == 1
-    missed = store.find(request("GET", "/v1/nothing"))
+    missed = store.select(request("GET", "/v1/nothing"))
     assert (missed.stub, missed.examined) == (None, 2)  # only the two fallback stubs
-    templated = store.find(request("GET", "/v1/things/9"))
+    templated = store.select(request("GET", "/v1/things/9"))
     assert templated.stub is not None
     assert (templated.stub.id, templated.examined) == ("by-template", 1)
 
@@ -66,9 +66,9 @@ def test_priority_then_api_newest_then_file_order(tmp_path: Path) -> None:
             "b.yaml": "- id: file-urgent\n  priority: 1\n  request: {path: {starts_with: /x}}\n",
         },
     )
-    assert store.find(request("GET", "/x")).stub.id == "file-urgent"  # type: ignore[union-attr]
+    assert store.select(request("GET", "/x")).stub.id == "file-urgent"  # type: ignore[union-attr]
     store.remove("file-urgent")
-    assert store.find(request("GET", "/x")).stub.id == "file-first"  # type: ignore[union-attr]
+    assert store.select(request("GET", "/x")).stub.id == "file-first"  # type: ignore[union-attr]
     store.add(parse_stub_text("- id: api-old\n  request: {path: /x}\n", stub_dirs=[tmp_path]))
     store.add(
         parse_stub_text(
@@ -78,7 +78,7 @@ def test_priority_then_api_newest_then_file_order(tmp_path: Path) -> None:
     )
     order = [stub.id for stub in store.stubs]
     assert order == ["api-new-a", "api-new-b", "api-old", "file-first", "file-second"]
-    assert store.find(request("GET", "/x")).stub.id == "api-new-a"  # type: ignore[union-attr]
+    assert store.select(request("GET", "/x")).stub.id == "api-new-a"  # type: ignore[union-attr]
 
 
 def test_method_less_and_method_specific_stubs_merge_in_order(tmp_path: Path) -> None:
@@ -90,20 +90,20 @@ def test_method_less_and_method_specific_stubs_merge_in_order(tmp_path: Path) ->
             "- id: any-again\n  request: {path: /x}\n"
         },
     )
-    assert store.find(request("GET", "/x?v=1")).stub.id == "any-method"  # type: ignore[union-attr]
-    found = store.find(request("GET", "/x"))
+    assert store.select(request("GET", "/x?v=1")).stub.id == "any-method"  # type: ignore[union-attr]
+    found = store.select(request("GET", "/x"))
     assert (found.stub.id, found.examined) == ("get-only", 2)  # type: ignore[union-attr]
-    assert store.find(request("POST", "/x")).stub.id == "any-again"  # type: ignore[union-attr]
+    assert store.select(request("POST", "/x")).stub.id == "any-again"  # type: ignore[union-attr]
 
 
 def test_put_overrides_a_file_stub_until_api_stubs_are_removed(tmp_path: Path) -> None:
     store = make_store(tmp_path, {"s.yaml": "- id: s\n  request: {path: /old}\n"})
     (replacement,) = parse_stub_text("id: s\nrequest: {path: /new}\n", stub_dirs=[tmp_path])
     store.replace("s", replacement)
-    assert store.find(request("GET", "/new")).stub is not None
-    assert store.find(request("GET", "/old")).stub is None
+    assert store.select(request("GET", "/new")).stub is not None
+    assert store.select(request("GET", "/old")).stub is None
     store.remove_api_stubs()
-    assert store.find(request("GET", "/old")).stub is not None
+    assert store.select(request("GET", "/old")).stub is not None
 
 
 def test_adding_an_existing_id_is_refused_and_changes_nothing(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from mockserver.admin.context import AdminContext, AdminRoute, admin_handler
 from mockserver.admin.meta import MetaResource
 from mockserver.admin.openapi import openapi_document
 from mockserver.admin.requests import RequestsResource
+from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
 from mockserver.admin.verify import VerifyResource
 from mockserver.responder import json_response
@@ -28,6 +29,7 @@ class AdminApi:
             *StubsResource(context).routes(),
             *RequestsResource(context).routes(),
             *VerifyResource(context).routes(),
+            *ScenariosResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:
