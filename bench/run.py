@@ -573,8 +573,9 @@ def best_w0(results: Results) -> Row | None:
 def ratio_notes(results: Results, row: Row, labels: Labels) -> str:
     notes = []
     top = best_w0(results)
-    if row.workload == "W0" or (row.workload == "W1" and row.server == "mockserver"):
-        notes.append(f"{fmt(ratio(row, top), '.2f')}x best W0")
+    w0_ratio = ratio(row, top)
+    if w0_ratio and (row.workload == "W0" or (row.workload == "W1" and row.server == "mockserver")):
+        notes.append(f"{w0_ratio:.2f}x best W0")
     if row.server == "mockserver" and row.workload != "W0":
         for label in (labels.short, labels.long):
             if (other := ratio(row, find_row(results, row.workload, label))) is not None:
@@ -664,7 +665,7 @@ def targets_table(results: Results, labels: Labels) -> str:
         peer_p99 = [p.p99_ms for p in peers if p and p.p99_ms is not None]
         p99 = row.p99_ms if row else None
         bound = min([5.0, *peer_p99])
-        goal = f"≤ 5 ms and ≤ WireMock's ({fmt(min(peer_p99, default=None), '.2f')} ms)"
+        goal = f"≤ 5 ms and ≤ WireMock's ({min(peer_p99):.2f} ms)" if peer_p99 else "≤ 5 ms"
         add(f"{w} p99 ms at {CONNECTIONS} connections", p99, goal, p99 and p99 <= bound, ".2f")
     starts = {s.server: s for s in results.startups}
     mock_start, bare_start = starts.get("mockserver"), starts.get("aiohttp web")
