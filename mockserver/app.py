@@ -9,6 +9,7 @@ recorded in `finally`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -17,8 +18,8 @@ from aiohttp import web
 
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
-from mockserver.errors import TemplateError
-from mockserver.incoming import IncomingRequest, join_headers, parse_query
+from mockserver.errors import NamespaceLimitError, TemplateError
+from mockserver.incoming import IncomingRequest, join_headers, parse_query, split_namespace
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.nearmiss import stub_near_misses
@@ -26,6 +27,7 @@ from mockserver.responder import (
     FaultSent,
     break_connection,
     delay,
+    json_response,
     read_body,
     render_response,
     stream_response,
@@ -34,12 +36,11 @@ from mockserver.responder import (
     too_large_response,
     unmatched_response,
 )
-from mockserver.state import MemoryState, State
+from mockserver.state import MemoryState, Namespaces
 from mockserver.store import StubStore
 from mockserver.templating import template_context
 
 STORE_KEY = web.AppKey("store", StubStore)
-STATE_KEY = web.AppKey("state", MemoryState)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ADMIN_KEY = web.AppKey("admin", AdminApi)
 
@@ -54,9 +55,8 @@ def package_version() -> str:
 class MockHandler:
     """Answers every request outside the admin prefix."""
 
-    def __init__(self, store: StubStore, state: State, settings: Settings) -> None:
+    def __init__(self, store: StubStore, settings: Settings) -> None:
         self._store = store
-        self._journal = state.journal
         self._max_body = settings.max_body
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -67,23 +67,26 @@ class MockHandler:
         error = "client disconnected before the body arrived"
         try:
             body = await read_body(request, self._max_body)
+            namespace, path = split_namespace(request.path)
             incoming = IncomingRequest(
                 request.method,
-                request.path,
+                path,
                 parse_query(request.query_string),
                 join_headers(request.headers.items()),
                 body.data,
                 body_size=body.size,
                 body_truncated=body.truncated,
+                namespace=namespace,
             )
+            scope = self._store.scoped(namespace)
             if body.truncated:
                 self._record(incoming, received, started, False, 413)
                 recorded = True
                 return too_large_response(body.size, self._max_body)
-            found = self._store.select(incoming)
+            found = scope.select(incoming)
             stub = found.stub
             if stub is None or found.match is None:
-                near = stub_near_misses(self._store.stubs, incoming, found.skipped)
+                near = stub_near_misses(scope.stubs, incoming, found.skipped)
                 self._record(incoming, received, started, False, 404, near_misses=tuple(near))
                 recorded = True
                 return unmatched_response(incoming, near)
@@ -116,6 +119,9 @@ class MockHandler:
             if prepared.stream is not None:
                 return await stream_response(request, prepared, prepared.stream)
             return response if response is not None else stub_response(prepared)
+        except NamespaceLimitError as refused:
+            recorded = True  # no namespace to record it in: the 503 says why
+            return json_response(503, {"error": refused.message, "details": []})
         except FaultSent:
             # the connection is gone on purpose: end the handler as aiohttp ends a cut one
             raise asyncio.CancelledError from None
@@ -125,13 +131,16 @@ class MockHandler:
         finally:
             if not recorded:
                 if incoming is None:  # the body never arrived in full
+                    namespace, path = split_namespace(request.path)
                     incoming = IncomingRequest(
                         request.method,
-                        request.path,
+                        path,
                         parse_query(request.query_string),
                         join_headers(request.headers.items()),
+                        namespace=namespace,
                     )
-                self._record(incoming, received, started, False, 499, error=error)
+                with contextlib.suppress(NamespaceLimitError):
+                    self._record(incoming, received, started, False, 499, error=error)
 
     def _record(
         self,
@@ -147,7 +156,7 @@ class MockHandler:
         error: str | None = None,
         fault: str | None = None,
     ) -> None:
-        self._journal.record(
+        self._store.scoped(incoming.namespace).state.journal.record(
             incoming,
             time=received,
             matched=matched,
@@ -165,15 +174,17 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     """The whole server as an aiohttp application; loads the stub files unless given them."""
     if loaded is None:
         loaded = load_paths(settings.stubs)
-    state = MemoryState(Journal(settings.journal_limit, settings.journal_max_bytes))
-    store = StubStore(loaded.stubs, state)
-    context = AdminContext(settings, store, state, package_version())
+    namespaces = Namespaces(
+        lambda: MemoryState(Journal(settings.journal_limit, settings.journal_max_bytes)),
+        settings.max_namespaces,
+    )
+    store = StubStore(loaded.stubs, namespaces)
+    context = AdminContext(settings, store, package_version())
     admin = AdminApi(context)
     app = web.Application(client_max_size=settings.max_body)
     app[STORE_KEY] = store
-    app[STATE_KEY] = state
     app[SETTINGS_KEY] = settings
     app[ADMIN_KEY] = admin
     admin.register(app)
-    app.router.add_route("*", "/{tail:.*}", MockHandler(store, state, settings).handle)
+    app.router.add_route("*", "/{tail:.*}", MockHandler(store, settings).handle)
     return app

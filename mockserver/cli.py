@@ -21,6 +21,7 @@ from mockserver.config import (
     DEFAULT_JOURNAL_LIMIT,
     DEFAULT_JOURNAL_MAX_BYTES,
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_NAMESPACES,
     DEFAULT_PORT,
     Settings,
 )
@@ -94,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         help="largest request body accepted; larger get 413 (default %(default)s)",
     )
     run.add_argument(
+        "--max-namespaces",
+        type=int,
+        default=_env_number("max_namespaces", DEFAULT_MAX_NAMESPACES, int),
+        help="namespaces (/~name/ path prefixes) that may exist at once (default %(default)s)",
+    )
+    run.add_argument(
         "--shutdown-grace",
         type=float,
         default=_env_number("shutdown_grace", 1.0, float),
@@ -162,6 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_limit=args.journal_limit,
             journal_max_bytes=args.journal_max_bytes,
             max_body=args.max_body,
+            max_namespaces=args.max_namespaces,
             shutdown_grace=args.shutdown_grace,
             journal_dump=Path(args.journal_dump) if args.journal_dump else None,
             watch=args.watch,

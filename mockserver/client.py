@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json as jsonlib
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -279,6 +280,8 @@ class _Call(Generic[T]):
     query: Mapping[str, str] | None = None
     # the matcher and condition of a verify: a 422 then means VerificationError
     verify: tuple[Any, str] | None = None
+    # seconds the server may hold the call (a verify's `within`), added to the timeout
+    wait: float = 0.0
 
     def target(self, base: str) -> str:
         url = base + self.path
@@ -398,11 +401,12 @@ def _describe_condition(condition: Mapping[str, int]) -> str:
     return f"at most {condition['at_most']}"
 
 
-def _verify(matcher: JsonObject, condition: JsonObject) -> _Call[int]:
-    call = _json_call(
-        "POST", "/verify", {"request": matcher, **condition}, lambda data: int(data["count"])
-    )
-    return replace(call, verify=(matcher, _describe_condition(condition)))
+def _verify(matcher: JsonObject, condition: JsonObject, within: float | None) -> _Call[int]:
+    body: JsonObject = {"request": matcher, **condition}
+    if within is not None:
+        body["within_ms"] = round(within * 1000)
+    call = _json_call("POST", "/verify", body, lambda data: int(data["count"]))
+    return replace(call, verify=(matcher, _describe_condition(condition)), wait=within or 0.0)
 
 
 def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
@@ -486,11 +490,23 @@ def _decode(raw: bytes) -> tuple[Any, str]:
         return None, text
 
 
-def _base_url(url: str, admin_prefix: str) -> tuple[str, str]:
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _base_url(url: str, admin_prefix: str, namespace: str | None) -> tuple[str, str, str]:
+    """(server root, the URL the application uses, the admin API's URL) for a namespace.
+
+    "http://h:8080", ns "w1" -> ("http://h:8080", "http://h:8080/~w1", "http://h:8080/__admin/ns/w1")
+    """
+    root = url.rstrip("/")
+    if not root.startswith(("http://", "https://")):
         raise ValueError(f"the mock server URL must start with http:// or https://, got {url!r}")
-    return url, url + "/" + admin_prefix.strip("/")
+    admin = root + "/" + admin_prefix.strip("/")
+    if namespace is None:
+        return root, root, admin
+    if not _NAMESPACE_NAME.fullmatch(namespace):
+        raise ValueError(f"a namespace is 1-64 of A-Z a-z 0-9 _ -, got {namespace!r}")
+    return root, f"{root}/~{namespace}", f"{admin}/ns/{namespace}"
 
 
 # --- the sync client --------------------------------------------------------------------------
@@ -504,6 +520,8 @@ class MockServerClient:
             under test is given); the admin API is under `admin_prefix` on it.
         admin_prefix: the server's `--admin-prefix`.
         timeout: seconds to wait for each admin call.
+        namespace: work in this namespace: `url` then carries its `/~name` prefix, and every
+            call sees only its stubs, requests and state (parallel tests on one server).
     """
 
     def __init__(
@@ -512,8 +530,11 @@ class MockServerClient:
         *,
         admin_prefix: str = DEFAULT_ADMIN_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
+        namespace: str | None = None,
     ) -> None:
-        self.url, self.admin_url = _base_url(url, admin_prefix)
+        self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
+        self.namespace = namespace
+        self.admin_prefix = admin_prefix
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
         # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
@@ -530,7 +551,7 @@ class MockServerClient:
             request.add_header("Content-Type", call.content_type)
         request.add_header("Accept", _JSON)
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout + call.wait) as response:
                 data, _ = _decode(response.read())
                 return call.read(data)
         except urllib.error.HTTPError as error:
@@ -617,16 +638,20 @@ class MockServerClient:
         count: int | None = None,
         at_least: int | None = None,
         at_most: int | None = None,
+        within: float | None = None,
         **fields: Unpack[RequestFields],
     ) -> int:
         """Assert how many recorded requests match: exactly `count` (1 unless `at_least` and/or
         `at_most` is given). Returns the count; raises VerificationError otherwise.
 
-        `verify(method="POST", path="/v1/charges", form={"currency": "usd"})`
+        `within` (seconds, at most 30) lets the server wait for requests an asynchronous app
+        sends a little later: it answers as soon as the count holds, or when time is up.
+
+        `verify(method="POST", path="/v1/charges", form={"currency": "usd"}, within=2.0)`
         """
         matcher = _matcher(request, fields)
         try:
-            return self._run(_verify(matcher, _condition(count, at_least, at_most)))
+            return self._run(_verify(matcher, _condition(count, at_least, at_most), within))
         except VerificationError as error:
             raise error.with_received(self.requests(limit=_RECEIVED_SHOWN)) from None
 
@@ -650,6 +675,22 @@ class MockServerClient:
     def reset(self) -> None:
         """Clear the journal, scenarios, sequences and counters; remove API-added stubs."""
         self._run(_Call("POST", "/reset", dict))
+
+    def in_namespace(self, namespace: str) -> MockServerClient:
+        """A client of the same server working in `namespace` (created on first use)."""
+        return MockServerClient(
+            self.server_url,
+            admin_prefix=self.admin_prefix,
+            timeout=self.timeout,
+            namespace=namespace,
+        )
+
+    def remove_namespace(self) -> None:
+        """Remove this client's namespace with everything in it (the server frees it)."""
+        if self.namespace is None:
+            raise ValueError("the default namespace cannot be removed; use reset()")
+        root = MockServerClient(self.server_url, admin_prefix=self.admin_prefix)
+        root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
     def health(self) -> JsonObject:
         return self._run(_Call("GET", "/health", dict))
@@ -682,8 +723,11 @@ class AsyncMockServerClient:
         *,
         admin_prefix: str = DEFAULT_ADMIN_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
+        namespace: str | None = None,
     ) -> None:
-        self.url, self.admin_url = _base_url(url, admin_prefix)
+        self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
+        self.namespace = namespace
+        self.admin_prefix = admin_prefix
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -717,7 +761,11 @@ class AsyncMockServerClient:
         if call.content_type:
             headers["Content-Type"] = call.content_type
         async with self._session.request(
-            call.method, call.target(self.admin_url), data=call.body, headers=headers
+            call.method,
+            call.target(self.admin_url),
+            data=call.body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.timeout + call.wait),
         ) as response:
             data, text = _decode(await response.read())
             if response.status >= 400:
@@ -794,11 +842,12 @@ class AsyncMockServerClient:
         count: int | None = None,
         at_least: int | None = None,
         at_most: int | None = None,
+        within: float | None = None,
         **fields: Unpack[RequestFields],
     ) -> int:
         matcher = _matcher(request, fields)
         try:
-            return await self._run(_verify(matcher, _condition(count, at_least, at_most)))
+            return await self._run(_verify(matcher, _condition(count, at_least, at_most), within))
         except VerificationError as error:
             raise error.with_received(await self.requests(limit=_RECEIVED_SHOWN)) from None
 
@@ -819,6 +868,20 @@ class AsyncMockServerClient:
 
     async def reset(self) -> None:
         await self._run(_Call("POST", "/reset", dict))
+
+    def in_namespace(self, namespace: str) -> AsyncMockServerClient:
+        return AsyncMockServerClient(
+            self.server_url,
+            admin_prefix=self.admin_prefix,
+            timeout=self.timeout,
+            namespace=namespace,
+        )
+
+    async def remove_namespace(self) -> None:
+        if self.namespace is None:
+            raise ValueError("the default namespace cannot be removed; use reset()")
+        async with AsyncMockServerClient(self.server_url, admin_prefix=self.admin_prefix) as root:
+            await root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
     async def health(self) -> JsonObject:
         return await self._run(_Call("GET", "/health", dict))

@@ -13,6 +13,7 @@ DEFAULT_PORT: Final = 8080
 DEFAULT_JOURNAL_LIMIT: Final = 100_000
 DEFAULT_JOURNAL_MAX_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_MAX_BODY: Final = 10 * 1024 * 1024
+DEFAULT_MAX_NAMESPACES: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Settings:
     journal_limit: int = DEFAULT_JOURNAL_LIMIT
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
     max_body: int = DEFAULT_MAX_BODY
+    max_namespaces: int = DEFAULT_MAX_NAMESPACES
     journal_dump: Path | None = None
     shutdown_grace: float = 1.0
     watch: bool = False
@@ -36,7 +38,7 @@ class Settings:
         if prefix == "/":
             raise ValueError("admin prefix must not be '/': the mocked surface needs the root")
         object.__setattr__(self, "admin_prefix", prefix)
-        for name in ("journal_limit", "journal_max_bytes", "max_body"):
+        for name in ("journal_limit", "journal_max_bytes", "max_body", "max_namespaces"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.shutdown_grace < 0:

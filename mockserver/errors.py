@@ -66,6 +66,12 @@ class NotFoundError(MockServerError):
     status = 404
 
 
+class NamespaceLimitError(MockServerError):
+    """A new namespace would exceed --max-namespaces."""
+
+    status = 503
+
+
 class StartupError(MockServerError):
     """The server cannot start: a port in use, a missing stub directory."""
 

@@ -8,6 +8,7 @@ pays for parsing it. Pure: built from values the web layer already read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import parse_qs
@@ -44,6 +45,19 @@ def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
+_NAMESPACE: Final = re.compile(r"/~([A-Za-z0-9_-]{1,64})(?=/|$)")
+
+
+def split_namespace(path: str) -> tuple[str | None, str]:
+    """ "/~worker1/v1/charges" -> ("worker1", "/v1/charges"); "/v1/x" -> (None, "/v1/x")."""
+    if not path.startswith("/~"):
+        return None, path
+    found = _NAMESPACE.match(path)
+    if found is None:
+        return None, path
+    return found.group(1), path[found.end() :] or "/"
+
+
 def parse_query(query_string: str) -> dict[str, list[str]]:
     """ "a=1&a=2&b" -> {"a": ["1", "2"], "b": [""]}."""
     if not query_string:
@@ -64,6 +78,7 @@ class IncomingRequest:
         "body_truncated",
         "headers",
         "method",
+        "namespace",
         "path",
         "query",
     )
@@ -78,8 +93,10 @@ class IncomingRequest:
         *,
         body_size: int | None = None,
         body_truncated: bool = False,
+        namespace: str | None = None,
     ) -> None:
         self.method = method.upper()
+        self.namespace = namespace
         self.path = path
         self.query = query
         self.headers = headers

@@ -55,6 +55,7 @@ class JournalEntry:
         rendered: dict[str, Any] = {
             "seq": self.seq,
             "id": self.id,
+            "namespace": request.namespace,
             "time": datetime.fromtimestamp(self.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "service": self.service,
             "method": request.method,
@@ -142,8 +143,9 @@ class Journal:
             ):
                 self._bytes -= self._entries.popleft().size
                 self._dropped += 1
-        for subscriber in tuple(self._subscribers):
-            subscriber(entry)
+        if self._subscribers:
+            for subscriber in tuple(self._subscribers):
+                subscriber(entry)
         return entry
 
     def snapshot(self) -> list[JournalEntry]:

@@ -2,14 +2,17 @@
 
 The fixture is a `MockServerClient`. It talks to the sidecar at `MOCKSERVER_URL` when that is set,
 otherwise to a server started in this process (one per session, so one per xdist worker) with the
-project's stub files. Either way it reaches the server over HTTP only, so both behave alike. The
+project's stub files. Either way it reaches the server over HTTP only, and each test works in a
+namespace of its own, so both behave alike and parallel workers never see each other. The
 server modules (and aiohttp) are imported only when a test first asks for the fixture: this module
 loads in every pytest session of every project that installs mockserver.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +27,6 @@ STUB_FILES_MARKER: Final = "mockserver_stub_files"
 REPORT_SECTION: Final = "mockserver: unmatched requests"
 SIDECAR_READY_TIMEOUT: Final = 30.0
 """Seconds to wait for a sidecar's health check: a container may still be starting."""
-
-_LAST_SEQ_BEFORE = pytest.StashKey[int]()
-"""The journal's newest seq when the test began: the report shows only this test's requests."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,11 +101,11 @@ def mockserver(
 ) -> Iterator[MockServerClient]:
     """A client of the mock server; point the application at `mockserver.url`.
 
-    Stubs added during the test, the journal and scenario states are reset after it.
+    Each test works in a namespace of its own (`mockserver.url` carries its `/~name` prefix),
+    so its stubs, requests, counters and scenario states are its own even when many test
+    processes share one sidecar; the namespace is removed after the test.
     """
-    client = _mockserver_session
-    newest = client.requests(limit=1)
-    request.node.stash[_LAST_SEQ_BEFORE] = newest[-1].seq if newest else 0
+    client = _mockserver_session.in_namespace(f"test-{uuid.uuid4().hex[:20]}")
     try:
         # the farthest marker first, so a test's own files win over its class's or module's
         for marker in reversed(list(request.node.iter_markers(STUB_FILES_MARKER))):
@@ -113,7 +113,8 @@ def mockserver(
                 client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
         yield client
     finally:
-        client.reset()
+        with contextlib.suppress(OSError, AdminError):  # a server that died reports elsewhere
+            client.remove_namespace()
 
 
 def _stub_file(request: pytest.FixtureRequest, name: str | os.PathLike[str]) -> Path:
@@ -133,17 +134,16 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed:
         client = getattr(item, "funcargs", {}).get("mockserver")
         if isinstance(client, MockServerClient):
-            after = item.stash.get(_LAST_SEQ_BEFORE, 0)
-            section = _unmatched_section(client, after, item.config.rootpath)
+            section = _unmatched_section(client, item.config.rootpath)
             if section:
                 report.sections.append((REPORT_SECTION, section))
     return report
 
 
-def _unmatched_section(client: MockServerClient, after_seq: int, root: Path) -> str:
+def _unmatched_section(client: MockServerClient, root: Path) -> str:
     """The test's unmatched requests, each with its near misses; "" when there were none."""
     try:
-        entries = [entry for entry in client.unmatched() if entry.seq > after_seq]
+        entries = client.unmatched()
     except (OSError, AdminError) as error:  # the report must not hide the test's own failure
         return f"could not read the unmatched requests from {client.url}: {error}"
     return "\n".join(_describe_unmatched(entry, root) for entry in entries)

@@ -21,7 +21,7 @@ from typing import Final
 
 from aiohttp import web
 
-from mockserver.app import STATE_KEY, STORE_KEY, build_app
+from mockserver.app import STORE_KEY, build_app
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
@@ -93,7 +93,12 @@ async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Ev
 
 def _write_dump(app: web.Application, path: Path) -> int:
     """Write the journal as JSON Lines (oldest first) for a CI job to keep; returns the count."""
-    entries = app[STATE_KEY].journal.snapshot()
+    store = app[STORE_KEY]
+    entries = [
+        entry
+        for name in (None, *store.namespaces())
+        for entry in store.scoped(name).state.journal.snapshot()
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as dump:
         for entry in entries:

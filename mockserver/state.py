@@ -9,9 +9,10 @@ without touching the matcher or the admin API. Pure: no sockets.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, Protocol
 
+from mockserver.errors import NamespaceLimitError
 from mockserver.journal import Journal
 
 STARTED: Final = "started"
@@ -99,3 +100,41 @@ class MemoryState:
         with self._lock:
             self._hits.clear()
             self._scenarios.clear()
+
+
+class Namespaces:
+    """The state of every namespace: the default one (None) and others created on first use.
+
+    Their number is bounded, so a client inventing namespaces cannot exhaust memory; each has
+    its own journal (with the configured bounds), counters and scenario states.
+    """
+
+    def __init__(self, make_state: Callable[[], State], limit: int) -> None:
+        self._make_state = make_state
+        self._limit = limit
+        self._states: dict[str | None, State] = {None: make_state()}
+        self._lock = threading.Lock()
+
+    def state(self, namespace: str | None) -> State:
+        found = self._states.get(namespace)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._states.get(namespace)
+            if found is None:
+                if len(self._states) - 1 >= self._limit:
+                    raise NamespaceLimitError(
+                        f"namespace {namespace!r} would exceed the limit of {self._limit} "
+                        "namespaces; remove unused ones through the admin API or raise "
+                        "--max-namespaces"
+                    )
+                found = self._states[namespace] = self._make_state()
+            return found
+
+    def remove(self, namespace: str) -> bool:
+        with self._lock:
+            return self._states.pop(namespace, None) is not None
+
+    @property
+    def limit(self) -> int:
+        return self._limit

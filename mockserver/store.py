@@ -20,7 +20,7 @@ from typing import Final
 from mockserver.errors import AdminInputError, NotFoundError
 from mockserver.incoming import IncomingRequest
 from mockserver.matching import Match, Miss, match_request
-from mockserver.state import State
+from mockserver.state import Namespaces, State
 from mockserver.stub import Stub
 
 _ANY_METHOD: Final = ""
@@ -94,24 +94,31 @@ class StubSet:
         return iter(self.ordered)
 
 
-class StubStore:
-    """File stubs plus stubs added through the admin API, and the state they count hits in."""
+class ScopedStore:
+    """The stubs one namespace sees: the shared file stubs plus its own API stubs.
 
-    def __init__(self, file_stubs: Sequence[Stub], state: State) -> None:
-        self._state = state
-        self._file_stubs: tuple[Stub, ...] = tuple(file_stubs)
+    A namespace's API stubs, overrides (PUT on a file stub) and removals touch no other
+    namespace; its state (journal, hits, scenarios) is its own.
+    """
+
+    def __init__(self, store: StubStore, namespace: str | None, state: State) -> None:
+        self._store = store
+        self.namespace = namespace
+        self.state = state
         self._api_stubs: tuple[Stub, ...] = ()
-        self._next_api_order = 1
         self._deleted_file_ids: frozenset[str] = frozenset()
-        self._set = StubSet(self._file_stubs)
+        self._set: StubSet | None = None
 
     @property
     def stubs(self) -> StubSet:
+        if self._set is None:  # rebuilt lazily after a change here or a reload of the files
+            hidden = {stub.id for stub in self._api_stubs} | self._deleted_file_ids
+            files = (stub for stub in self._store.file_stubs if stub.id not in hidden)
+            self._set = StubSet((*files, *self._api_stubs))
         return self._set
 
-    @property
-    def state(self) -> State:
-        return self._state
+    def invalidate(self) -> None:
+        self._set = None
 
     def select(self, request: IncomingRequest) -> Found:
         """The first stub in order that matches and may answer; counts its answer. Hot path.
@@ -122,8 +129,8 @@ class StubStore:
         """
         examined = 0
         skipped: list[tuple[Stub, Miss]] = []
-        state = self._state
-        for stub in self._set.candidates(request.method, request.path):
+        state = self.state
+        for stub in self.stubs.candidates(request.method, request.path):
             examined += 1
             outcome = match_request(stub.matcher, request)
             if not isinstance(outcome, Match):
@@ -147,16 +154,110 @@ class StubStore:
         return Found(None, None, examined, skipped=tuple(skipped))
 
     def scenario_names(self) -> set[str]:
-        return {stub.spec.scenario.name for stub in self._set if stub.spec.scenario is not None}
+        return {stub.spec.scenario.name for stub in self.stubs if stub.spec.scenario is not None}
 
     def get(self, stub_id: str) -> Stub:
-        stub = self._set.get(stub_id)
+        stub = self.stubs.get(stub_id)
         if stub is None:
             raise NotFoundError(f"no stub with id {stub_id!r}")
         return stub
 
-    def _stamp(self, stubs: Sequence[Stub]) -> list[Stub]:
-        """Give new API stubs their orders: newer calls sort first, a call keeps its own order."""
+    def add(self, stubs: Sequence[Stub]) -> list[str]:
+        """Add API stubs; an id already in use is an error (replace it with PUT)."""
+        stamped = self._store.stamp(stubs)
+        current = self.stubs
+        for stub in stamped:
+            existing = current.get(stub.id)
+            if existing is not None:
+                raise AdminInputError(
+                    f"a stub with id {stub.id!r} already exists ({existing.source}); "
+                    "use PUT to replace it",
+                    [{"field": "id", "message": f"duplicate id {stub.id!r}"}],
+                )
+        self._api_stubs = (*self._api_stubs, *stamped)
+        self.invalidate()
+        return [stub.id for stub in stamped]
+
+    def replace(self, stub_id: str, stub: Stub) -> Stub:
+        """Replace a stub by id. A file stub is overridden by an API stub until reset."""
+        self.get(stub_id)
+        if stub.id != stub_id:
+            raise AdminInputError(
+                f"the body's id {stub.id!r} differs from the URL's {stub_id!r}",
+                [{"field": "id", "message": f"expected {stub_id!r}"}],
+            )
+        (stamped,) = self._store.stamp([stub])
+        self._api_stubs = (*(s for s in self._api_stubs if s.id != stub_id), stamped)
+        self.state.forget(stub_id)
+        self.invalidate()
+        return stamped
+
+    def remove(self, stub_id: str) -> Stub:
+        """Remove a stub; a file stub stays removed (here) until the files are reloaded."""
+        stub = self.get(stub_id)
+        if stub.origin == "file":
+            self._deleted_file_ids = self._deleted_file_ids | {stub_id}
+        self._api_stubs = tuple(s for s in self._api_stubs if s.id != stub_id)
+        self.state.forget(stub_id)
+        self.invalidate()
+        return stub
+
+    def remove_api_stubs(self) -> int:
+        """Remove every API stub; file stubs they overrode come back."""
+        removed = len(self._api_stubs)
+        for stub in self._api_stubs:
+            self.state.forget(stub.id)
+        self._api_stubs = ()
+        self.invalidate()
+        return removed
+
+    def files_reloaded(self) -> None:
+        self._deleted_file_ids = frozenset()
+        self.invalidate()
+
+
+class StubStore:
+    """File stubs shared by every namespace, and each namespace's own scope.
+
+    The default namespace (None) always exists; others are created on first use, up to the
+    registry's limit, and removed by an admin call.
+    """
+
+    def __init__(self, file_stubs: Sequence[Stub], namespaces: Namespaces) -> None:
+        self._namespaces = namespaces
+        self.file_stubs: tuple[Stub, ...] = tuple(file_stubs)
+        self._next_api_order = 1
+        self._scopes: dict[str | None, ScopedStore] = {}
+        self.default = self.scoped(None)
+
+    def scoped(self, namespace: str | None) -> ScopedStore:
+        """The scope of `namespace`, created on first use (NamespaceLimitError past the limit)."""
+        scope = self._scopes.get(namespace)
+        if scope is None:
+            scope = ScopedStore(self, namespace, self._namespaces.state(namespace))
+            self._scopes[namespace] = scope
+        return scope
+
+    def remove_namespace(self, namespace: str) -> bool:
+        removed = self._scopes.pop(namespace, None) is not None
+        return self._namespaces.remove(namespace) or removed
+
+    def namespaces(self) -> list[str]:
+        return sorted(name for name in self._scopes if name is not None)
+
+    def select(self, request: IncomingRequest) -> Found:
+        return self.scoped(request.namespace).select(request)
+
+    @property
+    def stubs(self) -> StubSet:
+        """The default namespace's stubs."""
+        return self.default.stubs
+
+    def stamp(self, stubs: Sequence[Stub]) -> list[Stub]:
+        """Give new API stubs their orders: newer calls sort first, a call keeps its own order.
+
+        A stub sent without an id gets "api-<n>", unique for the server's lifetime.
+        """
         first = self._next_api_order
         self._next_api_order += len(stubs)
         last = first + len(stubs) - 1
@@ -169,61 +270,8 @@ class StubStore:
             for position, stub in enumerate(stubs)
         ]
 
-    def add(self, stubs: Sequence[Stub]) -> list[str]:
-        """Add API stubs; an id already in use is an error (replace it with PUT)."""
-        stubs = self._stamp(stubs)
-        for stub in stubs:
-            existing = self._set.get(stub.id)
-            if existing is not None:
-                raise AdminInputError(
-                    f"a stub with id {stub.id!r} already exists ({existing.source}); "
-                    "use PUT to replace it",
-                    [{"field": "id", "message": f"duplicate id {stub.id!r}"}],
-                )
-        self._api_stubs = (*self._api_stubs, *stubs)
-        self._rebuild()
-        return [stub.id for stub in stubs]
-
-    def replace(self, stub_id: str, stub: Stub) -> None:
-        """Replace a stub by id. A file stub is overridden by an API stub until reset."""
-        self.get(stub_id)
-        if stub.id != stub_id:
-            raise AdminInputError(
-                f"the body's id {stub.id!r} differs from the URL's {stub_id!r}",
-                [{"field": "id", "message": f"expected {stub_id!r}"}],
-            )
-        (stub,) = self._stamp([stub])
-        self._api_stubs = (*(s for s in self._api_stubs if s.id != stub_id), stub)
-        self._state.forget(stub_id)
-        self._rebuild()
-
-    def remove(self, stub_id: str) -> Stub:
-        """Remove a stub; a file stub stays removed until the files are reloaded."""
-        stub = self.get(stub_id)
-        if stub.origin == "file":
-            self._deleted_file_ids = self._deleted_file_ids | {stub_id}
-        self._api_stubs = tuple(s for s in self._api_stubs if s.id != stub_id)
-        self._state.forget(stub_id)
-        self._rebuild()
-        return stub
-
-    def remove_api_stubs(self) -> int:
-        """Remove every API stub; file stubs they overrode come back."""
-        removed = len(self._api_stubs)
-        for stub in self._api_stubs:
-            self._state.forget(stub.id)
-        self._api_stubs = ()
-        self._rebuild()
-        return removed
-
     def swap_files(self, file_stubs: Sequence[Stub]) -> None:
         """Replace every file stub at once (reload); API stubs stay, overriding by id."""
-        self._file_stubs = tuple(file_stubs)
-        self._deleted_file_ids = frozenset()
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        api_ids = {stub.id for stub in self._api_stubs}
-        hidden = api_ids | self._deleted_file_ids
-        files = (stub for stub in self._file_stubs if stub.id not in hidden)
-        self._set = StubSet((*files, *self._api_stubs))
+        self.file_stubs = tuple(file_stubs)
+        for scope in self._scopes.values():
+            scope.files_reloaded()

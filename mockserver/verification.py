@@ -34,6 +34,12 @@ class CountCondition:
             return False
         return self.at_most is None or found <= self.at_most
 
+    def may_still_hold(self, found: int) -> bool:
+        """Whether more requests could still make it hold (counts only grow)."""
+        if self.count is not None:
+            return found <= self.count
+        return self.at_most is None or found <= self.at_most
+
     def describe(self) -> str:
         """ "exactly 1", "at least 2", "between 1 and 3"."""
         if self.count is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import textwrap
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -374,3 +375,39 @@ def test_stubs_added_without_ids_get_distinct_ids(client: MockServerClient) -> N
     first = client.add_stub(request={"path": "/first"})
     second = client.add_stub(request={"path": "/second"})
     assert first != second
+
+
+def test_verify_within_waits_for_a_late_request(client: MockServerClient) -> None:
+    client.add_stub(id="late", request={"path": "/late"})
+    sender = threading.Timer(0.2, lambda: urllib.request.urlopen(client.url + "/late").close())
+    sender.start()
+    try:
+        assert client.verify(path="/late", within=5.0) == 1
+    finally:
+        sender.join()
+    with pytest.raises(VerificationError, match="found 0"):
+        client.verify(path="/never", within=0.2)
+
+
+def test_namespaced_clients_see_only_their_own(server: RunningServer) -> None:
+    root = MockServerClient(server.url)
+    first, second = root.in_namespace("c1"), root.in_namespace("c2")
+    assert first.url == f"{server.url}/~c1"
+    first.add_stub(id="only-c1", request={"path": "/ns"})
+    urllib.request.urlopen(first.url + "/ns").close()
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(second.url + "/ns")
+    assert first.count(path="/ns") == 1
+    assert [entry.path for entry in second.requests()] == ["/ns"]
+    assert root.requests() == []
+    first.remove_namespace()
+    second.remove_namespace()
+    with pytest.raises(ValueError, match="namespace"):
+        MockServerClient(server.url, namespace="bad name")
+
+
+async def test_async_client_in_a_namespace(server: RunningServer) -> None:
+    async with AsyncMockServerClient(server.url, namespace="async-ns") as client:
+        await client.add_stub(id="a", request={"path": "/a"})
+        assert [stub["id"] for stub in await client.stubs()] == ["a", "create-charge"]
+        await client.remove_namespace()

@@ -88,6 +88,7 @@ def test_entry_json_has_the_contract_fields() -> None:
     assert rendered == {
         "seq": 1,
         "id": entry.id,
+        "namespace": None,
         "time": "2023-11-14T22:13:20.250000Z",
         "service": "stripe",
         "method": "POST",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -286,7 +288,7 @@ def test_each_xdist_worker_gets_its_own_server(pytester: pytest.Pytester) -> Non
         def test_isolated(mockserver, n):
             worker = os.environ["PYTEST_XDIST_WORKER"]
             with (Path(__file__).parent / f"seen-{worker}-{n}").open("w") as seen:
-                seen.write(mockserver.url)
+                seen.write(mockserver.server_url)
             charge(mockserver.url, currency="usd", n=n)
             mockserver.verify(path="/payments/v1/charges", count=1)
             assert len(mockserver.requests()) == 1
@@ -350,7 +352,8 @@ def test_sidecar_from_mockserver_url(
         pytester,
         f"""
         def test_uses_the_sidecar(mockserver):
-            assert mockserver.url == {sidecar!r}
+            assert mockserver.server_url == {sidecar!r}
+            assert mockserver.url == {sidecar!r} + "/~" + mockserver.namespace
             assert [stub["id"] for stub in mockserver.stubs()] == ["create-charge"]
             mockserver.add_stub(id="refund", request={{"path": "/payments/v1/refunds"}})
             assert charge(mockserver.url, currency="usd")[0] == 201
@@ -367,9 +370,46 @@ def test_sidecar_from_mockserver_url(
     result.stdout.fnmatch_lines(
         ["*- mockserver: unmatched requests -*", "*near miss: stub create-charge*"]
     )
-    # the fixture reset after each test: nothing is left on the sidecar
+    # each test worked in its own namespace, removed after it: nothing is left on the sidecar
     assert client.requests() == []
     assert [stub["id"] for stub in client.stubs()] == ["create-charge"]
+    with urllib.request.urlopen(f"{sidecar}/__admin/namespaces", timeout=10) as response:
+        assert json.loads(response.read())["namespaces"] == []
+
+
+def test_xdist_workers_share_one_sidecar_without_seeing_each_other(
+    pytester: pytest.Pytester, sidecar: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same stub ids, same paths, conflicting scenario states, exact counts: on one server."""
+    monkeypatch.setenv("MOCKSERVER_URL", sidecar)
+    write_tests(
+        pytester,
+        """
+        import json
+        import urllib.request
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_would_collide_without_namespaces(mockserver, n):
+            mockserver.add_stub(
+                id="same-id",
+                priority=1,
+                scenario={"name": "flow", "state": "started", "set_state": f"done-{n}"},
+                request={"path": "/same"},
+                response={"json": {"n": n}},
+            )
+            mockserver.add_stub(id="again", request={"path": "/same"}, response={"json": {"n": n}})
+            for _ in range(n + 1):
+                with urllib.request.urlopen(mockserver.url + "/same") as response:
+                    assert json.loads(response.read()) == {"n": n}
+            mockserver.verify(path="/same", count=n + 1)
+            assert [entry.path for entry in mockserver.requests()] == ["/same"] * (n + 1)
+            assert mockserver.scenarios() == {"flow": f"done-{n}"}
+        """,
+        stubs=False,
+    )
+    run(pytester, "-n", "4").assert_outcomes(passed=8)
+    with urllib.request.urlopen(f"{sidecar}/__admin/namespaces", timeout=10) as response:
+        assert json.loads(response.read())["namespaces"] == []
 
 
 def write_docs_example(directory: Path) -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.errors import AdminInputError, NotFoundError
+from mockserver.errors import AdminInputError, NamespaceLimitError, NotFoundError
 from mockserver.incoming import IncomingRequest, parse_query
 from mockserver.journal import Journal
 from mockserver.loader import load_paths, parse_stub_text
-from mockserver.state import MemoryState
+from mockserver.state import MemoryState, Namespaces
 from mockserver.store import StubStore
 from tests.serving import write_stubs
 
@@ -22,7 +22,8 @@ def request(method: str, path: str) -> IncomingRequest:
 
 def make_store(tmp_path: Path, files: dict[str, str | bytes]) -> StubStore:
     loaded = load_paths([write_stubs(tmp_path / "stubs", files)])
-    return StubStore(loaded.stubs, MemoryState(Journal(1000, 10**9)))
+    namespaces = Namespaces(lambda: MemoryState(Journal(1000, 10**9)), limit=2)
+    return StubStore(loaded.stubs, namespaces)
 
 
 def literal_stubs(count: int) -> str:
@@ -67,10 +68,12 @@ def test_priority_then_api_newest_then_file_order(tmp_path: Path) -> None:
         },
     )
     assert store.select(request("GET", "/x")).stub.id == "file-urgent"  # type: ignore[union-attr]
-    store.remove("file-urgent")
+    store.default.remove("file-urgent")
     assert store.select(request("GET", "/x")).stub.id == "file-first"  # type: ignore[union-attr]
-    store.add(parse_stub_text("- id: api-old\n  request: {path: /x}\n", stub_dirs=[tmp_path]))
-    store.add(
+    store.default.add(
+        parse_stub_text("- id: api-old\n  request: {path: /x}\n", stub_dirs=[tmp_path])
+    )
+    store.default.add(
         parse_stub_text(
             "- id: api-new-a\n  request: {path: /x}\n- id: api-new-b\n  request: {path: /x}\n",
             stub_dirs=[tmp_path],
@@ -99,10 +102,10 @@ def test_method_less_and_method_specific_stubs_merge_in_order(tmp_path: Path) ->
 def test_put_overrides_a_file_stub_until_api_stubs_are_removed(tmp_path: Path) -> None:
     store = make_store(tmp_path, {"s.yaml": "- id: s\n  request: {path: /old}\n"})
     (replacement,) = parse_stub_text("id: s\nrequest: {path: /new}\n", stub_dirs=[tmp_path])
-    store.replace("s", replacement)
+    store.default.replace("s", replacement)
     assert store.select(request("GET", "/new")).stub is not None
     assert store.select(request("GET", "/old")).stub is None
-    store.remove_api_stubs()
+    store.default.remove_api_stubs()
     assert store.select(request("GET", "/old")).stub is not None
 
 
@@ -110,19 +113,39 @@ def test_adding_an_existing_id_is_refused_and_changes_nothing(tmp_path: Path) ->
     store = make_store(tmp_path, {"s.yaml": "- id: s\n  request: {path: /a}\n"})
     before = store.stubs
     with pytest.raises(AdminInputError, match="already exists"):
-        store.add(parse_stub_text("id: s\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
+        store.default.add(parse_stub_text("id: s\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
     assert store.stubs is before
 
 
 def test_unknown_ids_are_not_found(tmp_path: Path) -> None:
     store = make_store(tmp_path, {})
     with pytest.raises(NotFoundError, match="no stub with id 'nope'"):
-        store.remove("nope")
+        store.default.remove("nope")
 
 
 def test_swap_replaces_file_stubs_in_one_step_and_keeps_api_stubs(tmp_path: Path) -> None:
     store = make_store(tmp_path, {"s.yaml": "- id: old\n  request: {path: /a}\n"})
-    store.add(parse_stub_text("id: api\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
+    store.default.add(parse_stub_text("id: api\nrequest: {path: /b}\n", stub_dirs=[tmp_path]))
     fresh = load_paths([write_stubs(tmp_path / "v2", {"s.yaml": "- id: new\n  request: {}\n"})])
     store.swap_files(fresh.stubs)
     assert sorted(stub.id for stub in store.stubs) == ["api", "new"]
+
+
+def test_namespaces_see_file_stubs_but_only_their_own_api_stubs(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {"s.yaml": "- id: shared\n  request: {path: /shared}\n"})
+    worker = store.scoped("w1")
+    worker.add(parse_stub_text("id: mine\nrequest: {path: /mine}\n", stub_dirs=[tmp_path]))
+    assert [stub.id for stub in worker.stubs] == ["mine", "shared"]
+    assert [stub.id for stub in store.default.stubs] == ["shared"]
+    worker.remove("shared")
+    assert [stub.id for stub in store.default.stubs] == ["shared"]
+
+
+def test_namespace_count_is_bounded(tmp_path: Path) -> None:
+    store = make_store(tmp_path, {})
+    store.scoped("a")
+    store.scoped("b")
+    with pytest.raises(NamespaceLimitError, match="limit of 2 namespaces"):
+        store.scoped("c")
+    assert store.remove_namespace("a")
+    store.scoped("c")

@@ -6,7 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from mockserver.admin.context import AdminContext, AdminRoute, admin_handler
+from mockserver.admin.context import (
+    NAMESPACE_ROUTE,
+    NAMESPACE_SEGMENT,
+    AdminContext,
+    AdminRoute,
+    admin_handler,
+)
 from mockserver.admin.meta import MetaResource
 from mockserver.admin.openapi import openapi_document
 from mockserver.admin.requests import RequestsResource
@@ -42,14 +48,24 @@ class AdminApi:
     def register(self, app: web.Application) -> None:
         prefix = self._context.settings.admin_prefix
         for route in self.routes:
-            app.router.add_route(route.method, prefix + route.path, route.handler)
+            path = route.path.replace(NAMESPACE_SEGMENT, NAMESPACE_ROUTE)
+            app.router.add_route(route.method, prefix + path, route.handler)
+            if route.scoped:
+                app.router.add_route(
+                    route.method, prefix + NAMESPACE_ROUTE + route.path, route.handler
+                )
         # anything else under the prefix is an admin mistake, not a mocked request
         app.router.add_route("*", prefix + "{tail:(/.*)?}", admin_handler(self._unknown))
 
     async def _unknown(self, request: web.Request) -> web.Response:
         prefix = self._context.settings.admin_prefix
         known = sorted(
-            {route.method for route in self.routes if prefix + route.path == request.path}
+            {
+                route.method
+                for route in self.routes
+                for path in (prefix + route.path, prefix + NAMESPACE_SEGMENT + route.path)
+                if _same_route(path, request.path)
+            }
         )
         if known:
             return json_response(
@@ -66,3 +82,12 @@ class AdminApi:
                 "details": [{"field": "path", "message": f"see {prefix}/openapi.json"}],
             },
         )
+
+
+def _same_route(template: str, path: str) -> bool:
+    """ "/__admin/stubs/{id}" names "/__admin/stubs/x"."""
+    parts, wanted = template.split("/"), path.split("/")
+    return len(parts) == len(wanted) and all(
+        part == got or (part.startswith("{") and bool(got))
+        for part, got in zip(parts, wanted, strict=True)
+    )

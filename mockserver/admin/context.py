@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -22,20 +22,34 @@ from mockserver.loader import model_errors
 from mockserver.matching import RequestMatcher, compile_request
 from mockserver.responder import json_response
 from mockserver.spec import RequestSpec
-from mockserver.state import State
-from mockserver.store import StubStore
+from mockserver.store import ScopedStore, StubStore
 
 log = logging.getLogger("mockserver.admin")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+NAMESPACE_PARAM: Final = "namespace"
+NAMESPACE_SEGMENT: Final = "/ns/{namespace}"
+NAMESPACE_ROUTE: Final = "/ns/{namespace:[A-Za-z0-9_-]{1,64}}"
+NAMESPACE_PARAMETER: Final = {
+    "name": NAMESPACE_PARAM,
+    "in": "path",
+    "required": True,
+    "description": "The namespace (the /~{namespace}/ prefix of mocked requests).",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class AdminContext:
     settings: Settings
     store: StubStore
-    state: State
     version: str
+
+    def scope(self, request: web.Request) -> ScopedStore:
+        """The namespace an admin call addresses: `{prefix}/ns/{name}/...`, else the default."""
+        return self.store.scoped(request.match_info.get(NAMESPACE_PARAM))
 
 
 def admin_handler(handler: Handler) -> Handler:
@@ -153,3 +167,5 @@ class AdminRoute:
     body: dict[str, Any] | None = None
     responses: tuple[int, ...] = (200,)
     parameters: tuple[dict[str, Any], ...] = ()
+    scoped: bool = True
+    """Also served under {prefix}/ns/{namespace}/..., acting on that namespace."""

@@ -7,7 +7,16 @@ from typing import Any
 
 from aiohttp import web
 
-from mockserver.admin.context import AdminContext, AdminRoute, admin_handler, ok
+from mockserver.admin.context import (
+    NAMESPACE_PARAM,
+    NAMESPACE_PARAMETER,
+    NAMESPACE_SEGMENT,
+    AdminContext,
+    AdminRoute,
+    admin_handler,
+    ok,
+)
+from mockserver.errors import NotFoundError
 from mockserver.spec import stub_file_schema
 
 
@@ -26,28 +35,68 @@ class MetaResource:
                 admin_handler(self.reset),
                 "Clear the journal and counters, remove API-added stubs",
             ),
-            AdminRoute("GET", "/schema", admin_handler(self.schema), "The stub JSON Schema"),
             AdminRoute(
-                "GET", "/openapi.json", admin_handler(self.openapi), "This API's description"
+                "GET", "/schema", admin_handler(self.schema), "The stub JSON Schema", scoped=False
+            ),
+            AdminRoute(
+                "GET",
+                "/openapi.json",
+                admin_handler(self.openapi),
+                "This API's description",
+                scoped=False,
+            ),
+            AdminRoute(
+                "GET",
+                "/namespaces",
+                admin_handler(self.namespaces),
+                "Namespaces in use, with their request and stub counts",
+                scoped=False,
+            ),
+            AdminRoute(
+                "DELETE",
+                NAMESPACE_SEGMENT,
+                admin_handler(self.remove_namespace),
+                "Remove a namespace: its stubs, journal, counters and scenario states",
+                responses=(200, 404),
+                parameters=(NAMESPACE_PARAMETER,),
+                scoped=False,
             ),
         ]
 
     async def health(self, request: web.Request) -> web.Response:
-        journal = self._context.state.journal
+        scope = self._context.scope(request)
+        journal = scope.state.journal
         return ok(
             {
                 "status": "ok",
                 "version": self._context.version,
-                "stubs": len(self._context.store.stubs),
+                "stubs": len(scope.stubs),
                 "requests": len(journal),
                 "dropped": journal.dropped,
             }
         )
 
     async def reset(self, request: web.Request) -> web.Response:
-        removed = self._context.store.remove_api_stubs()
-        self._context.state.reset()
+        scope = self._context.scope(request)
+        removed = scope.remove_api_stubs()
+        scope.state.reset()
         return ok({"reset": True, "removed_stubs": removed})
+
+    async def namespaces(self, request: web.Request) -> web.Response:
+        store = self._context.store
+        listed = []
+        for name in store.namespaces():
+            scope = store.scoped(name)
+            listed.append(
+                {"name": name, "requests": len(scope.state.journal), "stubs": len(scope.stubs)}
+            )
+        return ok({"namespaces": listed, "limit": self._context.settings.max_namespaces})
+
+    async def remove_namespace(self, request: web.Request) -> web.Response:
+        name = request.match_info[NAMESPACE_PARAM]
+        if not self._context.store.remove_namespace(name):
+            raise NotFoundError(f"no namespace {name!r}")
+        return ok({"removed": name})
 
     async def schema(self, request: web.Request) -> web.Response:
         return ok(self._schema)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from mockserver.admin.context import AdminRoute
+from mockserver.admin.context import NAMESPACE_PARAMETER, NAMESPACE_SEGMENT, AdminRoute
 from mockserver.spec import RequestSpec, StubDocument, StubSpec
 
 _REF = "#/components/schemas/{model}"
@@ -43,6 +43,7 @@ def _component_schemas() -> dict[str, Any]:
             "count": count,
             "at_least": count,
             "at_most": count,
+            "within_ms": {"type": "integer", "minimum": 0, "maximum": 30_000},
         },
     }
     schemas["VerifySequenceRequest"] = {
@@ -86,12 +87,25 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
                 "content": content,
             }
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
+        if route.scoped:
+            scoped = {
+                **operation,
+                "operationId": operation["operationId"] + "_in_namespace",
+                "parameters": [NAMESPACE_PARAMETER, *route.parameters],
+                "tags": ["namespaced"],
+            }
+            paths.setdefault(prefix + NAMESPACE_SEGMENT + route.path, {})[route.method.lower()] = (
+                scoped
+            )
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "mockserver admin API",
             "version": version,
-            "description": "Stubs, the request journal and verification of a mockserver.",
+            "description": "Stubs, the request journal and verification of a mockserver. "
+            f"Every call under {prefix}/ns/{{namespace}}/ acts on that namespace only: the "
+            "requests sent under the /~{namespace}/ path prefix, and the stubs added there "
+            "(file stubs are shared). Calls without it act on the default namespace.",
         },
         "paths": paths,
         "components": {"schemas": _component_schemas()},

@@ -73,7 +73,7 @@ class RequestsResource:
         ]
 
     async def list_entries(self, request: web.Request) -> web.Response:
-        journal = self._context.state.journal
+        journal = self._context.scope(request).state.journal
         entries = filter_entries(journal.snapshot(), request.query)
         return ok(
             {
@@ -84,7 +84,7 @@ class RequestsResource:
         )
 
     async def clear(self, request: web.Request) -> web.Response:
-        journal = self._context.state.journal
+        journal = self._context.scope(request).state.journal
         cleared = len(journal)
         journal.clear()
         return ok({"cleared": cleared})
@@ -92,7 +92,8 @@ class RequestsResource:
     async def _matching(self, request: web.Request) -> list[JournalEntry]:
         data = await read_json_object(request, self._context.settings, what="a request matcher")
         matcher, _ = parse_matcher(data, "")
-        return matching_entries(matcher, self._context.state.journal.snapshot())
+        journal = self._context.scope(request).state.journal
+        return matching_entries(matcher, journal.snapshot())
 
     async def find(self, request: web.Request) -> web.Response:
         return ok({"requests": [entry.to_json() for entry in await self._matching(request)]})
@@ -101,7 +102,8 @@ class RequestsResource:
         return ok({"count": len(await self._matching(request))})
 
     async def unmatched(self, request: web.Request) -> web.Response:
-        entries = [e for e in self._context.state.journal.snapshot() if not e.matched]
+        journal = self._context.scope(request).state.journal
+        entries = [entry for entry in journal.snapshot() if not entry.matched]
         return ok(
             {
                 "requests": [

@@ -43,17 +43,15 @@ class ScenariosResource:
             ),
         ]
 
-    def _states(self) -> dict[str, str]:
-        state = self._context.state
-        names = self._context.store.scenario_names() | set(state.scenarios())
-        return {name: state.scenario(name) for name in sorted(names)}
-
     async def list_all(self, request: web.Request) -> web.Response:
-        return ok({"scenarios": self._states()})
+        scope = self._context.scope(request)
+        names = scope.scenario_names() | set(scope.state.scenarios())
+        return ok({"scenarios": {name: scope.state.scenario(name) for name in sorted(names)}})
 
     async def set_state(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in self._context.store.scenario_names():
+        scope = self._context.scope(request)
+        if name not in scope.scenario_names():
             raise NotFoundError(f"no stub uses scenario {name!r}")
         data = await read_json_object(request, self._context.settings, what='{"state": "..."}')
         value = data.get("state")
@@ -62,5 +60,5 @@ class ScenariosResource:
                 'expected {"state": "..."} with a non-empty string',
                 [{"field": "state", "message": "expected a non-empty string"}],
             )
-        self._context.state.set_scenario(name, value)
+        scope.state.set_scenario(name, value)
         return ok({"name": name, "state": value, "initial": STARTED})

@@ -18,6 +18,7 @@ from mockserver.admin.context import (
 )
 from mockserver.errors import AdminInputError, StubLoadError
 from mockserver.loader import load_paths, parse_stub_data, parse_stub_text
+from mockserver.store import ScopedStore
 from mockserver.stub import Stub
 
 _STUB_BODY: dict[str, Any] = {
@@ -87,15 +88,16 @@ class StubsResource:
             ),
         ]
 
-    def describe(self, stub: Stub) -> dict[str, Any]:
+    def describe(self, scope: ScopedStore, stub: Stub) -> dict[str, Any]:
         described = stub.describe()
-        described["hits"] = self._context.state.hits().get(stub.id, 0)
+        described["hits"] = scope.state.hits().get(stub.id, 0)
         return described
 
     async def list_all(self, request: web.Request) -> web.Response:
-        hits = self._context.state.hits()
+        scope = self._context.scope(request)
+        hits = scope.state.hits()
         stubs = []
-        for stub in self._context.store.stubs:
+        for stub in scope.stubs:
             described = stub.describe()
             described["hits"] = hits.get(stub.id, 0)
             stubs.append(described)
@@ -123,15 +125,17 @@ class StubsResource:
 
     async def add(self, request: web.Request) -> web.Response:
         stubs = await self._parse(request)
-        ids = self._context.store.add(stubs)
+        ids = self._context.scope(request).add(stubs)
         return created({"ids": ids})
 
     async def read(self, request: web.Request) -> web.Response:
-        return ok(self.describe(self._context.store.get(request.match_info["id"])))
+        scope = self._context.scope(request)
+        return ok(self.describe(scope, scope.get(request.match_info["id"])))
 
     async def replace(self, request: web.Request) -> web.Response:
         stub_id = request.match_info["id"]
-        self._context.store.get(stub_id)
+        scope = self._context.scope(request)
+        scope.get(stub_id)
         stubs = await self._parse(request)
         if len(stubs) != 1:
             raise AdminInputError(
@@ -141,15 +145,14 @@ class StubsResource:
         stub = stubs[0]
         if stub.spec.id is None:  # the URL names it
             stub = _with_id(stub, stub_id)
-        self._context.store.replace(stub_id, stub)
-        return ok(self.describe(stub))
+        return ok(self.describe(scope, scope.replace(stub_id, stub)))
 
     async def remove(self, request: web.Request) -> web.Response:
-        stub = self._context.store.remove(request.match_info["id"])
+        stub = self._context.scope(request).remove(request.match_info["id"])
         return ok({"removed": stub.id})
 
     async def remove_api(self, request: web.Request) -> web.Response:
-        return ok({"removed": self._context.store.remove_api_stubs()})
+        return ok({"removed": self._context.scope(request).remove_api_stubs()})
 
     async def reload(self, request: web.Request) -> web.Response:
         settings = self._context.settings

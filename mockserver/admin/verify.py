@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -14,10 +17,13 @@ from mockserver.admin.context import (
     read_json_object,
 )
 from mockserver.errors import AdminInputError
+from mockserver.journal import Journal
 from mockserver.responder import json_response
-from mockserver.verification import CountCondition, verify_count, verify_sequence
+from mockserver.verification import CountCondition, Verdict, verify_count, verify_sequence
 
 _COUNT_FIELDS = ("count", "at_least", "at_most")
+MAX_WITHIN_MS: Final = 30_000
+"""The longest a verify may wait for requests still to come."""
 
 
 class VerifyResource:
@@ -32,8 +38,9 @@ class VerifyResource:
                 admin_handler(self.verify),
                 "Assert how many recorded requests match",
                 body={
-                    "description": "{request: matcher, count | at_least | at_most} "
-                    "(neither: at least 1)",
+                    "description": "{request: matcher, count | at_least | at_most, within_ms} "
+                    "(no count: at least 1). within_ms (at most 30000) waits for requests "
+                    "still to come: the answer comes when the condition holds or time is up.",
                     "schema": {"$ref": "#/components/schemas/VerifyRequest"},
                 },
                 responses=(200, 400, 422),
@@ -55,7 +62,7 @@ class VerifyResource:
         data = await read_json_object(
             request, self._context.settings, what="{request: matcher, count: n}"
         )
-        unknown = sorted(set(data) - {"request", *_COUNT_FIELDS})
+        unknown = sorted(set(data) - {"request", "within_ms", *_COUNT_FIELDS})
         if unknown:
             raise AdminInputError(
                 f"unknown field {unknown[0]!r} in a verify body",
@@ -68,9 +75,16 @@ class VerifyResource:
             )
         matcher, description = parse_matcher(data["request"], "request")
         condition = _condition(data)
-        verdict = verify_count(
-            matcher, self._context.state.journal.snapshot(), condition, description
-        )
+        within_ms = _within(data)
+        journal = self._context.scope(request).state.journal
+        verdict = verify_count(matcher, journal.snapshot(), condition, description)
+        if not verdict.ok and within_ms and condition.may_still_hold(verdict.count):
+            verdict = await _wait_for(
+                journal,
+                within_ms / 1000,
+                lambda: verify_count(matcher, journal.snapshot(), condition, description),
+                condition,
+            )
         payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
         if not verdict.ok:
             payload.update(
@@ -91,8 +105,48 @@ class VerifyResource:
                 [{"field": "requests", "message": "expected a non-empty list"}],
             )
         matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
-        outcome = verify_sequence(matchers, self._context.state.journal.snapshot())
+        outcome = verify_sequence(matchers, self._context.scope(request).state.journal.snapshot())
         return json_response(200 if outcome["ok"] else 422, outcome)
+
+
+async def _wait_for(
+    journal: Journal, seconds: float, check: Callable[[], Verdict], condition: CountCondition
+) -> Verdict:
+    """Re-check after each journal append until the condition holds or the time is up.
+
+    Appends wake the waiter (no polling); nothing else on the loop is held up meanwhile.
+    """
+    loop = asyncio.get_running_loop()
+    appended = asyncio.Event()
+
+    def wake(_entry: object) -> None:
+        loop.call_soon_threadsafe(appended.set)  # appends may come from another thread
+
+    unsubscribe = journal.subscribe(wake)
+    deadline = loop.time() + seconds
+    try:
+        while True:
+            appended.clear()
+            verdict = check()
+            remaining = deadline - loop.time()
+            if verdict.ok or remaining <= 0 or not condition.may_still_hold(verdict.count):
+                return verdict
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(appended.wait(), remaining)
+    finally:
+        unsubscribe()
+
+
+def _within(data: dict[str, Any]) -> int:
+    value = data.get("within_ms")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WITHIN_MS:
+        raise AdminInputError(
+            f"within_ms must be an integer from 0 to {MAX_WITHIN_MS}, got {value!r}",
+            [{"field": "within_ms", "message": f"expected 0..{MAX_WITHIN_MS}"}],
+        )
+    return value
 
 
 def _condition(data: dict[str, Any]) -> CountCondition:
