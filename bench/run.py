@@ -714,6 +714,23 @@ def versions(jar: Path | None) -> list[str]:
     ]
 
 
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs' time spent busy over `seconds` (from /proc/stat), before we load them."""
+
+    def sample() -> tuple[int, int]:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except OSError:
+            return 0, 0
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+
+
 def load_average() -> str:
     try:
         return Path("/proc/loadavg").read_text().split()[0]
@@ -726,7 +743,8 @@ def report(args: argparse.Namespace, results: Results, labels: Labels, jar: Path
         "## Setup",
         *versions(jar),
         # Anything else running on these two cores skews every figure: say so in the report.
-        f"- load average (1 min) at start {args.load_before}, at end {load_average()}",
+        f"- before the run, other processes kept the CPUs {args.busy_before:.0%} busy; "
+        f"load average (1 min) at start {args.load_before}, at end {load_average()}",
         f"- command: `{' '.join(['python', 'bench/run.py', *args.argv])}`",
         f"- wrk: 1 thread, {CONNECTIONS} connections, {args.duration} s per measurement after "
         f"{args.warmup} s of warm-up; server on CPU {args.cpus.server}, "
@@ -812,6 +830,9 @@ def main(argv: list[str]) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     args.cpus = cpus = choose_cpus()
     args.load_before = load_average()
+    args.busy_before = cpu_busy()
+    if args.busy_before > 0.05:
+        progress(f"the CPUs are {args.busy_before:.0%} busy before the run: figures will be low")
     results = Results()
     missing: list[str] = []
 
