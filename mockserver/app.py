@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -22,10 +23,13 @@ from mockserver.errors import NamespaceLimitError, TemplateError
 from mockserver.incoming import IncomingRequest, join_headers, parse_query, split_namespace
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
+from mockserver.logs import ACCESS_LOGGER
 from mockserver.nearmiss import stub_near_misses
 from mockserver.responder import (
     FaultSent,
+    body_timeout_response,
     break_connection,
+    client_certificate_subject,
     delay,
     json_response,
     read_body,
@@ -41,6 +45,7 @@ from mockserver.store import StubStore
 from mockserver.templating import template_context
 
 STORE_KEY = web.AppKey("store", StubStore)
+access_log = logging.getLogger(ACCESS_LOGGER)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ADMIN_KEY = web.AppKey("admin", AdminApi)
 
@@ -57,7 +62,10 @@ class MockHandler:
 
     def __init__(self, store: StubStore, settings: Settings) -> None:
         self._store = store
+        self._access_log = access_log if access_log.isEnabledFor(logging.INFO) else None
         self._max_body = settings.max_body
+        self._client_timeout = settings.client_timeout
+        self._mtls = settings.tls_client_ca is not None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         received = time.time()
@@ -66,7 +74,7 @@ class MockHandler:
         recorded = False
         error = "client disconnected before the body arrived"
         try:
-            body = await read_body(request, self._max_body)
+            body = await read_body(request, self._max_body, self._client_timeout)
             namespace, path = split_namespace(request.path)
             incoming = IncomingRequest(
                 request.method,
@@ -77,8 +85,15 @@ class MockHandler:
                 body_size=body.size,
                 body_truncated=body.truncated,
                 namespace=namespace,
+                client_cert=client_certificate_subject(request) if self._mtls else None,
             )
             scope = self._store.scoped(namespace)
+            if body.timed_out:
+                self._record(
+                    incoming, received, started, False, 408, error="body too slow: cut off"
+                )
+                recorded = True
+                return body_timeout_response(body.size, self._client_timeout)
             if body.truncated:
                 self._record(incoming, received, started, False, 413)
                 recorded = True
@@ -156,7 +171,7 @@ class MockHandler:
         error: str | None = None,
         fault: str | None = None,
     ) -> None:
-        self._store.scoped(incoming.namespace).state.journal.record(
+        entry = self._store.scoped(incoming.namespace).state.journal.record(
             incoming,
             time=received,
             matched=matched,
@@ -168,6 +183,23 @@ class MockHandler:
             error=error,
             fault=fault,
         )
+        if self._access_log is not None:
+            self._access_log.info(
+                "%s %s %s %s %.2fms",
+                incoming.method,
+                incoming.path,
+                "-" if status is None else status,
+                stub_id or "-",
+                entry.duration_ms,
+                extra={
+                    "method": incoming.method,
+                    "path": incoming.path,
+                    "status": status,
+                    "stub_id": stub_id,
+                    "ms": round(entry.duration_ms, 3),
+                    "namespace": incoming.namespace,
+                },
+            )
 
 
 def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Application:

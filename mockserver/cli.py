@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
+from mockserver import logs
 from mockserver.config import (
     DEFAULT_JOURNAL_LIMIT,
     DEFAULT_JOURNAL_MAX_BYTES,
@@ -123,6 +123,34 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         default=_env("log_level") or "info",
         choices=["debug", "info", "warning", "error"],
+        help="info logs one line per mocked request; warning keeps only problems",
+    )
+    run.add_argument(
+        "--log-format",
+        default=_env("log_format") or "text",
+        choices=["text", "json"],
+        help="json: one object per line, for log collectors",
+    )
+    run.add_argument(
+        "--admin-token",
+        default=_env("admin_token"),
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on admin calls (all but GET health)",
+    )
+    run.add_argument("--tls-cert", type=Path, default=_env("tls_cert"), metavar="PEM")
+    run.add_argument("--tls-key", type=Path, default=_env("tls_key"), metavar="PEM")
+    run.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=_env("tls_client_ca"),
+        metavar="PEM",
+        help="require client certificates signed by this CA (mTLS)",
+    )
+    run.add_argument(
+        "--client-timeout",
+        type=float,
+        default=_env_number("client_timeout", 30.0, float),
+        help="seconds a client may take to send its headers, or its body (default %(default)s)",
     )
 
     check = commands.add_parser("validate", help="check stub directories, print every error")
@@ -135,6 +163,10 @@ def _parser() -> argparse.ArgumentParser:
 def _fail(message: str) -> NoReturn:
     print(f"mockserver: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def _stub_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
@@ -174,12 +206,15 @@ def _serve(args: argparse.Namespace) -> int:
             journal_dump=Path(args.journal_dump) if args.journal_dump else None,
             watch=args.watch,
             log_level=args.log_level,
+            admin_token=args.admin_token,
+            tls_cert=_path(args.tls_cert),
+            tls_key=_path(args.tls_key),
+            tls_client_ca=_path(args.tls_client_ca),
+            client_timeout=args.client_timeout,
         )
     except ValueError as error:
         _fail(str(error))
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
     loaded = _load_or_exit(settings.stubs)
     for path, count in loaded.files:
         print(f"loaded {count:>4} stub{'s' if count != 1 else ' '} from {path}", flush=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json as jsonlib
+import os
 import re
 import time
 import urllib.error
@@ -39,6 +40,7 @@ __all__ = [
 
 DEFAULT_ADMIN_PREFIX: Final = "/__admin"
 DEFAULT_TIMEOUT: Final = 10.0
+TOKEN_ENV: Final = "MOCKSERVER_ADMIN_TOKEN"
 _RECEIVED_SHOWN: Final = 10
 """A failed verify lists this many of the newest recorded requests: what arrived instead."""
 _YAML: Final = "application/yaml"
@@ -520,6 +522,7 @@ class MockServerClient:
             under test is given); the admin API is under `admin_prefix` on it.
         admin_prefix: the server's `--admin-prefix`.
         timeout: seconds to wait for each admin call.
+        token: the server's `--admin-token` (default: the MOCKSERVER_ADMIN_TOKEN variable).
         namespace: work in this namespace: `url` then carries its `/~name` prefix, and every
             call sees only its stubs, requests and state (parallel tests on one server).
     """
@@ -531,10 +534,12 @@ class MockServerClient:
         admin_prefix: str = DEFAULT_ADMIN_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
         namespace: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
         self.namespace = namespace
         self.admin_prefix = admin_prefix
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
         # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
@@ -550,6 +555,8 @@ class MockServerClient:
         if call.content_type:
             request.add_header("Content-Type", call.content_type)
         request.add_header("Accept", _JSON)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with self._opener.open(request, timeout=self.timeout + call.wait) as response:
                 data, _ = _decode(response.read())
@@ -683,13 +690,14 @@ class MockServerClient:
             admin_prefix=self.admin_prefix,
             timeout=self.timeout,
             namespace=namespace,
+            token=self.token,
         )
 
     def remove_namespace(self) -> None:
         """Remove this client's namespace with everything in it (the server frees it)."""
         if self.namespace is None:
             raise ValueError("the default namespace cannot be removed; use reset()")
-        root = MockServerClient(self.server_url, admin_prefix=self.admin_prefix)
+        root = MockServerClient(self.server_url, admin_prefix=self.admin_prefix, token=self.token)
         root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
     def health(self) -> JsonObject:
@@ -724,10 +732,12 @@ class AsyncMockServerClient:
         admin_prefix: str = DEFAULT_ADMIN_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
         namespace: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
         self.namespace = namespace
         self.admin_prefix = admin_prefix
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -758,6 +768,8 @@ class AsyncMockServerClient:
             # a session belongs to the running loop, so it is made on first use
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         headers = {"Accept": _JSON}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if call.content_type:
             headers["Content-Type"] = call.content_type
         async with self._session.request(
@@ -875,12 +887,15 @@ class AsyncMockServerClient:
             admin_prefix=self.admin_prefix,
             timeout=self.timeout,
             namespace=namespace,
+            token=self.token,
         )
 
     async def remove_namespace(self) -> None:
         if self.namespace is None:
             raise ValueError("the default namespace cannot be removed; use reset()")
-        async with AsyncMockServerClient(self.server_url, admin_prefix=self.admin_prefix) as root:
+        async with AsyncMockServerClient(
+            self.server_url, admin_prefix=self.admin_prefix, token=self.token
+        ) as root:
             await root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
     async def health(self) -> JsonObject:

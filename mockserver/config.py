@@ -32,6 +32,13 @@ class Settings:
     shutdown_grace: float = 1.0
     watch: bool = False
     log_level: str = "info"
+    admin_token: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    client_timeout: float = 30.0
+    max_headers: int = 100
+    max_header_bytes: int = 8190
 
     def __post_init__(self) -> None:
         prefix = "/" + self.admin_prefix.strip("/")
@@ -43,3 +50,11 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must not be negative, got {self.shutdown_grace}")
+        if self.client_timeout <= 0:
+            raise ValueError(f"client_timeout must be positive, got {self.client_timeout}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.admin_token is not None and not self.admin_token:
+            raise ValueError("the admin token must not be empty")

@@ -76,6 +76,7 @@ class IncomingRequest:
         "body",
         "body_size",
         "body_truncated",
+        "client_cert",
         "headers",
         "method",
         "namespace",
@@ -94,9 +95,11 @@ class IncomingRequest:
         body_size: int | None = None,
         body_truncated: bool = False,
         namespace: str | None = None,
+        client_cert: str | None = None,
     ) -> None:
         self.method = method.upper()
         self.namespace = namespace
+        self.client_cert = client_cert
         self.path = path
         self.query = query
         self.headers = headers

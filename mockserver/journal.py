@@ -79,6 +79,8 @@ class JournalEntry:
             rendered["error"] = self.error
         if self.fault is not None:
             rendered["fault"] = self.fault
+        if request.client_cert is not None:
+            rendered["client_cert_subject"] = request.client_cert
         return rendered
 
 

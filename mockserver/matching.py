@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jsonschema
+import regex
 from jsonpath_rfc9535 import compile as compile_jsonpath
 from pydantic import JsonValue
 
@@ -103,15 +104,24 @@ class _StartsWith(ValueCheck):
         return value.startswith(self.text)
 
 
+REGEX_TIMEOUT: Final = 0.1
+"""Seconds one regular-expression match may take: catastrophic backtracking (`(a+)+$` against
+"aaaa...b") would otherwise stall every request on the event loop. The `regex` package runs the
+same Python `re` syntax with a timeout; a match that times out counts as no match."""
+
+
 class _Matches(ValueCheck):
     __slots__ = ("pattern",)
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         super().__init__(f"matches {pattern.pattern!r}")
-        self.pattern = pattern
+        self.pattern = regex.compile(pattern.pattern, pattern.flags & ~re.UNICODE)
 
     def holds_one(self, value: str) -> bool:
-        return self.pattern.fullmatch(value) is not None
+        try:
+            return self.pattern.fullmatch(value, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            return False
 
 
 class _Present(ValueCheck):

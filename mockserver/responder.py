@@ -34,15 +34,18 @@ class FaultSent(Exception):  # a signal to the handler, not an error
 
 @dataclass(frozen=True, slots=True)
 class ReadBody:
-    """A request body as read: its bytes, its full size, and whether it was cut at the limit."""
+    """A request body as read: its bytes, its full size, whether it was cut at the limit, and
+    whether the client stopped sending it before the timeout."""
 
     data: bytes
     size: int
     truncated: bool
+    timed_out: bool = False
 
 
-async def read_body(request: web.Request, max_body: int) -> ReadBody:
-    """Read at most `max_body` bytes; beyond that, stop and report the size seen (or declared)."""
+async def read_body(request: web.Request, max_body: int, seconds: float) -> ReadBody:
+    """Read at most `max_body` bytes within `seconds`; beyond either, stop and report
+    the size seen (or declared)."""
     declared = request.content_length
     if declared is not None and declared > max_body:
         return ReadBody(b"", declared, truncated=True)
@@ -50,15 +53,54 @@ async def read_body(request: web.Request, max_body: int) -> ReadBody:
         return ReadBody(b"", 0, truncated=False)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > max_body:
-            return ReadBody(b"", size, truncated=True)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > max_body:
+                    return ReadBody(b"", size, truncated=True)
+                chunks.append(chunk)
+    except TimeoutError:
+        return ReadBody(b"".join(chunks), size, truncated=True, timed_out=True)
     return ReadBody(b"".join(chunks), size, truncated=False)
+
+
+def body_timeout_response(size: int, timeout: float) -> web.Response:
+    response = json_response(
+        408,
+        {
+            "error": f"request body not received within {timeout:g} s ({size} bytes arrived)",
+            "details": [{"field": "body", "message": "raise it with --client-timeout"}],
+        },
+    )
+    response.force_close()
+    return response
+
+
+def client_certificate_subject(request: web.Request) -> str | None:
+    """The verified client certificate's subject, "CN=app,O=Example", under mTLS."""
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    if not peer:
+        return None
+    return ",".join(
+        f"{_SHORT_NAMES.get(key, key)}={value}"
+        for rdn in peer.get("subject", ())
+        for key, value in rdn
+    )
+
+
+_SHORT_NAMES: Final = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+}
 
 
 def stub_response(prepared: PreparedResponse) -> web.Response:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import json
 import logging
 import signal
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +27,11 @@ from mockserver.app import STORE_KEY, build_app
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
+from mockserver.transport import MockServerRunner, runner_options, tls_context
 
 _THREAD_START_TIMEOUT: Final = 30.0
 _WATCH_DEBOUNCE_MS: Final = 200
-log = logging.getLogger("mockserver.watch")
+log = logging.getLogger("mockserver")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +40,31 @@ class Listening:
 
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.AppRunner, Listening]:
+    try:
+        ssl_context = tls_context(settings)
+    except (OSError, ssl.SSLError) as error:
+        raise StartupError(f"cannot load the TLS certificate or key: {error}") from None
     app = build_app(settings, loaded)
-    runner = web.AppRunner(
-        app, handle_signals=False, shutdown_timeout=settings.shutdown_grace, access_log=None
+    runner = MockServerRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_grace,
+        access_log=None,
+        **runner_options(settings),
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context
+    )
     try:
         await site.start()
     except OSError as error:
@@ -63,7 +77,22 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
             f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
         ) from None
     host, port = runner.addresses[0][:2]
-    return runner, Listening(str(host), int(port))
+    if settings.admin_token is None and not _is_loopback(settings.host):
+        log.warning(
+            "the admin API on %s:%s is open to anyone who can reach it: set --admin-token "
+            "(or MOCKSERVER_ADMIN_TOKEN) to require a bearer token",
+            settings.host,
+            port,
+        )
+    scheme = "https" if ssl_context is not None else "http"
+    return runner, Listening(str(host), int(port), scheme)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Event) -> None:

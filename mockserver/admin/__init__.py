@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from mockserver.admin.context import (
     NAMESPACE_SEGMENT,
     AdminContext,
     AdminRoute,
+    Handler,
     admin_handler,
 )
 from mockserver.admin.meta import MetaResource
@@ -47,15 +49,20 @@ class AdminApi:
 
     def register(self, app: web.Application) -> None:
         prefix = self._context.settings.admin_prefix
+        token = self._context.settings.admin_token
         for route in self.routes:
+            handler = route.handler
+            if token is not None and (route.method, route.path) != ("GET", "/health"):
+                handler = require_token(handler, token)
             path = route.path.replace(NAMESPACE_SEGMENT, NAMESPACE_ROUTE)
-            app.router.add_route(route.method, prefix + path, route.handler)
+            app.router.add_route(route.method, prefix + path, handler)
             if route.scoped:
-                app.router.add_route(
-                    route.method, prefix + NAMESPACE_ROUTE + route.path, route.handler
-                )
+                app.router.add_route(route.method, prefix + NAMESPACE_ROUTE + route.path, handler)
         # anything else under the prefix is an admin mistake, not a mocked request
-        app.router.add_route("*", prefix + "{tail:(/.*)?}", admin_handler(self._unknown))
+        unknown = admin_handler(self._unknown)
+        if token is not None:
+            unknown = require_token(unknown, token)
+        app.router.add_route("*", prefix + "{tail:(/.*)?}", unknown)
 
     async def _unknown(self, request: web.Request) -> web.Response:
         prefix = self._context.settings.admin_prefix
@@ -82,6 +89,33 @@ class AdminApi:
                 "details": [{"field": "path", "message": f"see {prefix}/openapi.json"}],
             },
         )
+
+
+def require_token(handler: Handler, token: str) -> Handler:
+    """Refuse calls without `Authorization: Bearer <token>` (compared in constant time).
+
+    Only the header counts: a token in the query string would end up in logs and proxies.
+    """
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, expected):
+            return await handler(request)
+        reason = "missing" if not given else "wrong"
+        return web.json_response(
+            {
+                "error": f"admin API: {reason} bearer token",
+                "details": [
+                    {"field": "Authorization", "message": "send 'Authorization: Bearer <token>'"}
+                ],
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="mockserver admin"'},
+        )
+
+    guarded.__name__ = handler.__name__
+    return guarded
 
 
 def _same_route(template: str, path: str) -> bool:
