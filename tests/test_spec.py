@@ -341,7 +341,7 @@ def test_the_schema_is_a_valid_2020_12_schema() -> None:
 
 
 def test_the_stub_directory_has_documents() -> None:
-    assert len(DOCUMENTS) >= 2
+    assert DOCUMENTS  # the schema checks below would pass vacuously on an empty stubs/
     assert all(isinstance(document, dict | list) for document in DOCUMENTS.values())
 
 
