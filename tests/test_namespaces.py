@@ -205,3 +205,23 @@ async def test_within_ms_is_capped(serve: ServeStubs) -> None:
     for value in (-1, 30_001, "1s", True):
         response = await client.post("/__admin/verify", json={"request": {}, "within_ms": value})
         assert response.status == 400, value
+
+
+async def test_templates_see_the_namespace_for_links_back(serve: ServeStubs) -> None:
+    client = await serve(
+        {
+            "s.yaml": """
+                - request: {path: /items}
+                  response:
+                    template: true
+                    headers: {Link: '<{{ request.path_prefix }}/items?page=2>; rel="next"'}
+                    json: {namespace: "{{ request.namespace }}"}
+            """
+        }
+    )
+    response = await client.get("/~w7/items")
+    assert response.headers["Link"] == '</~w7/items?page=2>; rel="next"'
+    assert await response.json() == {"namespace": "w7"}
+    plain = await client.get("/items")
+    assert plain.headers["Link"] == '</items?page=2>; rel="next"'
+    assert await plain.json() == {"namespace": None}

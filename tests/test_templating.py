@@ -141,8 +141,8 @@ def test_context_names_are_the_documented_ones() -> None:
     request = context["request"]
     assert isinstance(request, dict)
     assert set(request) == {
-        "method", "path", "path_params", "query", "query_all", "headers", "cookies", "json",
-        "form", "form_all", "body",
+        "method", "path", "namespace", "path_prefix", "path_params", "query", "query_all",
+        "headers", "cookies", "json", "form", "form_all", "body",
     }  # fmt: skip
 
 

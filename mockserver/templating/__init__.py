@@ -333,6 +333,9 @@ def template_context(
         "request": {
             "method": request.method,
             "path": request.path,
+            # absolute links back to the mock (pagination) must keep the /~ns prefix
+            "namespace": request.namespace,
+            "path_prefix": f"/~{request.namespace}" if request.namespace else "",
             "path_params": path_params,
             "query": {name: values[0] for name, values in request.query.items() if values},
             "query_all": request.query,
