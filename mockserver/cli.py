@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         help="info logs one line per mocked request; warning keeps only problems",
     )
     run.add_argument(
+        "--access-log",
+        action="store_true",
+        default=_env_bool("access_log"),
+        help="log one line per mocked request (costs ~15%% of peak throughput)",
+    )
+    run.add_argument(
         "--log-format",
         default=_env("log_format") or "text",
         choices=["text", "json"],
@@ -206,6 +212,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_dump=Path(args.journal_dump) if args.journal_dump else None,
             watch=args.watch,
             log_level=args.log_level,
+            access_log=args.access_log,
             admin_token=args.admin_token,
             tls_cert=_path(args.tls_cert),
             tls_key=_path(args.tls_key),

@@ -32,6 +32,7 @@ class Settings:
     shutdown_grace: float = 1.0
     watch: bool = False
     log_level: str = "info"
+    access_log: bool = False
     admin_token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None

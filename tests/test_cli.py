@@ -248,11 +248,40 @@ def test_watch_reloads_changed_files_and_keeps_the_old_set_on_errors(stubs_dir: 
     assert code == 0
 
 
+def test_access_log_lines_as_json(stubs_dir: Path) -> None:
+    started = Server(
+        "--stubs", str(stubs_dir), "--port", "0", "--access-log", "--log-format", "json"
+    )  # fmt: skip
+    with urllib.request.urlopen(started.url + "/pay", timeout=10) as response:
+        assert response.status == 200
+    code, _, err = started.stop()
+    assert code == 0
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "mockserver.access"]
+    assert len(access) == 1
+    assert {key: access[0][key] for key in ("method", "path", "status", "stub_id")} == {
+        "method": "GET",
+        "path": "/pay",
+        "status": 200,
+        "stub_id": "pay",
+    }
+    assert access[0]["ms"] >= 0
+
+
+def test_no_access_log_by_default(server: Server) -> None:
+    with urllib.request.urlopen(server.url + "/pay", timeout=10) as response:
+        assert response.status == 200
+    code, _, err = server.stop()
+    assert code == 0
+    assert "mockserver.access" not in err
+
+
 def test_help_lists_every_serve_flag() -> None:
     result = run("serve", "--help")
     for flag in (
         "--stubs", "--host", "--port", "--admin-prefix", "--journal-limit",
         "--journal-max-bytes", "--max-body", "--journal-dump", "--shutdown-grace", "--log-level",
-        "--watch",
+        "--watch", "--access-log", "--log-format", "--admin-token", "--tls-cert", "--tls-key",
+        "--tls-client-ca", "--client-timeout", "--max-namespaces",
     ):  # fmt: skip
         assert flag in result.stdout
