@@ -15,9 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import jsonschema
 import regex
-from jsonpath_rfc9535 import compile as compile_jsonpath
 from pydantic import JsonValue
 
 from mockserver.incoming import IncomingRequest, NotJson
@@ -311,6 +309,8 @@ def _json_subset_check(expected: JsonValue) -> FieldCheck:
 
 
 def _json_path_check(query: str, check: ValueCheck) -> FieldCheck:
+    from jsonpath_rfc9535 import compile as compile_jsonpath  # lazily: few stubs need it
+
     compiled = compile_jsonpath(query)
     field_name = f"body.json_path.{query}"
 
@@ -326,13 +326,16 @@ def _json_path_check(query: str, check: ValueCheck) -> FieldCheck:
 
 
 def _json_schema_check(schema: Mapping[str, Any]) -> FieldCheck:
+    import jsonschema  # lazily: few stubs need it, and it costs ~50 ms at start-up
+
     validator = jsonschema.validators.validator_for(schema)(schema)
+    best_match = jsonschema.exceptions.best_match
 
     def compare(request: IncomingRequest) -> Miss | None:
         body = request.json
         if isinstance(body, NotJson):
             return Miss("body.json_schema", "a JSON body valid against the schema", request.text)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+        error = best_match(validator.iter_errors(body))
         if error is None:
             return None
         return Miss("body.json_schema", "valid against the schema", error.message)

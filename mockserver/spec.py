@@ -11,10 +11,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Final, Literal
 
-import jsonschema
-import jsonschema.exceptions
-from jsonpath_rfc9535 import JSONPathError
-from jsonpath_rfc9535 import compile as compile_jsonpath
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -206,10 +202,16 @@ class BodyMatcher(StrictModel):
     @field_validator("json_path")
     @classmethod
     def _valid_json_paths(cls, value: dict[str, ValueMatcher] | None) -> Any:
+        if not value:
+            return value
+        # imported here: only stubs that use json_path pay for the library at start-up
+        from jsonpath_rfc9535 import JSONPathError as jsonpath_error
+        from jsonpath_rfc9535 import compile as compile_jsonpath
+
         for query in value or {}:
             try:
                 compile_jsonpath(query)
-            except JSONPathError as error:
+            except jsonpath_error as error:
                 raise ValueError(f"{query!r} is not an RFC 9535 JSONPath: {error}") from None
         return value
 
@@ -217,6 +219,8 @@ class BodyMatcher(StrictModel):
     @classmethod
     def _valid_json_schema(cls, value: dict[str, JsonValue] | None) -> Any:
         if value is not None:
+            import jsonschema  # only stubs that use json_schema pay for it at start-up
+
             try:
                 jsonschema.validators.validator_for(value).check_schema(value)
             except jsonschema.exceptions.SchemaError as error:

@@ -24,7 +24,7 @@ class MetaResource:
     def __init__(self, context: AdminContext, describe_api: Callable[[], dict[str, Any]]) -> None:
         self._context = context
         self._describe_api = describe_api
-        self._schema = stub_file_schema()
+        self._schema: dict[str, Any] | None = None  # built on first request: start-up stays lean
 
     def routes(self) -> Sequence[AdminRoute]:
         return [
@@ -99,6 +99,8 @@ class MetaResource:
         return ok({"removed": name})
 
     async def schema(self, request: web.Request) -> web.Response:
+        if self._schema is None:
+            self._schema = stub_file_schema()
         return ok(self._schema)
 
     async def openapi(self, request: web.Request) -> web.Response:
