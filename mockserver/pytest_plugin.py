@@ -25,6 +25,7 @@ from mockserver.client import AdminError, JournalEntry, MockServerClient
 URL_ENV: Final = "MOCKSERVER_URL"
 STUB_FILES_MARKER: Final = "mockserver_stub_files"
 REPORT_SECTION: Final = "mockserver: unmatched requests"
+_FAILED = pytest.StashKey[bool]()
 SIDECAR_READY_TIMEOUT: Final = 30.0
 """Seconds to wait for a sidecar's health check: a container may still be starting."""
 
@@ -113,8 +114,10 @@ def mockserver(
                 client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
         yield client
     finally:
-        with contextlib.suppress(OSError, AdminError):  # a server that died reports elsewhere
-            client.remove_namespace()
+        # a failed test's namespace stays, so a sidecar's --journal-dump keeps its requests
+        if not request.node.stash.get(_FAILED, False):
+            with contextlib.suppress(OSError, AdminError):  # a dead server reports elsewhere
+                client.remove_namespace()
 
 
 def _stub_file(request: pytest.FixtureRequest, name: str | os.PathLike[str]) -> Path:
@@ -131,6 +134,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
     if report.when == "call" and report.failed:
         client = getattr(item, "funcargs", {}).get("mockserver")
         if isinstance(client, MockServerClient):
