@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import signal
@@ -54,6 +55,7 @@ W5_FILL_PATHS: Final = (
 )
 W5_REQUEST_BYTES: Final = 300
 ALL_PARTS: Final = ("W0", "W1", "W2", "W3", "W4", "W5", "startup")
+NOISY: Final = 0.05  # other processes' CPU share above which a row is flagged
 COUNT_RUNS: Final = 5  # the count query's time is the median of these
 
 
@@ -78,6 +80,7 @@ class Row:
     p99_ms: float | None = None
     errors: int | None = None
     non_2xx: int | None = None
+    others_cpu: float | None = None  # share of both CPUs other processes took meanwhile
     note: str = ""
 
 
@@ -156,6 +159,50 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat; (0, 0) where it is missing."""
+    try:
+        line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return 0, 0
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    ticks = [int(x) for x in line.split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+def process_ticks(pid: int) -> int:
+    """User + system clock ticks of one process (all its threads)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class CpuWatch:
+    """How much CPU the rest of the machine took while we measured: a shared machine skews
+    every figure, so each row says so rather than hiding it."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.start = self._ours(), machine_ticks()
+
+    def _ours(self) -> float:
+        # the server, wrk (a reaped child by the time we read this) and this script
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = children.ru_utime + children.ru_stime + me.ru_utime + me.ru_stime
+        return process_ticks(self.server_pid) + seconds * self.tick
+
+    def others_share(self) -> float | None:
+        (ours0, (busy0, total0)), ours1, (busy1, total1) = self.start, self._ours(), machine_ticks()
+        if total1 <= total0:
+            return None
+        return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (total1 - total0)
 
 
 class Server:
@@ -378,9 +425,10 @@ def run_wrk(
     return result
 
 
-def measure(cpus: Cpus, port: int, workload: Workload, label: str, seconds: int) -> Row:
+def measure(cpus: Cpus, server: Server, workload: Workload, label: str, seconds: int) -> Row:
     progress(f"{workload.name} {label}: measuring {seconds} s")
-    result = run_wrk(cpus, port, workload, seconds)
+    watch = CpuWatch(server.proc.pid)
+    result = run_wrk(cpus, server.port, workload, seconds)
     return Row(
         workload.name,
         label,
@@ -389,6 +437,7 @@ def measure(cpus: Cpus, port: int, workload: Workload, label: str, seconds: int)
         p99_ms=result["p99_us"] / 1000,
         errors=result["errors"],
         non_2xx=result["non_2xx"],
+        others_cpu=watch.others_share(),
     )
 
 
@@ -417,11 +466,11 @@ def bench_target(
             server.wait_healthy(target.health_path or workload.path)
             check_body(port, workload, bare=target.health_path is None)
             warm(cpus, port, workload, label, warmup)
-            results.rows.append(measure(cpus, port, workload, label, args.duration))
+            results.rows.append(measure(cpus, server, workload, label, args.duration))
             if long_label is not None and args.long_warmup > 0:
                 # The first measurement's load counts toward the long warm-up.
                 warm(cpus, port, workload, long_label, args.long_warmup - warmup - args.duration)
-                results.rows.append(measure(cpus, port, workload, long_label, args.duration))
+                results.rows.append(measure(cpus, server, workload, long_label, args.duration))
     except NotSupported as exc:
         if not workload.may_be_unsupported:
             progress(f"{workload.name} {label}: FAILED: {exc}")
@@ -596,7 +645,7 @@ def throughput_table(results: Results, labels: Labels) -> str:
     rows = []
     for row in results.rows:
         if row.rps is None:
-            rows.append([row.workload, row.server, row.note, "", "", "", ""])
+            rows.append([row.workload, row.server, row.note, "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -607,10 +656,11 @@ def throughput_table(results: Results, labels: Labels) -> str:
                 fmt(row.p99_ms, ".2f"),
                 f"{row.errors} / {row.non_2xx}",
                 ratio_notes(results, row, labels),
+                fmt(row.others_cpu, ".0%"),
             ]
         )
     header = ["workload", "server", "req/s", "p50 ms", "p99 ms", "errors / non-2xx", "ratios"]
-    return table(header, rows)
+    return table([*header, "other CPU"], rows)
 
 
 def startup_table(results: Results) -> str:
@@ -715,19 +765,10 @@ def versions(jar: Path | None) -> list[str]:
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
-    """Share of all CPUs' time spent busy over `seconds` (from /proc/stat), before we load them."""
-
-    def sample() -> tuple[int, int]:
-        try:
-            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        except OSError:
-            return 0, 0
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields) - idle, sum(fields)
-
-    busy0, total0 = sample()
+    """Share of all CPUs' time spent busy over `seconds`, before we load them."""
+    busy0, total0 = machine_ticks()
     time.sleep(seconds)
-    busy1, total1 = sample()
+    busy1, total1 = machine_ticks()
     return (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
 
 
@@ -753,7 +794,9 @@ def report(args: argparse.Namespace, results: Results, labels: Labels, jar: Path
         "## Throughput and latency",
         throughput_table(results, labels),
         "",
-        "non-2xx: wrk counts responses with a status ≥ 400.",
+        "non-2xx: wrk counts responses with a status ≥ 400. other CPU: the share of both CPUs "
+        "that processes other than the server, wrk and this script used during the measurement; "
+        f"above {NOISY:.0%} the row is not to be trusted.",
         "",
         f"## W5: journal at {args.journal_entries:,} requests of {W5_REQUEST_BYTES} bytes",
         journal_table(results),
@@ -890,6 +933,8 @@ def main(argv: list[str]) -> int:
             bench_startup(args, cpus, results, target)
 
     results.rows.sort(key=lambda row: row.workload)  # stable: the servers keep their order
+    if noisy := [row for row in results.rows if (row.others_cpu or 0) > NOISY]:
+        progress(f"{len(noisy)} rows measured while other processes were busy: rerun when quiet")
     print(report(args, results, labels, jar))
     if args.json:
         raw = {
