@@ -841,6 +841,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=shlex.split,
         help="command that runs mockserver's CLI (default: the `mockserver` console script)",
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="wait up to S seconds for other processes to leave the CPUs idle before starting",
+    )
     parser.add_argument("--require-all", action="store_true", help="a missing tool is an error")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--work", type=Path, default=JAR_DIR, help="scratch: stubs and logs")
@@ -874,6 +881,10 @@ def main(argv: list[str]) -> int:
     args.cpus = cpus = choose_cpus()
     args.load_before = load_average()
     args.busy_before = cpu_busy()
+    deadline = time.monotonic() + args.wait_quiet
+    while args.busy_before > NOISY and time.monotonic() < deadline:
+        progress(f"the CPUs are {args.busy_before:.0%} busy: waiting for them to be quiet")
+        args.busy_before = cpu_busy(5.0)
     if args.busy_before > 0.05:
         progress(f"the CPUs are {args.busy_before:.0%} busy before the run: figures will be low")
     results = Results()
