@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -234,7 +234,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        dumped = asyncio.run(serve(settings, loaded, on_ready=ready))
+        dumped = _run(serve(settings, loaded, on_ready=ready))
     except StartupError as error:
         _fail(error.message)
     except MockServerError as error:
@@ -246,6 +246,16 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"journal: {dumped} entries written to {settings.journal_dump}", flush=True)
     print("mockserver stopped", flush=True)
     return 0
+
+
+def _run(main: Coroutine[Any, Any, int | None]) -> int | None:
+    """Run on uvloop where it is installed: ~10% more requests a second than asyncio's loop
+    (W1 of the benchmark, alternating runs: 7.7k/8.2k against 8.5k/9.4k req/s)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -104,9 +104,8 @@ _SHORT_NAMES: Final = {
 
 
 def stub_response(prepared: PreparedResponse) -> web.Response:
-    return web.Response(
-        status=prepared.status, headers=CIMultiDict(prepared.headers), body=prepared.body
-    )
+    # web.Response copies the headers into its own CIMultiDict: no copy of ours first
+    return web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
 
 
 def render_response(

@@ -50,7 +50,7 @@ def _skip(field: str, expected: str, actual: str) -> Miss:
 class StubSet:
     """An immutable, ordered, indexed set of stubs."""
 
-    __slots__ = ("_by_id", "_fallback", "_index", "ordered")
+    __slots__ = ("_by_id", "_fallback", "_fallback_ranks", "_index", "_merged", "ordered")
 
     def __init__(self, stubs: Iterable[Stub]) -> None:
         self.ordered: tuple[Stub, ...] = tuple(sorted(stubs, key=lambda stub: stub.sort_key))
@@ -66,23 +66,27 @@ class StubSet:
             for method in methods or (_ANY_METHOD,):
                 index.setdefault((method, path), []).append(rank)
         self._index = {key: tuple(ranks) for key, ranks in index.items()}
-        self._fallback = tuple(fallback)
+        self._fallback = tuple(self.ordered[rank] for rank in fallback)
+        self._fallback_ranks = tuple(fallback)
+        # (method, path) -> its candidates in order, merged on first use; only keys of the
+        # index are kept, so the cache is bounded by the stubs, not by the requests
+        self._merged: dict[tuple[str, str], tuple[Stub, ...]] = {}
 
-    def candidates(self, method: str, path: str) -> Iterator[Stub]:
+    def candidates(self, method: str, path: str) -> tuple[Stub, ...]:
         """The stubs that may match, in priority order."""
-        lists = [
-            ranks
-            for ranks in (
-                self._index.get((method, path)),
-                self._index.get((_ANY_METHOD, path)),
-                self._fallback,
-            )
-            if ranks
-        ]
+        key = (method, path)
+        merged = self._merged.get(key)
+        if merged is not None:
+            return merged
+        exact = self._index.get(key)
+        any_method = self._index.get((_ANY_METHOD, path))
+        if exact is None and any_method is None:
+            return self._fallback
+        lists = [ranks for ranks in (exact, any_method, self._fallback_ranks) if ranks]
         ordered = self.ordered
-        if len(lists) == 1:
-            return (ordered[rank] for rank in lists[0])
-        return (ordered[rank] for rank in heapq.merge(*lists))
+        merged = tuple(ordered[rank] for rank in heapq.merge(*lists))
+        self._merged[key] = merged
+        return merged
 
     def get(self, stub_id: str) -> Stub | None:
         return self._by_id.get(stub_id)
