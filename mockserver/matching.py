@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -51,7 +52,7 @@ class Match:
 # --- value matchers -------------------------------------------------------------------------
 
 
-class ValueCheck:
+class ValueCheck(ABC):
     """A compiled value matcher over the values of one field (none when it is absent)."""
 
     __slots__ = ("expected",)
@@ -59,14 +60,23 @@ class ValueCheck:
     def __init__(self, expected: str) -> None:
         self.expected = expected
 
+    @abstractmethod
+    def holds(self, values: Sequence[str]) -> bool: ...
+
+
+class _Leaf(ValueCheck):
+    """A check of single values: it holds when any value of the field passes it."""
+
+    __slots__ = ()
+
     def holds(self, values: Sequence[str]) -> bool:
         return any(self.holds_one(value) for value in values)
 
-    def holds_one(self, value: str) -> bool:
-        raise NotImplementedError  # every leaf check overrides it; composites override holds
+    @abstractmethod
+    def holds_one(self, value: str) -> bool: ...
 
 
-class _Equals(ValueCheck):
+class _Equals(_Leaf):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
@@ -80,7 +90,7 @@ class _Equals(ValueCheck):
         return value == self.text
 
 
-class _Contains(ValueCheck):
+class _Contains(_Leaf):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
@@ -91,7 +101,7 @@ class _Contains(ValueCheck):
         return self.text in value
 
 
-class _StartsWith(ValueCheck):
+class _StartsWith(_Leaf):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
@@ -108,7 +118,7 @@ REGEX_TIMEOUT: Final = 0.1
 same Python `re` syntax with a timeout; a match that times out counts as no match."""
 
 
-class _Matches(ValueCheck):
+class _Matches(_Leaf):
     __slots__ = ("pattern",)
 
     def __init__(self, pattern: re.Pattern[str]) -> None:

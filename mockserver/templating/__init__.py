@@ -17,10 +17,12 @@ The rules users see:
 
 from __future__ import annotations
 
+import collections
 import math
 import random
 import re
 import uuid as uuid_module
+from abc import ABC, abstractmethod
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Protocol
@@ -151,7 +153,7 @@ def _single_expression(tree: jinja_nodes.Template) -> jinja_nodes.Expr | None:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-class _Node:
+class _Node(ABC):
     __slots__ = ("field",)
 
     def __init__(self, field: str) -> None:
@@ -168,8 +170,8 @@ class _Node:
         finally:
             BUDGET.reset(token)
 
-    def _render(self, context: dict[str, object], budget: Budget) -> JsonValue:
-        raise NotImplementedError
+    @abstractmethod
+    def _render(self, context: dict[str, object], budget: Budget) -> JsonValue: ...
 
 
 class _Constant(_Node):
@@ -237,8 +239,8 @@ class _Expression(_Node):
     def _render(self, context: dict[str, object], budget: Budget) -> JsonValue:
         try:
             jinja_context = _jinja_context(self.template, context)
-            for _ in self.template.root_render_func(jinja_context):
-                pass
+            # the expression's template only assigns `result`: run it for that side effect
+            collections.deque(self.template.root_render_func(jinja_context), maxlen=0)
             return _to_json(jinja_context.vars["result"], budget)
         except Exception as error:
             raise TemplateError(self.field, _describe(error)) from error
