@@ -31,7 +31,14 @@ from mockserver.spec import (
     StubSpec,
     ValueMatcher,
 )
-from mockserver.stub import API_SOURCE, Origin, PreparedResponse, ResponseTemplates, Stub
+from mockserver.stub import (
+    API_SOURCE,
+    Origin,
+    PreparedResponse,
+    ResponseTemplates,
+    Stub,
+    json_bytes,
+)
 from mockserver.templating import Renderable, compile_template_value
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
@@ -247,7 +254,12 @@ def _build_stub(
     for position, answer in enumerate(spec.answers):
         where: tuple[str | int, ...] = ("responses", position) if sequence else ("response",)
         try:
-            responses.append(_prepare(answer, base_dir, context.stub_dirs))
+            try:
+                responses.append(_prepare(answer, base_dir, context.stub_dirs))
+            except UnicodeEncodeError:
+                raise StubError(
+                    "", "", "holds an unpaired surrogate (such as \\ud800): not valid Unicode"
+                ) from None
         except _TemplateAt as failure:
             loc = (*where, *failure.loc)
             line = _template_line(node, loc, failure.error.line)
@@ -294,7 +306,7 @@ def _prepare(
         stream = tuple(part.encode("utf-8") for part in response.chunks.parts)
         interval = response.chunks.interval_ms
     elif response.has_json:
-        body = json.dumps(response.json_, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json_bytes(response.json_)
         content_type = "application/json"
     elif response.body_file is not None:
         body, content_type = _read_body_file(response.body_file, base_dir, stub_dirs)

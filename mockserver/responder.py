@@ -7,7 +7,6 @@ an oversized body. Everything here was decided elsewhere; this module only write
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import socket
 import struct
@@ -20,7 +19,7 @@ from multidict import CIMultiDict
 
 from mockserver.errors import TemplateError
 from mockserver.incoming import IncomingRequest
-from mockserver.stub import PreparedResponse, ResponseTemplates
+from mockserver.stub import PreparedResponse, ResponseTemplates, json_bytes
 from mockserver.templating import render_header, render_text
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -119,7 +118,7 @@ def render_response(
     if templates.body is not None:
         if templates.body_is_json:
             value = templates.body.render(context)
-            body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            body = json_bytes(value)
         else:
             body = render_text(templates.body, context).encode("utf-8")
     return web.Response(status=prepared.status, headers=headers, body=body)
@@ -191,7 +190,7 @@ def json_response(status: int, payload: Any) -> web.Response:
     return web.Response(
         status=status,
         headers=_JSON_HEADERS,
-        body=json.dumps(payload, ensure_ascii=False, default=str).encode(),
+        body=json_bytes(payload, compact=False),
     )
 
 

@@ -131,7 +131,7 @@ def _write_dump(app: web.Application, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as dump:
         for entry in entries:
-            dump.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
+            dump.write(json.dumps(entry.to_json(), default=str) + "\n")  # ASCII: any text fits
     return len(entries)
 
 

@@ -7,6 +7,7 @@ no JSON encoding. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -15,6 +16,16 @@ from mockserver.spec import StubSpec
 from mockserver.templating import Renderable
 
 Origin = Literal["file", "api"]
+
+
+def json_bytes(value: Any, *, compact: bool = True) -> bytes:
+    """UTF-8 JSON. A lone surrogate (JSON allows `"\\ud800"`, UTF-8 does not) goes back out as
+    the same escape instead of failing the whole answer."""
+    separators = (",", ":") if compact else (", ", ": ")
+    text = json.dumps(value, ensure_ascii=False, separators=separators, default=str)
+    return text.encode("utf-8", "backslashreplace")
+
+
 API_SOURCE: Final = "api"
 
 

@@ -74,17 +74,6 @@ stubs:
     response: {status: 201}
 """
 
-# Operations with a known failure, found by this test: (METHOD, path) -> why. Until it is fixed,
-# the fuzz test sends them a valid namespace name (fuzzing everything else about them) and
-# `test_an_invalid_namespace_is_a_documented_error` replays the failing requests as a strict
-# xfail; once the server is fixed that test fails, and KNOWN_FAILURES becomes {}.
-_INVALID_NAMESPACE: Final = (
-    "a namespace outside [A-Za-z0-9_-]{1,64} (e.g. /__admin/ns/%C2%84/health) answers 405 "
-    "'GET is not allowed ... allowed: GET', undocumented; one with %0A answers aiohttp's "
-    "text/plain 404, since the admin catch-all's '.' does not match a newline"
-)
-
-
 # a valid body for each operation that takes one, by method and path after /ns/{namespace}
 VALID_BODIES: Final[dict[tuple[str, str], Any]] = {
     ("POST", "/stubs"): {"request": {}},
@@ -106,11 +95,7 @@ DOCUMENT: Final = _document()
 OPERATIONS: Final = sorted(
     (method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item
 )
-KNOWN_FAILURES: Final[dict[tuple[str, str], str]] = {
-    operation: _INVALID_NAMESPACE
-    for operation in OPERATIONS
-    if operation[1].startswith(f"{PREFIX}/ns/{{namespace}}")
-}
+NAMESPACED: Final = [op for op in OPERATIONS if op[1].startswith(f"{PREFIX}/ns/{{namespace}}")]
 
 
 def _config() -> SchemathesisConfig:
@@ -189,19 +174,12 @@ def test_schemathesis_loads_every_operation() -> None:
 def test_admin_api_conforms(
     case: Any, admin_server: RunningServer, session: requests.Session
 ) -> None:
-    operation = (case.operation.method.upper(), case.operation.path)
-    if operation in KNOWN_FAILURES and not NAMESPACE.fullmatch(
-        case.path_parameters.get("namespace", "")
-    ):
-        # a known failure (see below) on an invalid name: fuzz the rest with a valid one
-        case.path_parameters["namespace"] = "fuzz"
     _call(case, admin_server, session)
 
 
-@pytest.mark.xfail(strict=True, reason=_INVALID_NAMESPACE)
 @pytest.mark.parametrize("namespace", ["\x84", "\n"], ids=["U+0084", "newline"])
 @pytest.mark.parametrize(
-    "operation", [pytest.param(op, id=f"{op[0]} {op[1]}") for op in sorted(KNOWN_FAILURES)]
+    "operation", [pytest.param(op, id=f"{op[0]} {op[1]}") for op in NAMESPACED]
 )
 def test_an_invalid_namespace_is_a_documented_error(
     operation: tuple[str, str],
@@ -209,20 +187,20 @@ def test_an_invalid_namespace_is_a_documented_error(
     admin_server: RunningServer,
     session: requests.Session,
 ) -> None:
-    """The request that failed, replayed: each must answer a documented status with JSON."""
+    """Names outside [A-Za-z0-9_-]{1,64} (found by fuzzing: once a 405 and a text/plain 404)
+    answer the documented 404 with JSON."""
     method, path = operation
     tail = path.removeprefix(f"{PREFIX}/ns/{{namespace}}")
     case = schema[path][method].Case(
         path_parameters={"namespace": namespace, "id": "create-charge", "name": "checkout"},
         body=VALID_BODIES.get((method, tail), NOT_SET),
+        media_type="application/json",
     )
     case.call_and_validate(base_url=admin_server.url, session=session, checks=CHECKS, timeout=10)
 
 
-_LONE_SURROGATE: Final = (
-    "a JSON string escape of a lone surrogate (\\ud800) is accepted in a stub, and then every "
-    "JSON answer that would carry it is a 500 UnicodeEncodeError from json_response"
-)
+# Found by fuzzing: a JSON escape of a lone surrogate (\ud800) was accepted in a stub, then every
+# JSON answer carrying it was a 500 (UnicodeEncodeError); it now goes back out as the same escape.
 
 
 @pytest.fixture
@@ -234,10 +212,11 @@ def scratch_namespace(admin_server: RunningServer, session: requests.Session) ->
 
 def _namespaced_case(method: str, tail: str, namespace: str, **kwargs: Any) -> Any:
     operation = schema[f"{PREFIX}/ns/{{namespace}}{tail}"][method]
-    return operation.Case(path_parameters={"namespace": namespace}, **kwargs)
+    return operation.Case(
+        path_parameters={"namespace": namespace}, media_type="application/json", **kwargs
+    )
 
 
-@pytest.mark.xfail(strict=True, reason=_LONE_SURROGATE)
 def test_a_stub_with_a_lone_surrogate_leaves_the_stub_list_readable(
     admin_server: RunningServer, session: requests.Session, scratch_namespace: str
 ) -> None:
@@ -248,7 +227,6 @@ def test_a_stub_with_a_lone_surrogate_leaves_the_stub_list_readable(
     listed.call_and_validate(base_url=admin_server.url, session=session, checks=CHECKS)
 
 
-@pytest.mark.xfail(strict=True, reason=_LONE_SURROGATE)
 def test_a_verify_with_a_lone_surrogate_answers_without_a_server_error(
     admin_server: RunningServer, session: requests.Session, scratch_namespace: str
 ) -> None:

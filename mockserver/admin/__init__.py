@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 from aiohttp import web
@@ -62,7 +63,7 @@ class AdminApi:
         unknown = admin_handler(self._unknown)
         if token is not None:
             unknown = require_token(unknown, token)
-        app.router.add_route("*", prefix + "{tail:(/.*)?}", unknown)
+        app.router.add_route("*", prefix + "{tail:(/[\\s\\S]*)?}", unknown)
 
     async def _unknown(self, request: web.Request) -> web.Response:
         prefix = self._context.settings.admin_prefix
@@ -119,9 +120,14 @@ def require_token(handler: Handler, token: str) -> Handler:
 
 
 def _same_route(template: str, path: str) -> bool:
-    """ "/__admin/stubs/{id}" names "/__admin/stubs/x"."""
+    """ "/__admin/stubs/{id}" names "/__admin/stubs/x"; "{namespace}" only a valid name."""
     parts, wanted = template.split("/"), path.split("/")
     return len(parts) == len(wanted) and all(
-        part == got or (part.startswith("{") and bool(got))
+        part == got
+        or (part == "{namespace}" and bool(_NAMESPACE_NAME.fullmatch(got)))
+        or (part.startswith("{") and part != "{namespace}" and bool(got))
         for part, got in zip(parts, wanted, strict=True)
     )
+
+
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")

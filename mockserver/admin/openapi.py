@@ -20,6 +20,7 @@ _STATUS_TEXT = {
     400: "Bad input: {error, details}",
     404: "Unknown id: {error, details}",
     422: "Verification failed: {ok: false, count, expected, message, near_misses}",
+    503: "The namespace would exceed --max-namespaces: {error, details}",
 }
 
 
@@ -88,8 +89,10 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
             }
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
         if route.scoped:
+            statuses = sorted({*route.responses, 404, 503})  # a bad name; too many namespaces
             scoped = {
                 **operation,
+                "responses": {str(status): _response(status) for status in statuses},
                 "operationId": operation["operationId"] + "_in_namespace",
                 "parameters": [NAMESPACE_PARAMETER, *route.parameters],
                 "tags": ["namespaced"],
@@ -114,6 +117,6 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
 
 def _response(status: int) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
-    if status in (400, 404):
+    if status in (400, 404, 503):
         content = {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}
     return {"description": _STATUS_TEXT.get(status, "Response"), "content": content}
