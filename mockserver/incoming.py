@@ -48,6 +48,11 @@ def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 _NAMESPACE: Final = re.compile(r"/~([A-Za-z0-9_-]{1,64})(?=/|$)")
 
 
+def _not_json(constant: str) -> object:
+    # NaN and Infinity are Python's extension, not JSON: such a body is text, not a JSON body
+    raise ValueError(f"{constant} is not JSON")
+
+
 def split_namespace(path: str) -> tuple[str | None, str]:
     """ "/~worker1/v1/charges" -> ("worker1", "/v1/charges"); "/v1/x" -> (None, "/v1/x")."""
     if not path.startswith("/~"):
@@ -137,7 +142,7 @@ class IncomingRequest:
         if self._json is _UNSET:
             text = self.text
             try:
-                self._json = json.loads(text) if text else NOT_JSON
+                self._json = json.loads(text, parse_constant=_not_json) if text else NOT_JSON
             except ValueError:
                 self._json = NOT_JSON
         return self._json  # type: ignore[return-value]  # set above, typed as object for the sentinel
