@@ -447,6 +447,23 @@ def warm(cpus: Cpus, port: int, workload: Workload, label: str, seconds: float) 
         run_wrk(cpus, port, workload, round(seconds))
 
 
+def wait_quiet(args: argparse.Namespace) -> None:
+    """Wait, up to --wait-quiet seconds, for other processes to leave the CPUs idle."""
+    started = time.monotonic()
+    waited = False
+    while time.monotonic() - started < args.wait_quiet and (busy := cpu_busy(1.0)) > NOISY:
+        if not waited:
+            progress(f"the CPUs are {busy:.0%} busy: waiting up to {args.wait_quiet:.0f} s")
+            waited = True
+        time.sleep(2.0)
+    if waited:
+        progress(f"waited {time.monotonic() - started:.0f} s")
+
+
+def noisy(share: float | None) -> bool:
+    return share is not None and share > NOISY
+
+
 def bench_target(
     args: argparse.Namespace,
     cpus: Cpus,
@@ -457,20 +474,17 @@ def bench_target(
     long_label: str | None = None,
 ) -> None:
     """Start `target` with `workload`'s stubs, check, warm up, measure; with `long_label`, keep
-    warming until --long-warmup seconds of load and measure again (WireMock's JIT)."""
-    port = free_port()
+    warming until --long-warmup seconds of load and measure again (WireMock's JIT). A run that
+    other processes disturbed is repeated from a fresh start, up to --retries times."""
     label = target.label
     try:
-        cmd = target.start(workload, port)
-        with Server(f"{workload.name} {label}", cmd, port, cpus, args.work / "logs") as server:
-            server.wait_healthy(target.health_path or workload.path)
-            check_body(port, workload, bare=target.health_path is None)
-            warm(cpus, port, workload, label, warmup)
-            results.rows.append(measure(cpus, server, workload, label, args.duration))
-            if long_label is not None and args.long_warmup > 0:
-                # The first measurement's load counts toward the long warm-up.
-                warm(cpus, port, workload, long_label, args.long_warmup - warmup - args.duration)
-                results.rows.append(measure(cpus, server, workload, long_label, args.duration))
+        for attempt in range(args.retries + 1):
+            wait_quiet(args)
+            rows = bench_target_once(args, cpus, target, workload, warmup, long_label)
+            if attempt == args.retries or not any(noisy(row.others_cpu) for row in rows):
+                break
+            progress(f"{workload.name} {label}: other processes were busy; measuring again")
+        results.rows.extend(rows)
     except NotSupported as exc:
         if not workload.may_be_unsupported:
             progress(f"{workload.name} {label}: FAILED: {exc}")
@@ -483,6 +497,30 @@ def bench_target(
         progress(f"{workload.name} {label}: FAILED: {exc}")
         results.failed = True
         results.rows.append(Row(workload.name, label, note=f"FAILED: {exc}"))
+
+
+def bench_target_once(
+    args: argparse.Namespace,
+    cpus: Cpus,
+    target: Target,
+    workload: Workload,
+    warmup: int,
+    long_label: str | None,
+) -> list[Row]:
+    port = free_port()
+    label = target.label
+    rows = []
+    cmd = target.start(workload, port)
+    with Server(f"{workload.name} {label}", cmd, port, cpus, args.work / "logs") as server:
+        server.wait_healthy(target.health_path or workload.path)
+        check_body(port, workload, bare=target.health_path is None)
+        warm(cpus, port, workload, label, warmup)
+        rows.append(measure(cpus, server, workload, label, args.duration))
+        if long_label is not None and args.long_warmup > 0:
+            # The first measurement's load counts toward the long warm-up.
+            warm(cpus, port, workload, long_label, args.long_warmup - warmup - args.duration)
+            rows.append(measure(cpus, server, workload, long_label, args.duration))
+    return rows
 
 
 def bench_startup(args: argparse.Namespace, cpus: Cpus, results: Results, target: Target) -> None:
@@ -498,12 +536,20 @@ def bench_startup(args: argparse.Namespace, cpus: Cpus, results: Results, target
 
     try:
         for _ in range(args.startup_runs):
-            port = free_port()
-            cmd = target.start(workload, port)
-            with Server(f"startup {target.label}", cmd, port, cpus, args.work / "logs") as server:
-                # A refused connection is "not yet"; a wrong body is a failure, not a retry.
-                startup.seconds.append(server.wait_until(answered))
-                startup.rss_mib.append(server.rss_mib())
+            for attempt in range(args.retries + 1):
+                wait_quiet(args)
+                port = free_port()
+                cmd = target.start(workload, port)
+                logs = args.work / "logs"
+                with Server(f"startup {target.label}", cmd, port, cpus, logs) as server:
+                    watch = CpuWatch(server.proc.pid)
+                    # A refused connection is "not yet"; a wrong body is a failure, not a retry.
+                    seconds = server.wait_until(answered)
+                    rss = server.rss_mib()
+                if attempt == args.retries or not noisy(watch.others_share()):
+                    break
+            startup.seconds.append(seconds)
+            startup.rss_mib.append(rss)
         progress(f"start-up {target.label}: {startup.seconds}")
     except (BenchError, OSError, subprocess.SubprocessError) as exc:
         progress(f"start-up {target.label}: FAILED: {exc}")
@@ -555,11 +601,17 @@ def bench_journal(
             bound = max(60, args.journal_entries // 500)  # the fill stops itself; this is a bound
             run_wrk(cpus, port, workload, bound, fill)
             journal.entries = count(port, count_body({}))
-            for _ in range(COUNT_RUNS):
-                started = time.perf_counter()
-                journal.matching = count(port, count_body({"path": W5_PATH}))
-                journal.count_ms.append((time.perf_counter() - started) * 1000)
             journal.rss_after_mib = server.rss_mib()
+            for _ in range(args.retries + 1):
+                wait_quiet(args)
+                watch = CpuWatch(server.proc.pid)
+                journal.count_ms = []
+                for _ in range(COUNT_RUNS):
+                    started = time.perf_counter()
+                    journal.matching = count(port, count_body({"path": W5_PATH}))
+                    journal.count_ms.append((time.perf_counter() - started) * 1000)
+                if not noisy(watch.others_share()):
+                    break
         if not journal.entries or journal.entries < args.journal_entries:
             raise BenchError(f"journal holds {journal.entries} entries after the fill")
         if not journal.matching:
@@ -844,9 +896,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--wait-quiet",
         type=float,
-        default=0,
+        default=60,
         metavar="S",
-        help="wait up to S seconds for other processes to leave the CPUs idle before starting",
+        help="before each measurement, wait up to S seconds for other processes to leave the "
+        "CPUs idle (default 60)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="times a measurement disturbed by other processes is repeated (default 2)",
     )
     parser.add_argument("--require-all", action="store_true", help="a missing tool is an error")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -854,9 +913,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if unknown := args.workloads - set(ALL_PARTS):
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
-    if args.quick:
-        args.duration, args.warmup, args.long_warmup = 1, 0, 0
-        args.journal_entries, args.startup_runs = 2000, 1
+    if args.quick:  # its values, except where an option was given explicitly
+        quick = {"duration": 1, "warmup": 0, "long_warmup": 0, "journal_entries": 2000}
+        quick |= {"startup_runs": 1, "retries": 0, "wait_quiet": 0}
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     args.argv = argv
     return args
 
@@ -874,6 +936,8 @@ def choose_cpus() -> Cpus:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         progress("wrk not found (Debian: apt-get install wrk)")
         return 2
@@ -881,12 +945,8 @@ def main(argv: list[str]) -> int:
     args.cpus = cpus = choose_cpus()
     args.load_before = load_average()
     args.busy_before = cpu_busy()
-    deadline = time.monotonic() + args.wait_quiet
-    while args.busy_before > NOISY and time.monotonic() < deadline:
-        progress(f"the CPUs are {args.busy_before:.0%} busy: waiting for them to be quiet")
-        args.busy_before = cpu_busy(5.0)
-    if args.busy_before > 0.05:
-        progress(f"the CPUs are {args.busy_before:.0%} busy before the run: figures will be low")
+    if args.busy_before > NOISY:
+        progress(f"the CPUs are {args.busy_before:.0%} busy before the run")
     results = Results()
     missing: list[str] = []
 
