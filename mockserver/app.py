@@ -220,5 +220,6 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app[SETTINGS_KEY] = settings
     app[ADMIN_KEY] = admin
     admin.register(app)
-    app.router.add_route("*", "/{tail:.*}", MockHandler(store, settings).handle)
+    # [\s\S]: a path with an encoded newline is a mocked request too, journaled like any other
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", MockHandler(store, settings).handle)
     return app

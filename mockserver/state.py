@@ -131,6 +131,10 @@ class Namespaces:
                 found = self._states[namespace] = self._make_state()
             return found
 
+    def fresh(self) -> State:
+        """A state belonging to no namespace (what a namespace not yet created looks like)."""
+        return self._make_state()
+
     def remove(self, namespace: str) -> bool:
         with self._lock:
             return self._states.pop(namespace, None) is not None

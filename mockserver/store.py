@@ -242,6 +242,14 @@ class StubStore:
             self._scopes[namespace] = scope
         return scope
 
+    def peek(self, namespace: str | None) -> ScopedStore:
+        """The scope of `namespace` for reading: an empty one, not kept, when it does not exist,
+        so that reads cannot fill the registry up to --max-namespaces."""
+        scope = self._scopes.get(namespace)
+        if scope is None:
+            scope = ScopedStore(self, namespace, self._namespaces.fresh())
+        return scope
+
     def remove_namespace(self, namespace: str) -> bool:
         removed = self._scopes.pop(namespace, None) is not None
         return self._namespaces.remove(namespace) or removed

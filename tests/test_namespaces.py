@@ -225,3 +225,21 @@ async def test_templates_see_the_namespace_for_links_back(serve: ServeStubs) -> 
     plain = await client.get("/items")
     assert plain.headers["Link"] == '</items?page=2>; rel="next"'
     assert await plain.json() == {"namespace": None}
+
+
+async def test_reads_do_not_create_namespaces(serve: ServeStubs) -> None:
+    client = await serve(FILE_STUBS, max_namespaces=1)
+    for name in ("r1", "r2", "r3"):
+        health = await (await client.get(f"/__admin/ns/{name}/health")).json()
+        assert health["requests"] == 0
+        assert (await client.get(f"/__admin/ns/{name}/requests")).status == 200
+    assert (await (await client.get("/__admin/namespaces")).json())["namespaces"] == []
+    assert (await client.get("/~real/shared")).status == 200
+
+
+async def test_a_path_with_an_encoded_newline_is_journaled(serve: ServeStubs) -> None:
+    client = await serve(FILE_STUBS)
+    response = await client.get("/x%0Ay")
+    assert response.status == 404
+    entry = (await (await client.get("/__admin/requests")).json())["requests"][0]
+    assert entry["path"] == "/x\ny"

@@ -49,7 +49,10 @@ class AdminContext:
 
     def scope(self, request: web.Request) -> ScopedStore:
         """The namespace an admin call addresses: `{prefix}/ns/{name}/...`, else the default."""
-        return self.store.scoped(request.match_info.get(NAMESPACE_PARAM))
+        namespace = request.match_info.get(NAMESPACE_PARAM)
+        if request.method in ("GET", "HEAD"):
+            return self.store.peek(namespace)  # a read never creates a namespace
+        return self.store.scoped(namespace)
 
 
 def admin_handler(handler: Handler) -> Handler:
