@@ -810,7 +810,8 @@ def versions(jar: Path | None) -> list[str]:
     return [
         f"- machine: {cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}",
         f"- Python {platform.python_version()}, aiohttp {package('aiohttp')}, "
-        f"uvloop {package('uvloop')}, mockserver {package('mockserver')}",
+        f"uvloop {package('uvloop')}, mockserver {package('mockserver')} "
+        f"(git {first_line(['git', '-C', str(HERE.parent), 'describe', '--always', '--dirty'])})",
         f"- {first_line(['wrk', '-v'])}",
         f"- {first_line(['java', '-version'])}, WireMock {jar.name if jar else 'skipped'}",
     ]
