@@ -504,6 +504,8 @@ def _message(detail: Any) -> str:
     value = detail.get("input")
     if kind == "extra_forbidden":
         unknown = str(detail["loc"][-1])
+        if unknown in _KNOWN_FIELDS:  # right name, wrong place (template: under request)
+            return f"unknown field {unknown!r} here: it belongs elsewhere in a stub"
         close = difflib.get_close_matches(unknown, _KNOWN_FIELDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown field {unknown!r}{hint}"

@@ -148,6 +148,11 @@ def test_json_files_load_like_yaml(tmp_path: Path) -> None:
             id="unknown-fault",
         ),
         pytest.param(
+            "- request: {path: /a, template: true}\n",
+            "s.yaml:1: request.template: unknown field 'template' here: it belongs elsewhere",
+            id="known-field-in-the-wrong-place",
+        ),
+        pytest.param(
             "just a string\n",
             "s.yaml:1: a document must be a list of stubs or a mapping with 'stubs', "
             "got str 'just a string'",
