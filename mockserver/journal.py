@@ -13,7 +13,7 @@ import base64
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -167,10 +167,6 @@ class Journal:
         """How many entries the bounds have pushed out since the last clear."""
         return self._dropped
 
-    @property
-    def last_seq(self) -> int:
-        return self._next_seq - 1
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -181,7 +177,3 @@ class Journal:
         """Call `subscriber` after each append; returns the function that unsubscribes."""
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
-
-    def stats(self) -> Mapping[str, int]:
-        with self._lock:
-            return {"requests": len(self._entries), "dropped": self._dropped, "bytes": self._bytes}
