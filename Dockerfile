@@ -40,9 +40,11 @@ USER 10001:10001
 WORKDIR /home/mockserver
 EXPOSE 8080
 
-# No curl in a slim image: Python's urllib does it. Exit 0 on a 2xx answer, 1 otherwise.
+# No curl in a slim image, and the server may be moved to another port, admin prefix or HTTPS:
+# the probe reads MOCKSERVER_PORT, MOCKSERVER_ADMIN_PREFIX and MOCKSERVER_TLS_CERT as the server
+# does. Exit 0 on a 2xx from {prefix}/health, 1 otherwise with the reason on stderr.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('MOCKSERVER_PORT', '8080') + '/__admin/health', timeout=2)"]
+    CMD ["python", "-m", "mockserver.healthcheck"]
 
 # Exec form: the server is PID 1 and receives SIGTERM itself (docker stop: graceful shutdown,
 # journal dump, exit 0). Other commands: docker run IMAGE validate /stubs

@@ -6,6 +6,11 @@ project's stub files. Either way it reaches the server over HTTP only, and each 
 namespace of its own, so both behave alike and parallel workers never see each other. The
 server modules (and aiohttp) are imported only when a test first asks for the fixture: this module
 loads in every pytest session of every project that installs mockserver.
+
+With `MOCKSERVER_NAMESPACE` (or the ini option `mockserver_namespace`) every test uses that one
+namespace instead, reset before each test and never removed: for an application under test that
+runs on its own, with base URLs fixed at its start (`http://mock:8080/~name/payments`). Those tests
+share its namespace, so they run one at a time: more than one xdist worker is refused.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ import pytest
 from mockserver.client import AdminError, JournalEntry, MockServerClient
 
 URL_ENV: Final = "MOCKSERVER_URL"
+NAMESPACE_ENV: Final = "MOCKSERVER_NAMESPACE"
+NAMESPACE_INI: Final = "mockserver_namespace"
 STUB_FILES_MARKER: Final = "mockserver_stub_files"
 REPORT_SECTION: Final = "mockserver: unmatched requests"
 _FAILED = pytest.StashKey[bool]()
+_PINNED = pytest.StashKey[str | None]()
 SIDECAR_READY_TIMEOUT: Final = 30.0
 """Seconds to wait for a sidecar's health check: a container may still be starting."""
 
@@ -48,6 +56,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="stub directories of the in-process mock server, relative to the ini file "
         "(default: stubs/)",
     )
+    parser.addini(
+        NAMESPACE_INI,
+        type="string",
+        default="",
+        help=f"every test uses this one namespace, reset before each test (for an application "
+        f"with fixed base URLs; tests run serially). {NAMESPACE_ENV} overrides it.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,6 +71,50 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{STUB_FILES_MARKER}(*paths): load these stub files (relative to the rootdir or to the "
         "test file) into the mock server for this test only",
     )
+    pinned = _pinned_namespace(config)
+    config.stash[_PINNED] = pinned
+    workers = _xdist_workers(config)
+    if pinned and workers > 1:
+        raise pytest.UsageError(
+            f"mockserver: every test uses the namespace {pinned!r} ({_pinned_source()}), "
+            f"which one application under test shares, and each test resets it: they cannot run "
+            f"in parallel, but {workers} xdist workers were asked for. Run with -n 0 (or -n 1), "
+            f"or unset {NAMESPACE_ENV} to give each test a namespace of its own."
+        )
+
+
+def _pinned_source() -> str:
+    return NAMESPACE_ENV if os.environ.get(NAMESPACE_ENV) else f"ini {NAMESPACE_INI}"
+
+
+def _pinned_namespace(config: pytest.Config) -> str | None:
+    """The namespace every test uses, or None: each test gets a fresh one."""
+    configured: str = config.getini(NAMESPACE_INI)
+    name = os.environ.get(NAMESPACE_ENV) or configured.strip()
+    if not name:
+        return None
+    try:  # the client's own check of the name, before any test runs
+        MockServerClient("http://127.0.0.1", namespace=name)
+    except ValueError as error:
+        raise pytest.UsageError(f"mockserver: {_pinned_source()}: {error}") from None
+    return name
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this run starts (0: no distribution).
+
+    pytest-xdist turns -n N (or auto) into N `--tx` specs before pytest_configure; a spec may
+    stand for several workers ("3*popen"), as its parse_spec_config reads them.
+    """
+    if getattr(config, "workerinput", None) is not None:
+        return 0  # a worker: the controller has decided
+    if config.getoption("dist", "no") == "no":
+        return 0
+    count = 0
+    for spec in config.getoption("tx", None) or []:
+        times, star, _ = spec.partition("*")
+        count += int(times) if star and times.isdigit() else 1
+    return count
 
 
 def _stub_dirs(config: pytest.Config) -> tuple[Path, ...]:
@@ -104,9 +163,16 @@ def mockserver(
 
     Each test works in a namespace of its own (`mockserver.url` carries its `/~name` prefix),
     so its stubs, requests, counters and scenario states are its own even when many test
-    processes share one sidecar; the namespace is removed after the test.
+    processes share one sidecar; the namespace is removed after the test. With a pinned
+    namespace (MOCKSERVER_NAMESPACE), every test works in that one, reset before the test.
     """
-    client = _mockserver_session.in_namespace(f"test-{uuid.uuid4().hex[:20]}")
+    pinned = request.config.stash.get(_PINNED, None)
+    if pinned:
+        client = _mockserver_session.in_namespace(pinned)
+        # what the previous test (or run) left: its stubs, requests, counters, scenario states
+        client.reset()
+    else:
+        client = _mockserver_session.in_namespace(f"test-{uuid.uuid4().hex[:20]}")
     try:
         # the farthest marker first, so a test's own files win over its class's or module's
         for marker in reversed(list(request.node.iter_markers(STUB_FILES_MARKER))):
@@ -114,8 +180,9 @@ def mockserver(
                 client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
         yield client
     finally:
-        # a failed test's namespace stays, so a sidecar's --journal-dump keeps its requests
-        if not request.node.stash.get(_FAILED, False):
+        # a failed test's namespace stays, so a sidecar's --journal-dump keeps its requests;
+        # a pinned one always stays: the application under test keeps sending to it
+        if not pinned and not request.node.stash.get(_FAILED, False):
             with contextlib.suppress(OSError, AdminError):  # a dead server reports elsewhere
                 client.remove_namespace()
 

@@ -11,6 +11,7 @@ value comes from the Dockerfile, so the tests follow it when it changes. hadolin
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -28,7 +29,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+import trustme
 import yaml
+
+from mockserver import healthcheck
+from mockserver.config import DEFAULT_PORT, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -36,8 +41,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_FILE = ROOT / "docker-compose.test.yml"
 CI_RUN = ROOT / ".ci" / "run"
 HEALTH_PATH = "/__admin/health"
-HEALTH_URL_END = re.compile(re.escape(HEALTH_PATH) + r"['\"]")  # the path, not a longer one
-READY = re.compile(r"listening on http://(\S+):(\d+) ")
+HEALTHCHECK_MODULE = "mockserver.healthcheck"
+READY = re.compile(r"listening on https?://(\S+):(\d+) ")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # the environment of the official python image that the Dockerfile's ENV adds to
@@ -442,9 +447,37 @@ def test_entrypoint_is_exec_form_so_sigterm_reaches_the_server(image: Stage) -> 
 
 def test_healthcheck_needs_nothing_but_python(image: Stage) -> None:
     check = read_healthcheck(image)
-    assert check.argv[:2] == ["python", "-c"]
-    assert HEALTH_URL_END.search(check.argv[2]), check.argv[2]
-    assert seconds(check.options["timeout"]) > 2  # the urlopen timeout fits inside it
+    assert check.argv == ["python", "-m", HEALTHCHECK_MODULE]
+    assert seconds(check.options["timeout"]) > healthcheck.TIMEOUT  # its own timeout fits inside
+
+
+def test_healthcheck_defaults_are_the_servers() -> None:
+    assert healthcheck.DEFAULT_PORT == DEFAULT_PORT
+    assert Settings().admin_prefix == healthcheck.DEFAULT_ADMIN_PREFIX
+    probe = healthcheck.probe_from_env({})
+    assert (probe.url, probe.tls) == (f"http://127.0.0.1:{DEFAULT_PORT}{HEALTH_PATH}", False)
+    # read as the CLI reads them: empty is unset, the prefix normalised as Settings does it
+    probe = healthcheck.probe_from_env(
+        {"MOCKSERVER_PORT": "9000", "MOCKSERVER_ADMIN_PREFIX": "ops/", "MOCKSERVER_HOST": ""}
+    )
+    assert probe.url == "http://127.0.0.1:9000/ops/health"
+    assert Settings(admin_prefix="ops/").admin_prefix == "/ops"
+    assert healthcheck.probe_from_env({"MOCKSERVER_HOST": "::"}).url.startswith("http://[::1]:")
+
+
+def test_healthcheck_loads_nothing_but_the_standard_library() -> None:
+    """Docker runs it every few seconds: neither aiohttp, pydantic nor the server may load."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys, {HEALTHCHECK_MODULE}; print(*sorted(sys.modules))"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    loaded = set(done.stdout.split())
+    top_level = {name.partition(".")[0] for name in loaded if not name.startswith("_")}
+    third_party = top_level - set(sys.stdlib_module_names)  # `_` names: site's and pip's hooks
+    # the package's __init__ brings the client, which is standard library only
+    assert third_party == {"mockserver"}, third_party
+    mine = {name for name in loaded if name.startswith("mockserver.")}
+    assert mine == {HEALTHCHECK_MODULE, "mockserver.client"}, mine
 
 
 def test_dockerignore_lets_in_what_the_dockerfile_copies_and_nothing_else() -> None:
@@ -481,11 +514,11 @@ def test_hadolint_finds_nothing(tmp_path: Path) -> None:
 
 
 def _health_check(
-    installed: Installed, image: Stage, port: int
+    installed: Installed, image: Stage, port: int, **env_overrides: str
 ) -> subprocess.CompletedProcess[str]:
     """The HEALTHCHECK command as Docker runs it: inside the container, with its environment."""
     check = read_healthcheck(image)
-    env = installed.environment(image, MOCKSERVER_PORT=str(port))
+    env = installed.environment(image, MOCKSERVER_PORT=str(port), **env_overrides)
     program = shutil.which(check.argv[0], path=env["PATH"])
     assert program, f"{check.argv[0]} is not on the image's PATH"
     return subprocess.run(
@@ -501,10 +534,10 @@ def _health_check(
 class Container:
     """ENTRYPOINT + CMD run from the installed image, with its ENV and WORKDIR."""
 
-    def __init__(self, installed: Installed, image: Stage) -> None:
+    def __init__(self, installed: Installed, image: Stage, **env_overrides: str) -> None:
         command = image.one("ENTRYPOINT").exec_form() + image.one("CMD").exec_form()
         # port 0: the server picks a free port and prints it; in the container it is 8080
-        env = installed.environment(image, MOCKSERVER_PORT="0")
+        env = installed.environment(image, MOCKSERVER_PORT="0", **env_overrides)
         program = shutil.which(command[0], path=env["PATH"])
         assert program == str(installed.venv / "bin" / command[0]), "the wheel's console script"
         self.process = subprocess.Popen(
@@ -539,8 +572,9 @@ class Container:
 
 
 @contextmanager
-def running(installed: Installed, image: Stage) -> Iterator[Container]:
-    container = Container(installed, image)
+def running(installed: Installed, image: Stage, **env_overrides: str) -> Iterator[Container]:
+    """The container, as `docker run -e NAME=value` would start it."""
+    container = Container(installed, image, **env_overrides)
     try:
         yield container
     finally:
@@ -571,8 +605,56 @@ def test_installed_wheel_serves_answers_its_healthcheck_and_stops_on_sigterm(
     assert code == 0, err
     assert "mockserver stopped" in out
     assert "Traceback" not in err
-    # and the check reports an unhealthy container once nothing answers
-    assert _health_check(installed, image, container.port).returncode != 0
+    # and the check reports an unhealthy container once nothing answers, in one line
+    down = _health_check(installed, image, container.port)
+    assert down.returncode == 1
+    assert down.stderr.startswith(
+        f"mockserver unhealthy: http://127.0.0.1:{container.port}{HEALTH_PATH}: "
+    ), down.stderr
+    assert down.stderr.count("\n") == 1, down.stderr
+
+
+@pytest.mark.timeout(180)
+def test_healthcheck_follows_a_moved_admin_prefix(installed: Installed, image: Stage) -> None:
+    moved = {"MOCKSERVER_ADMIN_PREFIX": "/_ops/"}
+    with running(installed, image, **moved) as container:
+        follows = _health_check(installed, image, container.port, **moved)
+        assumes_default = _health_check(installed, image, container.port)
+        code, _, err = container.stop()
+    assert code == 0, err
+    assert follows.returncode == 0, follows.stderr
+    assert follows.stdout.strip().endswith(f"{container.port}/_ops/health: HTTP 200")
+    # /__admin/health is part of the mocked surface now: no stub answers it
+    assert (assumes_default.returncode, assumes_default.stderr) == (
+        1,
+        f"mockserver unhealthy: http://127.0.0.1:{container.port}{HEALTH_PATH}: HTTP 404\n",
+    )
+
+
+@pytest.mark.timeout(180)
+def test_healthcheck_speaks_tls_to_a_server_with_a_certificate(
+    installed: Installed, image: Stage, tmp_path: Path
+) -> None:
+    # a certificate for the name the clients use, from a CA the image does not know: a
+    # verifying client would refuse it on 127.0.0.1, the liveness probe must not
+    certificate = trustme.CA().issue_cert("mock.example.test")
+    tls = {
+        "MOCKSERVER_TLS_CERT": str(tmp_path / "cert.pem"),
+        "MOCKSERVER_TLS_KEY": str(tmp_path / "key.pem"),
+    }
+    certificate.cert_chain_pems[0].write_to_path(tls["MOCKSERVER_TLS_CERT"])
+    certificate.private_key_pem.write_to_path(tls["MOCKSERVER_TLS_KEY"])
+    with running(installed, image, **tls) as container:
+        secure = _health_check(installed, image, container.port, **tls)
+        plain = _health_check(installed, image, container.port)
+        code, out, err = container.stop()
+    assert code == 0, err
+    assert f"https://{container.host}:{container.port}" in out
+    assert secure.returncode == 0, secure.stderr
+    assert f"https://127.0.0.1:{container.port}{HEALTH_PATH}: HTTP 200" in secure.stdout
+    assert plain.returncode == 1
+    assert plain.stderr.startswith(f"mockserver unhealthy: http://127.0.0.1:{container.port}")
+    assert plain.stderr.count("\n") == 1, plain.stderr
 
 
 # --- docker-compose.test.yml --------------------------------------------------------------------
@@ -619,6 +701,40 @@ def runner_test_command(service: dict[str, Any]) -> str:
     return found.group(0).strip()
 
 
+def service_exec(service: dict[str, Any]) -> list[str]:
+    """`sh -c "pip install ... && exec python -m orders serve"` -> its program, which `exec`
+    makes the container's main process: `docker stop` signals it, not the shell."""
+    found = re.search(r"(?:^|&&|;)\s*exec\s+([^&;|]+)$", service_command(service).strip())
+    assert found, "the command should end in `exec PROGRAM`, so that SIGTERM reaches it"
+    return shlex.split(found.group(1))
+
+
+def host_path(service: dict[str, Any], path: str) -> Path:
+    """A path inside the service's container -> the file of this checkout mounted there."""
+    absolute = PurePosixPath(service.get("working_dir", "/")) / path
+    mounts = sorted(service_mounts(service), key=lambda mount: len(mount.target), reverse=True)
+    for mount in mounts:
+        if absolute.is_relative_to(mount.target):
+            return (ROOT / mount.source / absolute.relative_to(mount.target)).resolve()
+    raise AssertionError(f"{absolute} is in none of the service's mounts")
+
+
+def mock_port(compose: dict[str, Any], image: Stage) -> str:
+    return service_env(compose["mock"]).get("MOCKSERVER_PORT", image.env()["MOCKSERVER_PORT"])
+
+
+def example_settings() -> Any:
+    """examples/orders' Settings class, loaded from its file: the package needs the SDKs."""
+    path = ROOT / "examples" / "orders" / "orders" / "settings.py"
+    spec = importlib.util.spec_from_file_location("compose_checks_orders_settings", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.Settings
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     services: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
@@ -648,14 +764,55 @@ def test_compose_mock_is_the_dockerfiles_image_with_the_stubs_mounted_read_only(
 def test_compose_mock_healthcheck_is_the_dockerfiles(compose: dict[str, Any], image: Stage) -> None:
     test = compose["mock"]["healthcheck"]["test"]
     assert test == ["CMD", *read_healthcheck(image).argv]
-    assert HEALTH_URL_END.search(test[-1]), test[-1]
 
 
 def test_compose_every_other_service_waits_for_a_healthy_mock(compose: dict[str, Any]) -> None:
     others = [name for name in compose if name != "mock"]
-    assert "tests" in others
+    assert sorted(others) == ["app", "tests"]
     for name in others:
         assert compose[name]["depends_on"]["mock"]["condition"] == "service_healthy", name
+
+
+def test_compose_runner_waits_for_a_healthy_app(compose: dict[str, Any]) -> None:
+    assert compose["tests"]["depends_on"]["app"]["condition"] == "service_healthy"
+    assert "healthcheck" in compose["app"], "service_healthy needs the app's healthcheck"
+
+
+def test_compose_app_is_the_example_service_serving_on_its_port(
+    compose: dict[str, Any], image: Stage
+) -> None:
+    app = compose["app"]
+    assert app["image"] == image.base, "the app runs on the same Python as the mock"
+    (code,) = [each for each in service_mounts(app) if each.target == app["working_dir"]]
+    assert (ROOT / code.source).resolve() == ROOT / "examples" / "orders"
+    assert code.read_only, "the app must not write into the checkout"
+    assert service_exec(app) == ["python", "-m", "orders", "serve"]
+    assert (host_path(app, "orders") / "__main__.py").is_file()
+    for requirement in re.findall(r"-r\s+(\S+)", service_command(app)):
+        assert host_path(app, requirement).is_file(), f"the app installs {requirement}: missing"
+    env = service_env(app)
+    assert env["ORDERS_HOST"] == "0.0.0.0", "reachable from the other containers"
+    assert env["ORDERS_PORT"] in [str(each) for each in app.get("expose", [])]
+
+
+def test_compose_app_healthcheck_asks_its_health_endpoint(compose: dict[str, Any]) -> None:
+    check = compose["app"]["healthcheck"]
+    test = check["test"]
+    assert test[:3] == ["CMD", "python", "-c"], "no curl in a slim image"
+    assert "'/health'" in test[3], test[3]
+    assert "os.environ.get('ORDERS_PORT', '8000')" in test[3], "the port the service listens on"
+    assert seconds(check["timeout"]) > 2  # the urlopen timeout fits inside it
+
+
+def test_compose_app_calls_every_api_in_the_runners_pinned_namespace(
+    compose: dict[str, Any], image: Stage
+) -> None:
+    """The app's base URLs are fixed: they carry the namespace the tests pin, and the app has
+    exactly the settings the in-process tests give the service (credentials they assert)."""
+    namespace = service_env(compose["tests"])["MOCKSERVER_NAMESPACE"]
+    mock = f"http://mock:{mock_port(compose, image)}/~{namespace}"
+    settings = example_settings()
+    assert settings.from_env(service_env(compose["app"])) == settings.for_mock(mock)
 
 
 def test_compose_runner_runs_the_example_tests_against_the_mock(
@@ -664,8 +821,10 @@ def test_compose_runner_runs_the_example_tests_against_the_mock(
     runner = compose["tests"]
     target = runner["build"].get("target")
     assert target in [stage.name for stage in stages], f"no Dockerfile stage {target!r}"
-    port = service_env(compose["mock"]).get("MOCKSERVER_PORT", image.env()["MOCKSERVER_PORT"])
-    assert service_env(runner)["MOCKSERVER_URL"] == f"http://mock:{port}"
+    env = service_env(runner)
+    assert env["MOCKSERVER_URL"] == f"http://mock:{mock_port(compose, image)}"
+    assert env["ORDERS_URL"] == f"http://app:{service_env(compose['app'])['ORDERS_PORT']}"
+    assert service_exec(runner)[0] == "pytest"
     (repo,) = [each for each in service_mounts(runner) if each.target == runner["working_dir"]]
     assert (ROOT / repo.source).resolve() == ROOT
     assert repo.read_only, "the runner must not write into the checkout"
@@ -691,43 +850,3 @@ def test_ci_runs_the_same_example_tests(compose: dict[str, Any]) -> None:
     covered = all(any(PurePosixPath(p).is_relative_to(top) for top in testpaths) for p in paths)
     if not (plain and covered):
         pytest.skip(f".ci/run does not run `{command}` yet: add that line")
-
-
-@pytest.mark.timeout(180)
-def test_the_runners_tests_pass_against_the_installed_server(
-    installed: Installed, image: Stage, compose: dict[str, Any], tmp_path: Path
-) -> None:
-    """What `docker compose up` does: the runner's test command, MOCKSERVER_URL at the mock."""
-    runner = compose["tests"]
-    argv = shlex.split(runner_test_command(runner))
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("PYTEST_", "MOCKSERVER_"))
-    }
-    env.update(service_env(runner))
-    mock_port = service_env(compose["mock"]).get("MOCKSERVER_PORT", image.env()["MOCKSERVER_PORT"])
-    with running(installed, image) as container:
-        env["MOCKSERVER_URL"] = env["MOCKSERVER_URL"].replace(
-            f"//mock:{mock_port}", f"//127.0.0.1:{container.port}"
-        )
-        # an in-process server would get this empty stub directory and fail every test, so a
-        # pass proves the tests used the sidecar (the option is ignored when MOCKSERVER_URL is set)
-        result = subprocess.run(
-            [sys.executable, "-m", *argv, "--mockserver-stubs", str(tmp_path)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
-        code, _, err = container.stop()
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
-    if "skipped" in summary and " passed" not in summary and not IN_CI:
-        pytest.skip(f"the example's SDKs are missing here ({summary.strip('= ')}): pip install -r "
-                    "examples/orders/requirements.txt")  # fmt: skip
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"\d+ passed", summary), summary
-    assert "skipped" not in summary, summary
-    assert code == 0, err

@@ -66,8 +66,9 @@ def charge(base_url, **fields):
 
 @pytest.fixture(autouse=True)
 def _no_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a developer's shell may point MOCKSERVER_URL at a running sidecar
+    # a developer's shell may point MOCKSERVER_URL at a running sidecar, or pin a namespace
     monkeypatch.delenv("MOCKSERVER_URL", raising=False)
+    monkeypatch.delenv("MOCKSERVER_NAMESPACE", raising=False)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -412,6 +413,129 @@ def test_xdist_workers_share_one_sidecar_without_seeing_each_other(
     run(pytester, "-n", "4").assert_outcomes(passed=8)
     with urllib.request.urlopen(f"{sidecar}/__admin/namespaces", timeout=10) as response:
         assert json.loads(response.read())["namespaces"] == []
+
+
+# --- a pinned namespace: an application under test with fixed base URLs ---------------------
+
+ONCE = """
+    - id: once
+      times: 1
+      request: {path: /once}
+      response: {json: {first: true}}
+    - id: flow
+      scenario: {name: flow, set_state: done}
+      request: {path: /flow}
+"""
+
+
+def test_a_pinned_namespace_is_every_tests_reset_before_each_and_kept(
+    pytester: pytest.Pytester,
+    start_sidecar: StartSidecar,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stubs = write(tmp_path / "sidecar-stubs" / "payments.yaml", PAYMENTS).parent
+    write(stubs / "once.yaml", ONCE)
+    sidecar = start_sidecar(stubs)
+    app_url = f"{sidecar}/~app"  # the application's base URL, fixed when it started
+    # what an earlier run left in the namespace: a stub, a request, a spent `times`, a state
+    earlier = MockServerClient(sidecar, namespace="app")
+    earlier.add_stub(id="left-over", request={"path": "/old"})
+    earlier.set_scenario("flow", "done")
+    urllib.request.urlopen(f"{app_url}/once", timeout=10).close()
+    monkeypatch.setenv("MOCKSERVER_URL", sidecar)
+    monkeypatch.setenv("MOCKSERVER_NAMESPACE", "app")
+    write_tests(
+        pytester,
+        f"""
+        APP_URL = {app_url!r}
+
+        def starts_clean(mockserver):
+            assert (mockserver.namespace, mockserver.url) == ("app", APP_URL)
+            assert mockserver.requests() == []
+            assert sorted(stub["id"] for stub in mockserver.stubs()) == [
+                "create-charge", "flow", "once"]
+            assert mockserver.scenarios() == {{"flow": "started"}}
+            with urllib.request.urlopen(APP_URL + "/once", timeout=10) as response:
+                assert json.loads(response.read()) == {{"first": True}}  # `times` restored
+
+        def test_first(mockserver):
+            starts_clean(mockserver)
+            mockserver.add_stub(id="refund", request={{"path": "/payments/v1/refunds"}})
+            mockserver.set_scenario("flow", "first")
+            assert charge(APP_URL, currency="usd")[0] == 201
+            mockserver.verify(path="/payments/v1/charges")
+
+        def test_second(mockserver):
+            starts_clean(mockserver)
+            assert charge(APP_URL, currency="eur")[0] == 404
+            mockserver.verify(path="/payments/v1/charges", count=1)
+        """,
+        stubs=False,
+    )
+    run(pytester).assert_outcomes(passed=2)
+    # never removed: the namespace holds the last test's requests (for a --journal-dump)
+    with urllib.request.urlopen(f"{sidecar}/__admin/namespaces", timeout=10) as response:
+        (kept,) = json.loads(response.read())["namespaces"]
+    assert (kept["name"], kept["requests"]) == ("app", 2)
+
+
+def test_the_ini_option_pins_a_namespace_and_the_variable_wins(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\nmockserver_namespace = from-ini\n")
+    write_tests(
+        pytester,
+        """
+        import os
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_pinned(mockserver, n):
+            assert mockserver.namespace == os.environ["EXPECTED_NAMESPACE"]
+            assert mockserver.url.endswith("/~" + mockserver.namespace)
+            assert mockserver.requests() == []  # the other test's request is gone
+            assert charge(mockserver.url, currency="usd")[0] == 201
+        """,
+    )
+    monkeypatch.setenv("EXPECTED_NAMESPACE", "from-ini")
+    run(pytester).assert_outcomes(passed=2)
+    monkeypatch.setenv("MOCKSERVER_NAMESPACE", "from-env")
+    monkeypatch.setenv("EXPECTED_NAMESPACE", "from-env")
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_a_pinned_namespace_refuses_parallel_workers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOCKSERVER_NAMESPACE", "app")
+    write_tests(
+        pytester,
+        """
+        def test_pinned(mockserver):
+            assert mockserver.namespace == "app"
+        """,
+    )
+    refused = run(pytester, "-n", "2")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(
+        ["ERROR: mockserver: every test uses the namespace 'app' (MOCKSERVER_NAMESPACE)*"]
+    )
+    assert "cannot run in parallel, but 2 xdist workers were asked for" in refused.stderr.str()
+    assert "3 xdist workers" in run(pytester, "--dist", "load", "--tx", "3*popen").stderr.str()
+    run(pytester, "-n", "1").assert_outcomes(passed=1)  # one worker: serial, allowed
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_pinned_namespace_must_be_a_valid_name(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOCKSERVER_NAMESPACE", "orders/app")
+    write_tests(pytester, "def test_never_runs(mockserver):\n    pass\n")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: mockserver: MOCKSERVER_NAMESPACE: a namespace is 1-64 of *'orders/app'"]
+    )
 
 
 def write_docs_example(directory: Path) -> None:

@@ -3,7 +3,9 @@ mock server's journal (MockServerClient: verify, find, requests, the admin API's
 
 Run from the repository root: `pytest examples/orders/tests` (in-process mock server with the
 stub packs in stubs/), or `MOCKSERVER_URL=http://mock:8080 pytest examples/orders/tests` against
-a sidecar, as docker-compose.test.yml does.
+a sidecar. docker-compose.test.yml also runs the service as its own container: there
+ORDERS_URL=http://app:8000 and MOCKSERVER_NAMESPACE=orders-app (see conftest.py). The tests that
+start a service process of their own (`settings`) do so in either set-up.
 """
 
 from __future__ import annotations
