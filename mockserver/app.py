@@ -15,22 +15,24 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError, TemplateError
-from mockserver.incoming import IncomingRequest, join_headers, parse_query, split_namespace
+from mockserver.incoming import IncomingRequest, split_namespace
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.nearmiss import stub_near_misses
 from mockserver.responder import (
+    NO_BODY,
     FaultSent,
     body_timeout_response,
     break_connection,
     client_certificate_subject,
     delay,
+    expect_continue,
     json_response,
     read_body,
     render_response,
@@ -69,20 +71,25 @@ class MockHandler:
         self._client_timeout = settings.client_timeout
         self._mtls = settings.tls_client_ca is not None
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.time()
         started = time.perf_counter()
         incoming: IncomingRequest | None = None
         recorded = False
         error = "client disconnected before the body arrived"
         try:
-            body = await read_body(request, self._max_body, self._client_timeout)
+            if request.body_exists or request.content_length:
+                if request.version >= HttpVersion11 and "Expect" in request.headers:
+                    await expect_continue(request)
+                body = await read_body(request, self._max_body, self._client_timeout)
+            else:
+                body = NO_BODY
             namespace, path = split_namespace(request.path)
-            incoming = IncomingRequest(
+            incoming = IncomingRequest.from_wire(
                 request.method,
                 path,
-                parse_query(request.query_string),
-                join_headers(request.headers.items()),
+                request.query_string,
+                request.raw_headers,
                 body.data,
                 body_size=body.size,
                 body_truncated=body.truncated,
@@ -90,19 +97,19 @@ class MockHandler:
                 client_cert=client_certificate_subject(request) if self._mtls else None,
             )
             scope = self._store.scoped(namespace)
-            if body.timed_out:
-                self._record(
-                    incoming, received, started, False, 408, error="body too slow: cut off"
-                )
-                recorded = True
-                return body_timeout_response(body.size, self._client_timeout)
             if body.truncated:
+                if body.timed_out:
+                    self._record(
+                        incoming, received, started, False, 408, error="body too slow: cut off"
+                    )
+                    recorded = True
+                    return body_timeout_response(body.size, self._client_timeout)
                 self._record(incoming, received, started, False, 413)
                 recorded = True
                 return too_large_response(body.size, self._max_body)
             found = scope.select(incoming)
             stub = found.stub
-            if stub is None or found.match is None:
+            if stub is None or found.path_params is None:
                 near = stub_near_misses(scope.stubs, incoming, found.skipped)
                 self._record(incoming, received, started, False, 404, near_misses=tuple(near))
                 recorded = True
@@ -114,7 +121,7 @@ class MockHandler:
                     response = render_response(
                         prepared,
                         prepared.templates,
-                        template_context(incoming, found.match.path_params, found.hits),
+                        template_context(incoming, found.path_params, found.hits),
                     )
                 except TemplateError as failure:
                     self._record(
@@ -129,8 +136,9 @@ class MockHandler:
                 fault=prepared.fault,
             )  # fmt: skip
             recorded = True
-            error = "cut: the server stopped before the response was sent"
-            await delay(prepared)
+            if prepared.delay_ms is not None:
+                error = "cut: the server stopped before the response was sent"
+                await delay(prepared)
             if prepared.fault is not None:
                 raise break_connection(request, prepared.fault)
             if prepared.stream is not None:
@@ -149,11 +157,11 @@ class MockHandler:
             if not recorded:
                 if incoming is None:  # the body never arrived in full
                     namespace, path = split_namespace(request.path)
-                    incoming = IncomingRequest(
+                    incoming = IncomingRequest.from_wire(
                         request.method,
                         path,
-                        parse_query(request.query_string),
-                        join_headers(request.headers.items()),
+                        request.query_string,
+                        request.raw_headers,
                         namespace=namespace,
                     )
                 with contextlib.suppress(NamespaceLimitError):
@@ -173,12 +181,13 @@ class MockHandler:
         error: str | None = None,
         fault: str | None = None,
     ) -> None:
-        entry = self._store.scoped(incoming.namespace).state.journal.record(
+        duration_ms = (time.perf_counter() - started) * 1000
+        self._store.scoped(incoming.namespace).state.journal.record(
             incoming,
             time=received,
             matched=matched,
             status=status,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=duration_ms,
             stub_id=stub_id,
             service=service,
             near_misses=near_misses,
@@ -192,16 +201,19 @@ class MockHandler:
                 incoming.path,
                 "-" if status is None else status,
                 stub_id or "-",
-                entry.duration_ms,
+                duration_ms,
                 extra={
                     "method": incoming.method,
                     "path": incoming.path,
                     "status": status,
                     "stub_id": stub_id,
-                    "ms": round(entry.duration_ms, 3),
+                    "ms": round(duration_ms, 3),
                     "namespace": incoming.namespace,
                 },
             )
+
+
+MOCKED_KEY = web.AppKey("mocked", MockHandler)
 
 
 def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Application:
@@ -221,5 +233,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app[ADMIN_KEY] = admin
     admin.register(app)
     # [\s\S]: a path with an encoded newline is a mocked request too, journaled like any other
-    app.router.add_route("*", "/{tail:[\\s\\S]*}", MockHandler(store, settings).handle)
+    mocked = MockHandler(store, settings)
+    app[MOCKED_KEY] = mocked
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", mocked.handle)
     return app

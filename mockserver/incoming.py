@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from pydantic import JsonValue
 
@@ -70,23 +71,62 @@ def parse_query(query_string: str) -> dict[str, list[str]]:
     return parse_qs(query_string, keep_blank_values=True)
 
 
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+"""Header lines as the HTTP parser read them: names and values as bytes, repeats kept."""
+
+
+_LINE: Final = b"\r\n"
+
+
+def header_block(raw_headers: RawHeaders) -> bytes:
+    """((b"Host", b"a"), (b"Accept", b"*/*")) -> b"Host\\r\\na\\r\\nAccept\\r\\n*/*": names and
+    values alternate. One bytes object holds what a dozen small ones did; no name or value read
+    off the wire can hold CR LF, so the split is exact."""
+    return _LINE.join(chain.from_iterable(raw_headers))
+
+
+def header_lines(block: bytes) -> RawHeaders:
+    """The inverse of `header_block`."""
+    if not block:
+        return ()
+    parts = iter(block.split(_LINE))
+    return tuple(zip(parts, parts, strict=False))
+
+
+def _decode(raw: bytes) -> str:
+    # as aiohttp decodes header values: bytes that are not UTF-8 survive as surrogates
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
 class IncomingRequest:
-    """A request as the mock saw it. Immutable by convention; lazily parsed fields are cached."""
+    """A request as the mock saw it. Immutable by convention; lazily parsed fields are cached.
+
+    Built from the wire (`from_wire`), it keeps the query string and the raw header lines and
+    parses them only when a matcher, a template or an admin call asks: most requests are
+    answered on method and path alone, and the journal keeps the compact raw form.
+    """
 
     __slots__ = (
         "_cookies",
         "_form",
+        "_header_block",
+        "_headers",
         "_json",
+        "_query",
+        "_raw_headers",
         "_text",
         "body",
         "body_size",
         "body_truncated",
         "client_cert",
-        "headers",
         "method",
         "namespace",
         "path",
-        "query",
+        "query_string",
     )
 
     def __init__(
@@ -106,8 +146,11 @@ class IncomingRequest:
         self.namespace = namespace
         self.client_cert = client_cert
         self.path = path
-        self.query = query
-        self.headers = headers
+        self._query: Mapping[str, list[str]] | None = query
+        self._headers: Mapping[str, str] | None = headers
+        self.query_string: str | None = None
+        self._raw_headers: RawHeaders | None = None
+        self._header_block: bytes | None = None
         self.body = body
         self.body_size = len(body) if body_size is None else body_size
         self.body_truncated = body_truncated
@@ -115,6 +158,84 @@ class IncomingRequest:
         self._form: dict[str, list[str]] | None = None
         self._cookies: dict[str, str] | None = None
         self._text: object = _UNSET
+
+    @classmethod
+    def from_wire(
+        cls,
+        method: str,
+        path: str,
+        query_string: str,
+        raw_headers: RawHeaders | bytes,
+        body: bytes = b"",
+        *,
+        body_size: int | None = None,
+        body_truncated: bool = False,
+        namespace: str | None = None,
+        client_cert: str | None = None,
+    ) -> IncomingRequest:
+        """A request as the HTTP parser delivered it (`method` already upper-case); the header
+        lines as parsed, or as a `header_block`."""
+        request = cls.__new__(cls)
+        request.method = method
+        request.namespace = namespace
+        request.client_cert = client_cert
+        request.path = path
+        request.query_string = query_string
+        if isinstance(raw_headers, bytes):
+            request._raw_headers, request._header_block = None, raw_headers
+        else:
+            request._raw_headers, request._header_block = raw_headers, None
+        request._query = None
+        request._headers = None
+        request.body = body
+        request.body_size = len(body) if body_size is None else body_size
+        request.body_truncated = body_truncated
+        request._json = _UNSET
+        request._form = None
+        request._cookies = None
+        request._text = _UNSET
+        return request
+
+    @property
+    def query(self) -> Mapping[str, list[str]]:
+        """ "a=1&a=2&b" -> {"a": ["1", "2"], "b": [""]}."""
+        if self._query is None:
+            self._query = parse_query(self.query_string or "")
+        return self._query
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Lower-cased names, repeated headers joined (see `join_headers`)."""
+        if self._headers is None:
+            self._headers = join_headers(
+                (_decode(name), _decode(value)) for name, value in self.raw_headers
+            )
+        return self._headers
+
+    @property
+    def raw_headers(self) -> RawHeaders:
+        if self._raw_headers is None:
+            if self._header_block is not None:
+                self._raw_headers = header_lines(self._header_block)
+            else:  # built from a mapping
+                self._raw_headers = tuple(
+                    (
+                        name.encode("utf-8", "surrogateescape"),
+                        value.encode("utf-8", "surrogateescape"),
+                    )
+                    for name, value in self.headers.items()
+                )
+        return self._raw_headers
+
+    def wire(self) -> tuple[str, bytes]:
+        """(query string, header block): the compact form the journal keeps."""
+        query_string = self.query_string
+        if query_string is None:
+            query_string = urlencode(self.query, doseq=True)
+        block = self._header_block
+        if block is None:
+            block = header_block(self.raw_headers)
+        return query_string, block
 
     @property
     def host(self) -> str | None:

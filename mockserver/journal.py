@@ -1,10 +1,15 @@
 """Journal: every mocked request, numbered, bounded, oldest dropped first.
 
-An entry keeps the `IncomingRequest` itself rather than a copy, and renders to JSON only when an
-admin call reads it, so recording costs an append. `seq` is assigned under one lock (never held
-across an await) and keeps increasing for the server's lifetime. Subscribers are told of each
-append after the lock is released (eventual verification and a live view build on this).
-Pure: no sockets, no aiohttp.
+An entry is stored as one plain tuple of atomic values (`Record`): the request's method, path,
+query string, header lines (one bytes object) and body as the parser delivered them, and how the
+mock answered. So recording costs a tuple and an append, an entry takes a few hundred bytes
+beyond its body, and the cyclic garbage collector, which stops tracking tuples of atomic values,
+never walks a full journal (that walk was the mock's worst latency). `JournalEntry` views are
+built only when an admin call reads entries; counts and verifications scan the records.
+
+`seq` is assigned under one lock (never held across an await) and keeps increasing for the
+server's lifetime. Subscribers are told of each append (its seq) after the lock is released
+(eventual verification builds on this). Pure: no sockets, no aiohttp.
 """
 
 from __future__ import annotations
@@ -20,16 +25,53 @@ from typing import Any, Final
 
 from mockserver.incoming import IncomingRequest
 
-_ENTRY_OVERHEAD: Final = 400
-"""Bytes an entry costs beyond its body, headers and path (objects, dicts, the deque slot)."""
+_ENTRY_OVERHEAD: Final = 300
+"""Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot)."""
 
 _BOOT: Final = uuid.uuid4().hex[:12]
 """Makes entry ids unique across server restarts while costing nothing per request."""
 
+Record = tuple[Any, ...]
+"""One entry as stored; read its fields with the index constants below."""
+
+SEQ: Final = 0
+TIME: Final = 1
+DURATION_MS: Final = 2
+MATCHED: Final = 3
+STATUS: Final = 4
+STUB_ID: Final = 5
+SERVICE: Final = 6
+METHOD: Final = 7
+PATH: Final = 8
+QUERY_STRING: Final = 9
+HEADER_BLOCK: Final = 10
+BODY: Final = 11
+NAMESPACE: Final = 12
+SIZE: Final = 13
+EXTRA: Final = 14
+"""None, or the rarely set fields: (near misses, error, fault, client certificate subject,
+body size, body truncated)."""
+
+
+def request_of(record: Record) -> IncomingRequest:
+    """The recorded request, rebuilt (lazily parsed, as on arrival) for matching or display."""
+    extra = record[EXTRA]
+    return IncomingRequest.from_wire(
+        record[METHOD],
+        record[PATH],
+        record[QUERY_STRING],
+        record[HEADER_BLOCK],
+        record[BODY],
+        body_size=None if extra is None else extra[4],
+        body_truncated=False if extra is None else extra[5],
+        namespace=record[NAMESPACE],
+        client_cert=None if extra is None else extra[3],
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One recorded request and how the mock answered it."""
+    """One recorded request and how the mock answered it: a view of a `Record`."""
 
     seq: int
     time: float
@@ -43,6 +85,25 @@ class JournalEntry:
     error: str | None = None
     fault: str | None = None
     size: int = field(default=0, compare=False)
+
+    @classmethod
+    def of(cls, record: Record) -> JournalEntry:
+        extra = record[EXTRA]
+        near_misses, error, fault = ((), None, None) if extra is None else extra[:3]
+        return cls(
+            record[SEQ],
+            record[TIME],
+            request_of(record),
+            record[MATCHED],
+            record[STATUS],
+            record[DURATION_MS],
+            record[STUB_ID],
+            record[SERVICE],
+            near_misses,
+            error,
+            fault,
+            record[SIZE],
+        )
 
     @property
     def id(self) -> str:
@@ -84,21 +145,19 @@ class JournalEntry:
         return rendered
 
 
-def entry_size(request: IncomingRequest) -> int:
+def entry_size(path: str, header_block: bytes, body: bytes) -> int:
     """A cheap estimate of an entry's memory, for --journal-max-bytes."""
-    headers = request.headers
-    names, values = sum(map(len, headers)), sum(map(len, headers.values()))
-    return _ENTRY_OVERHEAD + len(request.body) + len(request.path) + names + values
+    return _ENTRY_OVERHEAD + len(body) + len(path) + len(header_block)
 
 
-Subscriber = Callable[[JournalEntry], None]
+Subscriber = Callable[[int], None]
 
 
 class Journal:
     """A bounded, numbered record of requests; safe to read from any thread."""
 
     def __init__(self, limit: int, max_bytes: int) -> None:
-        self._entries: deque[JournalEntry] = deque()
+        self._entries: deque[Record] = deque()
         self._limit = limit
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -120,41 +179,51 @@ class Journal:
         near_misses: tuple[dict[str, Any], ...] = (),
         error: str | None = None,
         fault: str | None = None,
-    ) -> JournalEntry:
-        """Number and append one entry, dropping the oldest beyond the bounds."""
-        size = entry_size(request)
-        with self._lock:
-            entry = JournalEntry(
-                self._next_seq,
-                time,
-                request,
-                matched,
-                status,
-                duration_ms,
-                stub_id,
-                service,
+    ) -> int:
+        """Number and append one entry, dropping the oldest beyond the bounds; its seq."""
+        query_string, header_block = request.wire()
+        body, path = request.body, request.path
+        extra = None
+        if near_misses or error or fault or request.client_cert or request.body_truncated:
+            extra = (
                 near_misses,
                 error,
                 fault,
-                size,
+                request.client_cert,
+                request.body_size,
+                request.body_truncated,
             )
-            self._next_seq += 1
-            self._entries.append(entry)
+        size = entry_size(path, header_block, body)
+        entries = self._entries
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            entries.append(
+                (
+                    seq, time, duration_ms, matched, status, stub_id, service,
+                    request.method, path, query_string, header_block, body, request.namespace,
+                    size, extra,
+                )
+            )  # fmt: skip
             self._bytes += size
-            while len(self._entries) > self._limit or (
-                self._bytes > self._max_bytes and len(self._entries) > 1
+            while len(entries) > self._limit or (
+                self._bytes > self._max_bytes and len(entries) > 1
             ):
-                self._bytes -= self._entries.popleft().size
+                self._bytes -= entries.popleft()[SIZE]
                 self._dropped += 1
         if self._subscribers:
             for subscriber in tuple(self._subscribers):
-                subscriber(entry)
-        return entry
+                subscriber(seq)
+        return seq
+
+    def records(self) -> list[Record]:
+        """Every stored record, oldest first, as of now (for scans: no views built)."""
+        with self._lock:
+            return list(self._entries)
 
     def snapshot(self) -> list[JournalEntry]:
         """Every entry, oldest first, as of now."""
-        with self._lock:
-            return list(self._entries)
+        return [JournalEntry.of(record) for record in self.records()]
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.snapshot())

@@ -206,20 +206,38 @@ def _actual(values: Sequence[str]) -> JsonValue:
 
 # --- field checks ---------------------------------------------------------------------------
 
-FieldCheck = Callable[[IncomingRequest], Miss | None]
-"""One declared field of a stub: None when the request satisfies it."""
+
+class FieldCheck(ABC):
+    """One declared field of a stub. `accepts` is the request path's question and builds
+    nothing; `explain` says how a request that was refused differs, for near misses only."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def accepts(self, request: IncomingRequest) -> bool: ...
+
+    @abstractmethod
+    def explain(self, request: IncomingRequest) -> Miss: ...
 
 
-def _values_check(
-    field_name: str, check: ValueCheck, values_of: Callable[[IncomingRequest], Sequence[str]]
-) -> FieldCheck:
-    def compare(request: IncomingRequest) -> Miss | None:
-        values = values_of(request)
-        if check.holds(values):
-            return None
-        return Miss(field_name, check.expected, _actual(values))
+class _ValuesCheck(FieldCheck):
+    __slots__ = ("check", "field_name", "values_of")
 
-    return compare
+    def __init__(
+        self,
+        field_name: str,
+        check: ValueCheck,
+        values_of: Callable[[IncomingRequest], Sequence[str]],
+    ) -> None:
+        self.field_name = field_name
+        self.check = check
+        self.values_of = values_of
+
+    def accepts(self, request: IncomingRequest) -> bool:
+        return self.check.holds(self.values_of(request))
+
+    def explain(self, request: IncomingRequest) -> Miss:
+        return Miss(self.field_name, self.check.expected, _actual(self.values_of(request)))
 
 
 def _query_values(name: str) -> Callable[[IncomingRequest], Sequence[str]]:
@@ -270,6 +288,22 @@ def _describe_json(value: object) -> str:
     return f"equals {json_text(value)}"
 
 
+def json_contains(expected: object, actual: object) -> bool:
+    """Whether `actual` contains `expected`, by the rules of `json_difference`, building
+    nothing: the request path asks this of every candidate stub."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and json_contains(wanted, actual[key]) for key, wanted in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(json_contains(w, a) for w, a in zip(expected, actual, strict=True))
+        )
+    return _json_scalar_equal(expected, actual)
+
+
 def json_difference(expected: object, actual: object, where: str) -> Miss | None:
     """The first place where `actual` does not contain `expected`.
 
@@ -308,63 +342,78 @@ def _json_scalar_equal(expected: object, actual: object) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
-def _json_subset_check(expected: JsonValue) -> FieldCheck:
-    def compare(request: IncomingRequest) -> Miss | None:
+class _JsonSubsetCheck(FieldCheck):
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: JsonValue) -> None:
+        self.expected = expected
+
+    def accepts(self, request: IncomingRequest) -> bool:
+        body = request.json
+        return not isinstance(body, NotJson) and json_contains(self.expected, body)
+
+    def explain(self, request: IncomingRequest) -> Miss:
         body = request.json
         if isinstance(body, NotJson):
             return Miss("body.json", "a JSON body", request.text or None)
-        return json_difference(expected, body, "body.json")
+        miss = json_difference(self.expected, body, "body.json")
+        return miss if miss is not None else Miss("body.json", "a JSON body", None)
 
-    return compare
 
+class _JsonPathCheck(FieldCheck):
+    __slots__ = ("check", "compiled", "field_name")
 
-def _json_path_check(query: str, check: ValueCheck) -> FieldCheck:
-    from jsonpath_rfc9535 import compile as compile_jsonpath  # lazily: few stubs need it
+    def __init__(self, query: str, check: ValueCheck) -> None:
+        from jsonpath_rfc9535 import compile as compile_jsonpath  # lazily: few stubs need it
 
-    compiled = compile_jsonpath(query)
-    field_name = f"body.json_path.{query}"
+        self.compiled = compile_jsonpath(query)
+        self.field_name = f"body.json_path.{query}"
+        self.check = check
 
-    def compare(request: IncomingRequest) -> Miss | None:
+    def _texts(self, request: IncomingRequest) -> list[str]:
         body = request.json
-        found = [] if isinstance(body, NotJson) else compiled.find(body).values()
-        texts = [json_text(value) for value in found]
-        if check.holds(texts):
-            return None
-        return Miss(field_name, check.expected, _actual(texts))
+        found = [] if isinstance(body, NotJson) else self.compiled.find(body).values()
+        return [json_text(value) for value in found]
 
-    return compare
+    def accepts(self, request: IncomingRequest) -> bool:
+        return self.check.holds(self._texts(request))
+
+    def explain(self, request: IncomingRequest) -> Miss:
+        return Miss(self.field_name, self.check.expected, _actual(self._texts(request)))
 
 
-def _json_schema_check(schema: Mapping[str, Any]) -> FieldCheck:
-    import jsonschema  # lazily: few stubs need it, and it costs ~50 ms at start-up
+class _JsonSchemaCheck(FieldCheck):
+    __slots__ = ("best_match", "validator")
 
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    best_match = jsonschema.exceptions.best_match
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        import jsonschema  # lazily: few stubs need it, and it costs ~50 ms at start-up
 
-    def compare(request: IncomingRequest) -> Miss | None:
+        self.validator = jsonschema.validators.validator_for(schema)(schema)
+        self.best_match = jsonschema.exceptions.best_match
+
+    def accepts(self, request: IncomingRequest) -> bool:
+        body = request.json
+        return not isinstance(body, NotJson) and self.validator.is_valid(body)
+
+    def explain(self, request: IncomingRequest) -> Miss:
         body = request.json
         if isinstance(body, NotJson):
             return Miss("body.json_schema", "a JSON body valid against the schema", request.text)
-        error = best_match(validator.iter_errors(body))
-        if error is None:
-            return None
-        return Miss("body.json_schema", "valid against the schema", error.message)
-
-    return compare
+        error = self.best_match(self.validator.iter_errors(body))
+        reason = "valid" if error is None else error.message
+        return Miss("body.json_schema", "valid against the schema", reason)
 
 
 def _compile_body(body: BodyMatcher) -> list[FieldCheck]:
     checks: list[FieldCheck] = []
     if body.has_json:
-        checks.append(_json_subset_check(body.json_))
+        checks.append(_JsonSubsetCheck(body.json_))
     for query, matcher in (body.json_path or {}).items():
-        checks.append(_json_path_check(query, compile_value(matcher)))
+        checks.append(_JsonPathCheck(query, compile_value(matcher)))
     if body.json_schema is not None:
-        checks.append(_json_schema_check(body.json_schema))
+        checks.append(_JsonSchemaCheck(body.json_schema))
     for name, matcher in (body.form or {}).items():
-        checks.append(
-            _values_check(f"body.form.{name}", compile_value(matcher), _form_values(name))
-        )
+        checks.append(_ValuesCheck(f"body.form.{name}", compile_value(matcher), _form_values(name)))
     for kind, raw in (
         ("equals", body.equals),
         ("contains", body.contains),
@@ -372,7 +421,7 @@ def _compile_body(body: BodyMatcher) -> list[FieldCheck]:
     ):
         if raw is not None:
             value_matcher = ValueMatcher.model_validate({kind: raw})
-            checks.append(_values_check(f"body.{kind}", compile_value(value_matcher), _body_text))
+            checks.append(_ValuesCheck(f"body.{kind}", compile_value(value_matcher), _body_text))
     return checks
 
 
@@ -487,21 +536,29 @@ class RequestMatcher:
         return None if literal is None else (self.methods, literal)
 
 
+def record_filter(matcher: RequestMatcher) -> tuple[frozenset[str] | None, str | None, bool]:
+    """(methods, literal path, decisive): what a scan may compare on stored fields alone
+    before rebuilding a request; `decisive` when nothing else is declared."""
+    literal = None if matcher.path is None else matcher.path.full_literal
+    decisive = (
+        matcher.host is None
+        and not matcher.checks
+        and (matcher.path is None or literal is not None)
+    )
+    return matcher.methods, literal, decisive
+
+
 def compile_request(
     spec: RequestSpec, *, base_path: str | None = None, host: str | None = None
 ) -> RequestMatcher:
     """Build every check of `spec` once; the order of `checks` is the order misses report."""
     checks: list[FieldCheck] = []
     for name, matcher in (spec.query or {}).items():
-        checks.append(_values_check(f"query.{name}", compile_value(matcher), _query_values(name)))
+        checks.append(_ValuesCheck(f"query.{name}", compile_value(matcher), _query_values(name)))
     for name, matcher in (spec.headers or {}).items():
-        checks.append(
-            _values_check(f"headers.{name}", compile_value(matcher), _header_values(name))
-        )
+        checks.append(_ValuesCheck(f"headers.{name}", compile_value(matcher), _header_values(name)))
     for name, matcher in (spec.cookies or {}).items():
-        checks.append(
-            _values_check(f"cookies.{name}", compile_value(matcher), _cookie_values(name))
-        )
+        checks.append(_ValuesCheck(f"cookies.{name}", compile_value(matcher), _cookie_values(name)))
     if spec.body is not None:
         checks.extend(_compile_body(spec.body))
     return RequestMatcher(
@@ -569,10 +626,10 @@ def match_request(
             params = captured
             matched += 1
     for check in matcher.checks:
-        miss = check(request)
-        if miss is None:
+        if check.accepts(request):
             matched += 1
             continue
+        miss = check.explain(request)
         if not score:
             return miss
         first = first or miss
@@ -586,3 +643,22 @@ def match_request(
         score=matched / declared if declared else 1.0,
         path_matched=path_ok and host_miss is None,
     )
+
+
+def match_params(matcher: RequestMatcher, request: IncomingRequest) -> Mapping[str, str] | None:
+    """The path parameters when `request` matches, else None: `match_request` without the
+    explanation, for the request path and journal scans, where most candidates miss."""
+    if matcher.methods is not None and request.method not in matcher.methods:
+        return None
+    if matcher.host is not None and _host_miss(matcher, request) is not None:
+        return None
+    params = _NO_PARAMS
+    if matcher.path is not None:
+        captured = matcher.path.compare(request.path)
+        if captured is None:
+            return None
+        params = captured
+    for check in matcher.checks:
+        if not check.accepts(request):
+            return None
+    return params

@@ -42,14 +42,25 @@ class ReadBody:
     timed_out: bool = False
 
 
-async def read_body(request: web.Request, max_body: int, seconds: float) -> ReadBody:
+NO_BODY: Final = ReadBody(b"", 0, truncated=False)
+
+
+async def expect_continue(request: web.BaseRequest) -> None:
+    """Answer `Expect: 100-continue` so that a client waiting for it sends its body (curl does
+    for bodies over 1 KB); other expectations are ignored: a mock answers what it can."""
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the response proper has not started
+
+
+async def read_body(request: web.BaseRequest, max_body: int, seconds: float) -> ReadBody:
     """Read at most `max_body` bytes within `seconds`; beyond either, stop and report
     the size seen (or declared)."""
     declared = request.content_length
     if declared is not None and declared > max_body:
         return ReadBody(b"", declared, truncated=True)
     if not request.body_exists:
-        return ReadBody(b"", 0, truncated=False)
+        return NO_BODY
     chunks: list[bytes] = []
     size = 0
     try:
@@ -79,7 +90,7 @@ def body_timeout_response(size: int, timeout: float) -> web.Response:
     return response
 
 
-def client_certificate_subject(request: web.Request) -> str | None:
+def client_certificate_subject(request: web.BaseRequest) -> str | None:
     """The verified client certificate's subject, "CN=app,O=Example", under mTLS."""
     transport = request.transport
     peer = transport.get_extra_info("peercert") if transport is not None else None
@@ -143,7 +154,7 @@ async def delay(prepared: PreparedResponse) -> None:
         await asyncio.sleep((low if low == high else random.uniform(low, high)) / 1000)
 
 
-def break_connection(request: web.Request, fault: str) -> FaultSent:
+def break_connection(request: web.BaseRequest, fault: str) -> FaultSent:
     """Break the connection as the fault says; the caller raises the returned FaultSent.
 
     connection_reset: TCP RST (the client sees "connection reset by peer");
@@ -165,7 +176,7 @@ def break_connection(request: web.Request, fault: str) -> FaultSent:
 
 
 async def stream_response(
-    request: web.Request, prepared: PreparedResponse, parts: Sequence[bytes]
+    request: web.BaseRequest, prepared: PreparedResponse, parts: Sequence[bytes]
 ) -> web.StreamResponse:
     """Send SSE frames or chunks one by one, flushed, `interval_ms` apart.
 

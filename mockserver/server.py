@@ -23,7 +23,7 @@ from typing import Final
 
 from aiohttp import web
 
-from mockserver.app import STORE_KEY, build_app
+from mockserver.app import MOCKED_KEY, STORE_KEY, build_app
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
@@ -56,6 +56,8 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
     app = build_app(settings, loaded)
     runner = MockServerRunner(
         app,
+        mocked=app[MOCKED_KEY].handle,
+        admin_prefix=settings.admin_prefix,
         handle_signals=False,
         shutdown_timeout=settings.shutdown_grace,
         access_log=None,

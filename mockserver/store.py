@@ -13,13 +13,13 @@ literal-path stubs while "first in order wins" still holds.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
 from mockserver.errors import AdminInputError, NotFoundError
 from mockserver.incoming import IncomingRequest
-from mockserver.matching import Match, Miss, match_request
+from mockserver.matching import Miss, match_params
 from mockserver.state import Namespaces, State
 from mockserver.stub import Stub
 
@@ -28,7 +28,7 @@ _ANY_METHOD: Final = ""
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """The stub that answers a request, its match, and how many stubs were examined.
+    """The stub that answers a request, its path parameters, and how many stubs were examined.
 
     `hits` is the answering stub's count including this answer (it picks the response of a
     sequence). `skipped` holds stubs that matched every field but were passed over for their
@@ -36,7 +36,7 @@ class Found:
     """
 
     stub: Stub | None
-    match: Match | None
+    path_params: Mapping[str, str] | None
     examined: int
     hits: int = 0
     skipped: tuple[tuple[Stub, Miss], ...] = ()
@@ -136,8 +136,8 @@ class ScopedStore:
         state = self.state
         for stub in self.stubs.candidates(request.method, request.path):
             examined += 1
-            outcome = match_request(stub.matcher, request)
-            if not isinstance(outcome, Match):
+            params = match_params(stub.matcher, request)
+            if params is None:
                 continue
             scenario = stub.spec.scenario
             if scenario is not None and scenario.state is not None:
@@ -154,7 +154,7 @@ class ScopedStore:
                 continue
             if scenario is not None and scenario.set_state is not None:
                 state.set_scenario(scenario.name, scenario.set_state)
-            return Found(stub, outcome, examined, hits, tuple(skipped))
+            return Found(stub, params, examined, hits, tuple(skipped) if skipped else ())
         return Found(None, None, examined, skipped=tuple(skipped))
 
     def scenario_names(self) -> set[str]:

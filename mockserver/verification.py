@@ -2,17 +2,18 @@
 
 Counts with `count` / `at_least` / `at_most`, and ordered sequences. A failure carries a message a
 person can read and the recorded requests that came closest, with the first field that differed.
-Pure: works on journal entries already read.
+Pure: works on journal records already read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mockserver.journal import JournalEntry
-from mockserver.matching import Match, RequestMatcher, match_request
+from mockserver.incoming import IncomingRequest
+from mockserver.journal import METHOD, PATH, SEQ, JournalEntry, Record, request_of
+from mockserver.matching import RequestMatcher, match_params, record_filter
 from mockserver.nearmiss import request_near_misses
 
 NEAR_MISS_SCAN_LIMIT: Final = 10_000
@@ -60,28 +61,43 @@ class Verdict:
     near_misses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def matching_entries(
-    matcher: RequestMatcher, entries: Sequence[JournalEntry]
-) -> list[JournalEntry]:
-    return [entry for entry in entries if isinstance(match_request(matcher, entry.request), Match)]
+def matching_records(matcher: RequestMatcher, records: Sequence[Record]) -> list[Record]:
+    """The records whose request matches. Method and literal path compare on the stored fields;
+    only records that pass them are rebuilt into requests, and none when those decide."""
+    methods, path, decisive = record_filter(matcher)
+    candidates = [
+        record
+        for record in records
+        if (methods is None or record[METHOD] in methods) and (path is None or record[PATH] == path)
+    ]
+    if decisive:
+        return candidates
+    return [
+        record for record in candidates if match_params(matcher, request_of(record)) is not None
+    ]
+
+
+def matching_entries(matcher: RequestMatcher, records: Sequence[Record]) -> list[JournalEntry]:
+    return [JournalEntry.of(record) for record in matching_records(matcher, records)]
+
+
+def _recent_requests(records: Sequence[Record]) -> Iterator[tuple[int, IncomingRequest]]:
+    return ((record[SEQ], request_of(record)) for record in records[-NEAR_MISS_SCAN_LIMIT:])
 
 
 def verify_count(
     matcher: RequestMatcher,
-    entries: Sequence[JournalEntry],
+    records: Sequence[Record],
     condition: CountCondition,
     description: str,
 ) -> Verdict:
-    """Check how many entries match; on failure, explain with the closest requests."""
-    found = len(matching_entries(matcher, entries))
+    """Check how many records match; on failure, explain with the closest requests."""
+    found = len(matching_records(matcher, records))
     expected = condition.describe()
     if condition.holds(found):
         return Verdict(True, found, expected, f"{description}: {found} as expected")
     message = f"expected {expected} request{_s(condition)} matching {description}, found {found}"
-    near = request_near_misses(
-        matcher,
-        ((entry.seq, entry.request) for entry in entries[-NEAR_MISS_SCAN_LIMIT:]),
-    )
+    near = request_near_misses(matcher, _recent_requests(records))
     return Verdict(False, found, expected, message, near)
 
 
@@ -90,28 +106,25 @@ def _s(condition: CountCondition) -> str:
 
 
 def verify_sequence(
-    matchers: Sequence[tuple[RequestMatcher, str]], entries: Sequence[JournalEntry]
+    matchers: Sequence[tuple[RequestMatcher, str]], records: Sequence[Record]
 ) -> dict[str, Any]:
     """Whether requests matching each matcher happened in this order (others may interleave)."""
     position = 0
     seqs: list[int] = []
     for step, (matcher, description) in enumerate(matchers):
-        for index in range(position, len(entries)):
-            if isinstance(match_request(matcher, entries[index].request), Match):
-                seqs.append(entries[index].seq)
+        for index in range(position, len(records)):
+            if match_params(matcher, request_of(records[index])) is not None:
+                seqs.append(records[index][SEQ])
                 position = index + 1
                 break
         else:
             after = f" after request seq {seqs[-1]}" if seqs else ""
-            remaining = entries[position:]
+            remaining = records[position:]
             return {
                 "ok": False,
                 "matched_seqs": seqs,
                 "failed_step": step,
                 "message": f"step {step} ({description}) did not happen{after}",
-                "near_misses": request_near_misses(
-                    matcher,
-                    ((entry.seq, entry.request) for entry in remaining[-NEAR_MISS_SCAN_LIMIT:]),
-                ),
+                "near_misses": request_near_misses(matcher, _recent_requests(remaining)),
             }
     return {"ok": True, "matched_seqs": seqs}

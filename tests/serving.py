@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mockserver.app import build_app
+from mockserver.app import MOCKED_KEY, build_app
 from mockserver.config import Settings
+from mockserver.transport import MockServerRunner
 
 ServeStubs = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -37,9 +39,25 @@ def serve(tmp_path: Path, aiohttp_client: Any) -> ServeStubs:
     async def start(files: dict[str, str | bytes] | None = None, **options: Any) -> Any:
         stubs = write_stubs(tmp_path / "stubs", files or {})
         settings = Settings(stubs=(stubs,), port=0, **options)
-        return await aiohttp_client(TestServer(build_app(settings), host="127.0.0.1"))
+        return await aiohttp_client(MockTestServer(build_app(settings), settings))
 
     return start
+
+
+class MockTestServer(TestServer):
+    """pytest-aiohttp's server with the runner `mockserver serve` uses."""
+
+    def __init__(self, app: web.Application, settings: Settings) -> None:
+        super().__init__(app, host="127.0.0.1")
+        self._settings = settings
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return MockServerRunner(
+            self.app,
+            mocked=self.app[MOCKED_KEY].handle,
+            admin_prefix=self._settings.admin_prefix,
+            **kwargs,
+        )
 
 
 async def raw_exchange(client: TestClient[Any, Any], data: bytes) -> bytes:

@@ -271,3 +271,63 @@ async def test_body_file_is_served_with_the_content_type_of_its_extension(
     response = await client.get("/logo")
     assert response.headers["Content-Type"] == "image/png"
     assert await response.read() == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_paths_beside_the_admin_prefix_are_mocked_and_below_it_are_admin(
+    serve: ServeStubs,
+) -> None:
+    client = await serve(
+        {"s.yaml": "- request: {method: GET}\n  response: {json: {mocked: true}}\n"}
+    )
+    for path in ("/__adminx", "/__admin-not/health", "/x/__admin/health", "/~ns1/__admin/health"):
+        response = await client.get(path)
+        assert (response.status, await response.json()) == (200, {"mocked": True}), path
+    health = await client.get("/__admin/health")
+    assert (await health.json())["status"] == "ok"
+    unknown = await client.get("/__admin")
+    assert unknown.status == 404
+    assert (await unknown.json())["error"] == "no admin call GET /__admin"
+    listing = await (await client.get("/__admin/requests")).json()
+    assert [entry["path"] for entry in listing["requests"]] == [
+        "/__adminx",
+        "/__admin-not/health",
+        "/x/__admin/health",
+    ]
+
+
+async def test_expect_100_continue_gets_continue_before_the_body(serve: ServeStubs) -> None:
+    client = await serve(
+        {"s.yaml": "- request: {body: {contains: hello}}\n  response: {status: 201}\n"}
+    )
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"hello")
+        final = await asyncio.wait_for(reader.read(), 5)
+        assert final.startswith(b"HTTP/1.1 201 ")
+    finally:
+        writer.close()
+
+
+async def test_repeated_and_non_ascii_headers_survive_the_journal(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- request: {headers: {x-tag: {contains: 'b'}}}\n"})
+    answer = await raw_exchange(
+        client,
+        b"GET /tags HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nX-Tag: b\r\nX-Empty:\r\n"
+        b"X-Name: caf\xc3\xa9\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    (entry,) = (await (await client.get("/__admin/requests")).json())["requests"]
+    headers = entry["headers"]
+    assert headers["x-tag"] == "a, b"
+    assert headers["x-empty"] == ""
+    assert headers["x-name"] == "café"
+    assert headers["cookie"] == "a=1; b=2"
+    count = await client.post("/__admin/requests/count", json={"headers": {"x-tag": "a, b"}})
+    assert (await count.json())["count"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 from mockserver.incoming import IncomingRequest
@@ -10,7 +11,10 @@ from mockserver.journal import Journal, JournalEntry
 
 def record(journal: Journal, path: str = "/x", body: bytes = b"") -> JournalEntry:
     request = IncomingRequest("GET", path, {}, {}, body)
-    return journal.record(request, time=0.0, matched=False, status=404, duration_ms=0.1)
+    seq = journal.record(request, time=0.0, matched=False, status=404, duration_ms=0.1)
+    entry = journal.snapshot()[-1]
+    assert entry.seq == seq
+    return entry
 
 
 def test_seq_starts_at_one_and_survives_clear() -> None:
@@ -41,7 +45,7 @@ def test_a_single_entry_larger_than_the_byte_bound_is_still_kept() -> None:
 def test_subscribers_hear_each_append_until_they_unsubscribe() -> None:
     journal = Journal(limit=10, max_bytes=10**6)
     heard: list[int] = []
-    unsubscribe = journal.subscribe(lambda entry: heard.append(entry.seq))
+    unsubscribe = journal.subscribe(heard.append)
     record(journal)
     record(journal)
     unsubscribe()
@@ -56,7 +60,13 @@ def test_appends_from_many_threads_are_numbered_without_gaps() -> None:
     def append_many() -> None:
         barrier.wait()
         for _ in range(500):
-            record(journal)
+            journal.record(
+                IncomingRequest("GET", "/x", {}, {}),
+                time=0.0,
+                matched=False,
+                status=404,
+                duration_ms=0.1,
+            )
 
     threads = [threading.Thread(target=append_many) for _ in range(8)]
     for thread in threads:
@@ -75,7 +85,7 @@ def test_entry_json_has_the_contract_fields() -> None:
         {"content-type": "application/x-www-form-urlencoded"},
         b"amount=2000&currency=usd",
     )
-    entry = journal.record(
+    journal.record(
         request,
         time=1_700_000_000.25,
         matched=True,
@@ -84,6 +94,7 @@ def test_entry_json_has_the_contract_fields() -> None:
         stub_id="create-charge",
         service="stripe",
     )
+    (entry,) = journal.snapshot()
     rendered = entry.to_json()
     assert rendered == {
         "seq": 1,
@@ -103,3 +114,31 @@ def test_entry_json_has_the_contract_fields() -> None:
         "status": 200,
         "duration_ms": 0.413,
     }
+
+
+def test_records_leave_the_garbage_collectors_view() -> None:
+    # a full journal walked by every full collection was the worst latency of a busy mock
+    journal = Journal(limit=10, max_bytes=10**6)
+    for index in range(3):
+        request = IncomingRequest.from_wire(
+            "POST", f"/v1/{index}", "a=1", ((b"Host", b"x"), (b"Accept", b"*/*")), b"{}"
+        )
+        journal.record(request, time=0.0, matched=True, status=200, duration_ms=0.1, stub_id="s")
+    gc.collect()
+    assert not any(gc.is_tracked(record) for record in journal.records())
+
+
+def test_a_record_gives_back_the_request_it_was_made_from() -> None:
+    journal = Journal(limit=10, max_bytes=10**6)
+    raw = ((b"Host", b"x"), (b"X-Tag", b"a"), (b"x-tag", b"b"), (b"X-Empty", b""))
+    sent = IncomingRequest.from_wire(
+        "PUT", "/k", "q=1&q=2", raw, b"\xff\x00", body_size=9, body_truncated=True, namespace="n1"
+    )
+    journal.record(sent, time=1.0, matched=False, status=413, duration_ms=0.2)
+    (entry,) = journal.snapshot()
+    back = entry.request
+    assert back.raw_headers == raw
+    assert back.headers == {"host": "x", "x-tag": "a, b", "x-empty": ""}
+    assert back.query == {"q": ["1", "2"]}
+    assert (back.body, back.body_size, back.body_truncated) == (b"\xff\x00", 9, True)
+    assert (back.method, back.path, back.namespace) == ("PUT", "/k", "n1")

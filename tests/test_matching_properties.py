@@ -20,7 +20,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mockserver.incoming import IncomingRequest, join_headers, parse_query
-from mockserver.matching import Match, Miss, RequestMatcher, compile_request, match_request
+from mockserver.matching import (
+    Match,
+    Miss,
+    RequestMatcher,
+    compile_request,
+    match_params,
+    match_request,
+)
 from mockserver.nearmiss import NEAR_MISS_LIMIT, stub_near_misses
 from mockserver.spec import RequestSpec, StubSpec
 from mockserver.stub import Stub
@@ -310,6 +317,10 @@ def test_matching_any_request_against_any_valid_stub_is_well_formed(
     scored = match_request(matcher, request, score=True)
     assert isinstance(fast, Match | Miss)
     assert isinstance(scored, Match | Miss)
+    # the request path's boolean answer agrees with the explained one, captures included
+    params = match_params(matcher, request)
+    assert (params is not None) == isinstance(fast, Match)
+    assert params is None or (isinstance(fast, Match) and dict(params) == dict(fast.path_params))
     event("match" if isinstance(fast, Match) else f"miss by {fast.field.split('.')[0]}")
     if isinstance(fast, Match):
         assert scored == fast  # scoring changes nothing about a match, captures included

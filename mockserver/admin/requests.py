@@ -15,8 +15,17 @@ from mockserver.admin.context import (
     read_json_object,
 )
 from mockserver.errors import AdminInputError
-from mockserver.journal import JournalEntry
-from mockserver.verification import matching_entries
+from mockserver.journal import (
+    MATCHED,
+    METHOD,
+    PATH,
+    SEQ,
+    SERVICE,
+    STUB_ID,
+    JournalEntry,
+    Record,
+)
+from mockserver.verification import matching_records
 
 MATCHER_BODY: dict[str, Any] = {
     "description": "A request matcher: the stub `request` format ({} matches every request).",
@@ -74,11 +83,11 @@ class RequestsResource:
 
     async def list_entries(self, request: web.Request) -> web.Response:
         journal = self._context.scope(request).state.journal
-        entries = filter_entries(journal.snapshot(), request.query)
+        records = filter_records(journal.records(), request.query)
         return ok(
             {
-                "requests": [entry.to_json() for entry in entries],
-                "total": len(entries),
+                "requests": [JournalEntry.of(record).to_json() for record in records],
+                "total": len(records),
                 "dropped": journal.dropped,
             }
         )
@@ -89,21 +98,22 @@ class RequestsResource:
         journal.clear()
         return ok({"cleared": cleared})
 
-    async def _matching(self, request: web.Request) -> list[JournalEntry]:
+    async def _matching(self, request: web.Request) -> list[Record]:
         data = await read_json_object(request, self._context.settings, what="a request matcher")
         matcher, _ = parse_matcher(data, "")
         journal = self._context.scope(request).state.journal
-        return matching_entries(matcher, journal.snapshot())
+        return matching_records(matcher, journal.records())
 
     async def find(self, request: web.Request) -> web.Response:
-        return ok({"requests": [entry.to_json() for entry in await self._matching(request)]})
+        records = await self._matching(request)
+        return ok({"requests": [JournalEntry.of(record).to_json() for record in records]})
 
     async def count(self, request: web.Request) -> web.Response:
         return ok({"count": len(await self._matching(request))})
 
     async def unmatched(self, request: web.Request) -> web.Response:
         journal = self._context.scope(request).state.journal
-        entries = [entry for entry in journal.snapshot() if not entry.matched]
+        entries = [JournalEntry.of(record) for record in journal.records() if not record[MATCHED]]
         return ok(
             {
                 "requests": [
@@ -143,7 +153,7 @@ def _boolean(query: Any, name: str) -> bool | None:
     )
 
 
-def filter_entries(entries: list[JournalEntry], query: Any) -> list[JournalEntry]:
+def filter_records(records: list[Record], query: Any) -> list[Record]:
     """GET /requests filters: method, path, service, stub_id, matched, since_seq, limit."""
     since = _integer(query, "since_seq")
     limit = _integer(query, "limit")
@@ -152,15 +162,16 @@ def filter_entries(entries: list[JournalEntry], query: Any) -> list[JournalEntry
     path = query.get("path")
     service = query.get("service")
     stub_id = query.get("stub_id")
+    method = None if method is None else method.upper()
     selected = [
-        entry
-        for entry in entries
-        if (since is None or entry.seq > since)
-        and (method is None or entry.request.method == method.upper())
-        and (path is None or entry.request.path == path)
-        and (service is None or entry.service == service)
-        and (stub_id is None or entry.stub_id == stub_id)
-        and (matched is None or entry.matched == matched)
+        record
+        for record in records
+        if (since is None or record[SEQ] > since)
+        and (method is None or record[METHOD] == method)
+        and (path is None or record[PATH] == path)
+        and (service is None or record[SERVICE] == service)
+        and (stub_id is None or record[STUB_ID] == stub_id)
+        and (matched is None or record[MATCHED] == matched)
     ]
     if limit is not None:
         # with since_seq, the first N after it (paging forward); otherwise the newest N

@@ -77,12 +77,12 @@ class VerifyResource:
         condition = _condition(data)
         within_ms = _within(data)
         journal = self._context.scope(request).state.journal
-        verdict = verify_count(matcher, journal.snapshot(), condition, description)
+        verdict = verify_count(matcher, journal.records(), condition, description)
         if not verdict.ok and within_ms and condition.may_still_hold(verdict.count):
             verdict = await _wait_for(
                 journal,
                 within_ms / 1000,
-                lambda: verify_count(matcher, journal.snapshot(), condition, description),
+                lambda: verify_count(matcher, journal.records(), condition, description),
                 condition,
             )
         payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
@@ -105,7 +105,7 @@ class VerifyResource:
                 [{"field": "requests", "message": "expected a non-empty list"}],
             )
         matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
-        outcome = verify_sequence(matchers, self._context.scope(request).state.journal.snapshot())
+        outcome = verify_sequence(matchers, self._context.scope(request).state.journal.records())
         return json_response(200 if outcome["ok"] else 422, outcome)
 
 
