@@ -5,7 +5,8 @@ its steps: copy what the build stage copies (through `.dockerignore`), run its `
 that wheel alone into a fresh virtual environment with the final stage's `pip install`, run
 ENTRYPOINT + CMD with the image's ENV, run the HEALTHCHECK command against it, then SIGTERM. Every
 value comes from the Dockerfile, so the tests follow it when it changes. hadolint lints it, and
-`docker-compose.test.yml` is checked against it and against `.ci/run`.
+`docker-compose.test.yml` is checked against it and against `.ci/run` (tests/test_compose_stack.py
+runs its three services).
 """
 
 from __future__ import annotations
