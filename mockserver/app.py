@@ -20,7 +20,7 @@ from aiohttp import HttpVersion11, web
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError, TemplateError
-from mockserver.incoming import IncomingRequest, split_namespace
+from mockserver.incoming import IncomingRequest, header_block, split_namespace
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
@@ -70,15 +70,50 @@ class MockHandler:
         self._max_body = settings.max_body
         self._client_timeout = settings.client_timeout
         self._mtls = settings.tls_client_ca is not None
+        # the plain path skips what only the access log and client certificates need
+        self._plain_path = self._access_log is None and not self._mtls
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.time()
         started = time.perf_counter()
+        if self._plain_path and not request.body_exists:
+            answered = self._answer_plain(request, received, started)
+            if answered is not None:
+                return answered
+        return await self._answer(request, received, started)
+
+    def _answer_plain(
+        self, request: web.BaseRequest, received: float, started: float
+    ) -> web.Response | None:
+        """A bodiless request whose answer depends on method and path alone (`plain_answer`):
+        no request object, no matching, one journal append. None: take the full path."""
+        namespace, path = split_namespace(request.path)
+        scope = self._store.existing(namespace)
+        if scope is None:
+            return None
+        method = request.method
+        stub = scope.stubs.plain_answer(method, path)
+        if stub is None:
+            return None
+        state = scope.state
+        hits = state.hit(stub.id) or 1
+        responses = stub.responses
+        prepared = responses[hits - 1] if hits < len(responses) else responses[-1]
+        state.journal.append(
+            received, (time.perf_counter() - started) * 1000, True, prepared.status, stub.id,
+            stub.service, method, path, request.query_string, header_block(request.raw_headers),
+            b"", namespace,
+        )  # fmt: skip
+        return stub_response(prepared)
+
+    async def _answer(
+        self, request: web.BaseRequest, received: float, started: float
+    ) -> web.StreamResponse:
         incoming: IncomingRequest | None = None
         recorded = False
         error = "client disconnected before the body arrived"
         try:
-            if request.body_exists or request.content_length:
+            if request.body_exists:
                 if request.version >= HttpVersion11 and "Expect" in request.headers:
                     await expect_continue(request)
                 body = await read_body(request, self._max_body, self._client_timeout)

@@ -26,7 +26,8 @@ from typing import Any, Final
 from mockserver.incoming import IncomingRequest
 
 _ENTRY_OVERHEAD: Final = 300
-"""Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot)."""
+"""Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
+with them, the estimate that --journal-max-bytes bounds."""
 
 _BOOT: Final = uuid.uuid4().hex[:12]
 """Makes entry ids unique across server restarts while costing nothing per request."""
@@ -145,11 +146,6 @@ class JournalEntry:
         return rendered
 
 
-def entry_size(path: str, header_block: bytes, body: bytes) -> int:
-    """A cheap estimate of an entry's memory, for --journal-max-bytes."""
-    return _ENTRY_OVERHEAD + len(body) + len(path) + len(header_block)
-
-
 Subscriber = Callable[[int], None]
 
 
@@ -181,8 +177,7 @@ class Journal:
         fault: str | None = None,
     ) -> int:
         """Number and append one entry, dropping the oldest beyond the bounds; its seq."""
-        query_string, header_block = request.wire()
-        body, path = request.body, request.path
+        query_string, block = request.wire()
         extra = None
         if near_misses or error or fault or request.client_cert or request.body_truncated:
             extra = (
@@ -193,22 +188,42 @@ class Journal:
                 request.body_size,
                 request.body_truncated,
             )
-        size = entry_size(path, header_block, body)
+        return self.append(
+            time, duration_ms, matched, status, stub_id, service, request.method, request.path,
+            query_string, block, request.body, request.namespace, extra,
+        )  # fmt: skip
+
+    def append(
+        self,
+        time: float,
+        duration_ms: float,
+        matched: bool,
+        status: int | None,
+        stub_id: str | None,
+        service: str | None,
+        method: str,
+        path: str,
+        query_string: str,
+        header_block: bytes,
+        body: bytes,
+        namespace: str | None,
+        extra: tuple[Any, ...] | None = None,
+    ) -> int:
+        """`record` from fields already in stored form (positional: the request path's call)."""
+        size = _ENTRY_OVERHEAD + len(body) + len(path) + len(header_block)
         entries = self._entries
         with self._lock:
             seq = self._next_seq
             self._next_seq = seq + 1
             entries.append(
                 (
-                    seq, time, duration_ms, matched, status, stub_id, service,
-                    request.method, path, query_string, header_block, body, request.namespace,
-                    size, extra,
+                    seq, time, duration_ms, matched, status, stub_id, service, method, path,
+                    query_string, header_block, body, namespace, size, extra,
                 )
             )  # fmt: skip
             self._bytes += size
-            while len(entries) > self._limit or (
-                self._bytes > self._max_bytes and len(entries) > 1
-            ):
+            limit, max_bytes = self._limit, self._max_bytes
+            while len(entries) > limit or (self._bytes > max_bytes and len(entries) > 1):
                 self._bytes -= entries.popleft()[SIZE]
                 self._dropped += 1
         if self._subscribers:

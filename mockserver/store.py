@@ -47,10 +47,36 @@ def _skip(field: str, expected: str, actual: str) -> Miss:
     return Miss(field, expected, actual, score=1.0, path_matched=True)
 
 
+def _is_plain(stub: Stub) -> bool:
+    matcher, spec = stub.matcher, stub.spec
+    return (
+        matcher.index_key is not None  # found by the index: its method and path hold
+        and matcher.host is None
+        and not matcher.checks
+        and spec.scenario is None
+        and spec.times is None
+        and all(
+            response.templates is None
+            and response.delay_ms is None
+            and response.fault is None
+            and response.stream is None
+            for response in stub.responses
+        )
+    )
+
+
 class StubSet:
     """An immutable, ordered, indexed set of stubs."""
 
-    __slots__ = ("_by_id", "_fallback", "_fallback_ranks", "_index", "_merged", "ordered")
+    __slots__ = (
+        "_by_id",
+        "_fallback",
+        "_fallback_ranks",
+        "_index",
+        "_merged",
+        "_plain",
+        "ordered",
+    )
 
     def __init__(self, stubs: Iterable[Stub]) -> None:
         self.ordered: tuple[Stub, ...] = tuple(sorted(stubs, key=lambda stub: stub.sort_key))
@@ -71,6 +97,25 @@ class StubSet:
         # (method, path) -> its candidates in order, merged on first use; only keys of the
         # index are kept, so the cache is bounded by the stubs, not by the requests
         self._merged: dict[tuple[str, str], tuple[Stub, ...]] = {}
+        self._plain: dict[tuple[str, str], Stub | None] = {}
+
+    def plain_answer(self, method: str, path: str) -> Stub | None:
+        """The stub that answers (method, path) whatever else the request holds, when the first
+        candidate in order declares nothing but method and literal path and answers with fixed
+        responses (no scenario, `times`, template, delay, fault or stream); else None. Such
+        requests need no matching at all: the common case of a mock, answered from this table.
+        Cached like `candidates`, so bounded by the index's keys."""
+        key = (method, path)
+        try:
+            return self._plain[key]
+        except KeyError:
+            pass
+        if key not in self._index and (_ANY_METHOD, path) not in self._index:
+            return None  # only the fallback list can match: not cached, or requests would fill it
+        first = self.candidates(method, path)[0]
+        answer = first if _is_plain(first) else None
+        self._plain[key] = answer
+        return answer
 
     def candidates(self, method: str, path: str) -> tuple[Stub, ...]:
         """The stubs that may match, in priority order."""
@@ -241,6 +286,10 @@ class StubStore:
             scope = ScopedStore(self, namespace, self._namespaces.state(namespace))
             self._scopes[namespace] = scope
         return scope
+
+    def existing(self, namespace: str | None) -> ScopedStore | None:
+        """The scope of `namespace` if it exists (the request path's lookup: creates nothing)."""
+        return self._scopes.get(namespace)
 
     def peek(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace` for reading: an empty one, not kept, when it does not exist,

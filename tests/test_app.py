@@ -331,3 +331,29 @@ async def test_repeated_and_non_ascii_headers_survive_the_journal(serve: ServeSt
     assert headers["cookie"] == "a=1; b=2"
     count = await client.post("/__admin/requests/count", json={"headers": {"x-tag": "a, b"}})
     assert (await count.json())["count"] == 1
+
+
+async def test_method_and_path_stubs_answer_in_sequence_and_journal_everything(
+    serve: ServeStubs,
+) -> None:
+    stub = """
+        - id: plain
+          request: {method: GET, path: /v1/plain}
+          responses: [{json: {n: 1}}, {status: 202, json: {n: 2}}]
+    """
+    client = await serve({"s.yaml": stub})
+    answers = []
+    for _ in range(3):
+        response = await client.get("/v1/plain?expand=a&expand=b", headers={"X-Trace": "t1"})
+        answers.append((response.status, await response.json()))
+    assert answers == [(200, {"n": 1}), (202, {"n": 2}), (202, {"n": 2})]
+    listing = await (await client.get("/__admin/requests")).json()
+    assert [entry["status"] for entry in listing["requests"]] == [200, 202, 202]
+    entry = listing["requests"][0]
+    assert (entry["matched"], entry["stub_id"], entry["method"]) == (True, "plain", "GET")
+    assert entry["query"] == {"expand": ["a", "b"]}
+    assert entry["headers"]["x-trace"] == "t1"
+    assert entry["duration_ms"] >= 0
+    stubs = await (await client.get("/__admin/stubs")).json()
+    (listed,) = [each for each in stubs["stubs"] if each["id"] == "plain"]
+    assert listed["hits"] == 3

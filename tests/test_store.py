@@ -149,3 +149,50 @@ def test_namespace_count_is_bounded(tmp_path: Path) -> None:
         store.scoped("c")
     assert store.remove_namespace("a")
     store.scoped("c")
+
+
+PLAIN_AND_NOT = """
+- id: plain
+  request: {method: GET, path: /v1/plain}
+  responses: [{json: {n: 1}}, {json: {n: 2}}]
+- {id: with-header, request: {method: GET, path: /v1/header, headers: {x-a: b}}}
+- {id: with-times, request: {method: GET, path: /v1/times}, times: 1}
+- id: with-scenario
+  request: {method: GET, path: /v1/scenario}
+  scenario: {name: s, state: started}
+- {id: with-template, request: {method: GET, path: /v1/template}, response: {template: true}}
+- {id: with-delay, request: {method: GET, path: /v1/delay}, response: {delay_ms: 1}}
+- {id: with-fault, request: {method: GET, path: /v1/fault}, response: {fault: empty_response}}
+- {id: any-method, request: {path: /v1/any}}
+"""
+
+
+def test_plain_answers_are_stubs_that_need_only_method_and_path(tmp_path: Path) -> None:
+    stubs = make_store(tmp_path, {"s.yaml": PLAIN_AND_NOT}).stubs
+    plain = stubs.plain_answer("GET", "/v1/plain")
+    assert plain is not None
+    assert plain.id == "plain"
+    assert stubs.plain_answer("DELETE", "/v1/any") is not None
+    assert stubs.plain_answer("POST", "/v1/plain") is None  # no stub: the full path says why
+    for path in ("header", "times", "scenario", "template", "delay", "fault"):
+        assert stubs.plain_answer("GET", f"/v1/{path}") is None, path
+
+
+def test_a_fallback_stub_before_an_indexed_one_keeps_the_full_path(tmp_path: Path) -> None:
+    files = {
+        "a.yaml": "- {id: regex-first, request: {path: {matches: '^/v1/.*$'}}, priority: 1}\n",
+        "b.yaml": "- {id: literal, request: {method: GET, path: /v1/x}, priority: 5}\n",
+    }
+    stubs = make_store(tmp_path, files).stubs
+    assert stubs.plain_answer("GET", "/v1/x") is None
+    found = make_store(tmp_path, files).select(request("GET", "/v1/x"))
+    assert found.stub is not None
+    assert found.stub.id == "regex-first"
+
+
+def test_plain_answers_cache_only_indexed_paths(tmp_path: Path) -> None:
+    stubs = make_store(tmp_path, {"s.yaml": PLAIN_AND_NOT + FALLBACK}).stubs
+    for index in range(1000):
+        assert stubs.plain_answer("GET", f"/v2/unknown/{index}") is None
+    assert stubs.plain_answer("GET", "/v1/plain") is not None
+    assert len(stubs._plain) == 1  # bounded by the stubs, not by the requests
