@@ -288,22 +288,6 @@ def _describe_json(value: object) -> str:
     return f"equals {json_text(value)}"
 
 
-def json_contains(expected: object, actual: object) -> bool:
-    """Whether `actual` contains `expected`, by the rules of `json_difference`, building
-    nothing: the request path asks this of every candidate stub."""
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and json_contains(wanted, actual[key]) for key, wanted in expected.items()
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(actual) == len(expected)
-            and all(json_contains(w, a) for w, a in zip(expected, actual, strict=True))
-        )
-    return _json_scalar_equal(expected, actual)
-
-
 def json_difference(expected: object, actual: object, where: str) -> Miss | None:
     """The first place where `actual` does not contain `expected`.
 
@@ -342,15 +326,79 @@ def _json_scalar_equal(expected: object, actual: object) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
+_ABSENT: Final = object()
+
+_JsonLeaf = tuple[tuple[str | int, ...], str, object]
+"""(where, kind, value): one constraint of a flattened `body.json`; `where` is a key/index path."""
+
+
+def _flatten_json(expected: object, where: tuple[str | int, ...], leaves: list[_JsonLeaf]) -> None:
+    """{a: {b: 1}, c: [x]} -> [((a, b), number, 1), ((c,), length, 1), ((c, 0), text, x)]."""
+    if isinstance(expected, dict):
+        if not expected:
+            leaves.append((where, "object", None))
+        for key, value in expected.items():
+            _flatten_json(value, (*where, key), leaves)
+    elif isinstance(expected, list):
+        leaves.append((where, "length", len(expected)))
+        for index, value in enumerate(expected):
+            _flatten_json(value, (*where, index), leaves)
+    elif expected is None:
+        leaves.append((where, "null", None))
+    elif isinstance(expected, bool):
+        leaves.append((where, "bool", expected))
+    elif isinstance(expected, int | float):
+        leaves.append((where, "number", expected))
+    else:
+        leaves.append((where, "text", expected))
+
+
+def _leaf_holds(body: object, where: tuple[str | int, ...], kind: str, value: object) -> bool:
+    node = body
+    for step in where:
+        if type(step) is str:
+            if type(node) is not dict:
+                return False
+            node = node.get(step, _ABSENT)
+            if node is _ABSENT:
+                return False
+        elif type(node) is list and step < len(node):  # type: ignore[operator]  # an index
+            node = node[step]  # type: ignore[index]
+        else:
+            return False
+    if kind == "text":
+        return type(node) is str and node == value
+    if kind == "number":
+        return (type(node) is int or type(node) is float) and node == value
+    if kind == "bool":
+        return node is value
+    if kind == "null":
+        return node is None
+    if kind == "length":
+        return type(node) is list and len(node) == value
+    return type(node) is dict  # "object": an empty {} in the stub
+
+
 class _JsonSubsetCheck(FieldCheck):
-    __slots__ = ("expected",)
+    """`body.json`: the request's JSON contains the stub's. Compiled to flat leaf constraints,
+    so a decoy stub is usually refused at its first differing scalar without recursion."""
+
+    __slots__ = ("expected", "leaves")
 
     def __init__(self, expected: JsonValue) -> None:
         self.expected = expected
+        leaves: list[_JsonLeaf] = []
+        _flatten_json(expected, (), leaves)
+        self.leaves = tuple(leaves)
 
     def accepts(self, request: IncomingRequest) -> bool:
         body = request.json
-        return not isinstance(body, NotJson) and json_contains(self.expected, body)
+        if isinstance(body, NotJson):
+            return False
+        for where, kind, value in self.leaves:  # noqa: SIM110  # a loop: no generator per call
+            if not _leaf_holds(body, where, kind, value):
+                return False
+        return True
 
     def explain(self, request: IncomingRequest) -> Miss:
         body = request.json
@@ -516,6 +564,8 @@ class RequestMatcher:
     host: str | None
     path: PathCheck | None
     checks: tuple[FieldCheck, ...]
+    index_key: tuple[frozenset[str] | None, str] | None = None
+    """(methods, literal full path) when the stub can be found by a dictionary lookup."""
 
     @property
     def declared(self) -> int:
@@ -526,14 +576,6 @@ class RequestMatcher:
             + (self.path is not None)
             + len(self.checks)
         )
-
-    @property
-    def index_key(self) -> tuple[frozenset[str] | None, str] | None:
-        """(methods, literal full path) when the stub can be found by a dictionary lookup."""
-        if self.path is None:
-            return None
-        literal = self.path.full_literal
-        return None if literal is None else (self.methods, literal)
 
 
 def record_filter(matcher: RequestMatcher) -> tuple[frozenset[str] | None, str | None, bool]:
@@ -561,11 +603,15 @@ def compile_request(
         checks.append(_ValuesCheck(f"cookies.{name}", compile_value(matcher), _cookie_values(name)))
     if spec.body is not None:
         checks.extend(_compile_body(spec.body))
+    methods = None if spec.method is None else frozenset(spec.method)
+    path = _compile_path(spec.path, base_path)
+    literal = None if path is None else path.full_literal
     return RequestMatcher(
-        methods=None if spec.method is None else frozenset(spec.method),
+        methods=methods,
         host=None if host is None else host.lower(),
-        path=_compile_path(spec.path, base_path),
+        path=path,
         checks=tuple(checks),
+        index_key=None if literal is None else (methods, literal),
     )
 
 
@@ -645,9 +691,21 @@ def match_request(
     )
 
 
-def match_params(matcher: RequestMatcher, request: IncomingRequest) -> Mapping[str, str] | None:
+def match_params(
+    matcher: RequestMatcher, request: IncomingRequest, *, indexed: bool = False
+) -> Mapping[str, str] | None:
     """The path parameters when `request` matches, else None: `match_request` without the
-    explanation, for the request path and journal scans, where most candidates miss."""
+    explanation, for the request path and journal scans, where most candidates miss.
+
+    `indexed`: the caller found this stub in the index under the request's method and path,
+    so those hold already and only host and the declared fields are compared."""
+    if indexed:
+        if matcher.host is not None and _host_miss(matcher, request) is not None:
+            return None
+        for check in matcher.checks:
+            if not check.accepts(request):
+                return None
+        return _NO_PARAMS
     if matcher.methods is not None and request.method not in matcher.methods:
         return None
     if matcher.host is not None and _host_miss(matcher, request) is not None:

@@ -181,7 +181,8 @@ class ScopedStore:
         state = self.state
         for stub in self.stubs.candidates(request.method, request.path):
             examined += 1
-            params = match_params(stub.matcher, request)
+            matcher = stub.matcher
+            params = match_params(matcher, request, indexed=matcher.index_key is not None)
             if params is None:
                 continue
             scenario = stub.spec.scenario

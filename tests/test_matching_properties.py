@@ -321,6 +321,10 @@ def test_matching_any_request_against_any_valid_stub_is_well_formed(
     params = match_params(matcher, request)
     assert (params is not None) == isinstance(fast, Match)
     assert params is None or (isinstance(fast, Match) and dict(params) == dict(fast.path_params))
+    key = matcher.index_key
+    if key is not None and request.path == key[1] and (key[0] is None or request.method in key[0]):
+        # found by the index: comparing only host and the declared fields gives the same answer
+        assert (match_params(matcher, request, indexed=True) is None) == (params is None)
     event("match" if isinstance(fast, Match) else f"miss by {fast.field.split('.')[0]}")
     if isinstance(fast, Match):
         assert scored == fast  # scoring changes nothing about a match, captures included
