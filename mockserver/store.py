@@ -278,6 +278,8 @@ class StubStore:
         self.file_stubs: tuple[Stub, ...] = tuple(file_stubs)
         self._next_api_order = 1
         self._scopes: dict[str | None, ScopedStore] = {}
+        self.scopes: Mapping[str | None, ScopedStore] = self._scopes
+        """The existing scopes, read-only: the request path looks a namespace up here."""
         self.default = self.scoped(None)
 
     def scoped(self, namespace: str | None) -> ScopedStore:
@@ -287,10 +289,6 @@ class StubStore:
             scope = ScopedStore(self, namespace, self._namespaces.state(namespace))
             self._scopes[namespace] = scope
         return scope
-
-    def existing(self, namespace: str | None) -> ScopedStore | None:
-        """The scope of `namespace` if it exists (the request path's lookup: creates nothing)."""
-        return self._scopes.get(namespace)
 
     def peek(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace` for reading: an empty one, not kept, when it does not exist,
