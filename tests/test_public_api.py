@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import mockserver
 
 
@@ -23,6 +25,22 @@ def test_public_names() -> None:
     assert mockserver.__version__ == "0.1.0"
     assert issubclass(mockserver.VerificationError, AssertionError)
     assert issubclass(mockserver.AdminError, Exception)
+
+
+def test_the_client_names_are_the_client_modules() -> None:
+    # loaded on first use (module __getattr__): the same objects, listed by dir(), and a
+    # misspelt name is still an AttributeError (so `from mockserver import x` still fails)
+    from mockserver import MockServerClient, client
+
+    assert MockServerClient is client.MockServerClient
+    for name in mockserver.__all__:
+        assert name in dir(mockserver)
+        if name != "__version__":
+            assert getattr(mockserver, name) is getattr(client, name)
+    with pytest.raises(AttributeError, match="no attribute 'MockServer'"):
+        mockserver.MockServer  # noqa: B018
+    with pytest.raises(ImportError):
+        from mockserver import MockServer  # type: ignore[attr-defined]  # noqa: F401
 
 
 def _modules_after(statement: str) -> set[str]:

@@ -1,0 +1,97 @@
+"""What `mockserver serve` loads before its first response: only what every start-up needs.
+
+Each test runs a fresh interpreter and reads `sys.modules`: a module that is imported is paid for
+in start-up time and in memory by every server, so the optional ones (the client, template and
+JSON Schema engines, the file watcher) load only when a stub or flag asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.serving import write_stubs
+
+# Loaded on demand only: the client by the package's lazy names, the rest by the stubs that
+# use them (templates, json_schema, json_path) or by --watch.
+OPTIONAL = {
+    "mockserver.client",
+    "jinja2",
+    "jsonschema",
+    "jsonpath_rfc9535",
+    "watchfiles",
+}
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`."""
+    script = f"{code}\nimport sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import json\n{script}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return set(loaded)
+
+
+def _top_level(modules: set[str]) -> set[str]:
+    return modules | {name.partition(".")[0] for name in modules}
+
+
+def test_importing_the_cli_leaves_the_optional_modules_out() -> None:
+    assert _top_level(_modules_after("import mockserver.cli")) & OPTIONAL == set()
+
+
+def test_building_the_app_from_plain_stubs_leaves_the_optional_modules_out(
+    tmp_path: Path,
+) -> None:
+    # what `serve` does before it listens: load the stubs, build the app
+    stubs = [
+        {
+            "id": "customer",
+            "request": {"method": "GET", "path": "/v1/customers/{id}"},
+            "response": {"json": {"id": "cus_1"}, "headers": {"X-Id": "1"}},
+        },
+        {"request": {"path": "/health", "query": {"full": "1"}}},
+    ]
+    write_stubs(tmp_path, {"plain.yaml": json.dumps(stubs)})
+    code = (
+        "from pathlib import Path\n"
+        "from mockserver.app import build_app\n"
+        "from mockserver.config import Settings\n"
+        f"build_app(Settings(stubs=(Path({str(tmp_path)!r}),)))"
+    )
+    assert _top_level(_modules_after(code)) & OPTIONAL == set()
+
+
+def test_the_package_loads_the_client_on_first_use() -> None:
+    assert "mockserver.client" not in _modules_after("import mockserver")
+    loaded = _modules_after("from mockserver import MockServerClient")
+    assert "mockserver.client" in loaded
+
+
+@pytest.mark.parametrize(
+    ("stub", "module"),
+    [
+        ({"request": {"body": {"json_schema": {"type": "object"}}}}, "jsonschema"),
+        ({"request": {"body": {"json_path": {"$.a": "1"}}}}, "jsonpath_rfc9535"),
+        ({"request": {"path": "/t"}, "response": {"template": True, "body": "{{ 1 }}"}}, "jinja2"),
+    ],
+)
+def test_a_stub_that_needs_an_optional_module_loads_it(
+    tmp_path: Path, stub: dict[str, object], module: str
+) -> None:
+    write_stubs(tmp_path, {"one.yaml": json.dumps([stub])})
+    code = (
+        "from pathlib import Path\n"
+        "from mockserver.loader import load_paths\n"
+        f"load_paths([Path({str(tmp_path)!r})])"
+    )
+    assert module in _modules_after(code)
