@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from aiohttp import HttpVersion11, web
+from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
@@ -73,6 +74,8 @@ class MockHandler:
         # the plain path skips what only the access log and client certificates need
         self._plain_path = self._access_log is None and not self._mtls
         self._scopes = store.scopes
+        self._admin_prefix = settings.admin_prefix
+        self._admin_below = settings.admin_prefix + "/"
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.time()
@@ -103,6 +106,20 @@ class MockHandler:
                         status=prepared.status, headers=prepared.headers, body=prepared.body
                     )
         return await self._answer(request, received, started)
+
+    def record_lost(self, message: RawRequestMessage) -> None:
+        """Journal a request that was read but never handled: its client went away first."""
+        url = message.url
+        path = url.path
+        if path == self._admin_prefix or path.startswith(self._admin_below):
+            return
+        namespace, path = split_namespace(path)
+        with contextlib.suppress(NamespaceLimitError):
+            self._store.scoped(namespace).state.journal.append(
+                time.time(), 0.0, False, 499, None, None, message.method, path,
+                url.query_string, header_block(message.raw_headers), b"", namespace,
+                ((), "client disconnected before the request was handled", None, None, 0, False),
+            )  # fmt: skip
 
     async def _answer(
         self, request: web.BaseRequest, received: float, started: float

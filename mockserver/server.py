@@ -57,6 +57,7 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
     runner = MockServerRunner(
         app,
         mocked=app[MOCKED_KEY].handle,
+        lost=app[MOCKED_KEY].record_lost,
         admin_prefix=settings.admin_prefix,
         handle_signals=False,
         shutdown_timeout=settings.shutdown_grace,

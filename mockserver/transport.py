@@ -16,13 +16,29 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from mockserver.config import Settings
 
+LostRequest = Callable[[RawRequestMessage], None]
+"""Told of each request that was read off the wire but never reached a handler."""
+
 
 class _JsonErrorHandler(RequestHandler):
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # aiohttp drops requests it has parsed but not yet handed to a handler when their
+        # connection goes (a client that resets right after sending, or pipelined requests
+        # behind a cut one). A mock's journal must not under-count: tell the app first.
+        manager = self._manager
+        lost = getattr(manager, "lost_request", None)
+        if lost is not None and self._messages:
+            for message, _payload in self._messages:
+                if isinstance(message, RawRequestMessage):
+                    lost(message)
+        super().connection_lost(exc)
+
     def handle_error(
         self,
         request: BaseRequest,
@@ -56,6 +72,8 @@ def _headers_too_large(exc: BaseException | None, text: str) -> bool:
 
 
 class _JsonErrorServer(web.Server):
+    lost_request: LostRequest | None = None
+
     def __call__(self) -> RequestHandler:
         return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
 
@@ -78,11 +96,13 @@ class MockServerRunner(web.AppRunner):
         app: web.Application,
         *,
         mocked: MockedHandler | None = None,
+        lost: LostRequest | None = None,
         admin_prefix: str = "/__admin",
         **kwargs: Any,
     ) -> None:
         super().__init__(app, **kwargs)
         self._mocked = mocked
+        self._lost = lost
         self._admin_prefix = admin_prefix
 
     async def _make_server(self) -> web.Server:
@@ -90,6 +110,7 @@ class MockServerRunner(web.AppRunner):
         # aiohttp builds the Server inside Application._make_handler; retyping the instance is
         # the one way to choose its connection handler class without copying that method
         server.__class__ = _JsonErrorServer
+        server.lost_request = self._lost  # type: ignore[attr-defined]  # retyped just above
         if self._mocked is not None:
             server.request_handler = _by_prefix(
                 self._admin_prefix, server.request_handler, self._mocked

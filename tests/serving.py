@@ -55,6 +55,7 @@ class MockTestServer(TestServer):
         return MockServerRunner(
             self.app,
             mocked=self.app[MOCKED_KEY].handle,
+            lost=self.app[MOCKED_KEY].record_lost,
             admin_prefix=self._settings.admin_prefix,
             **kwargs,
         )

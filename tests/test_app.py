@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import socket
+import struct
 from typing import Any
 
 import aiohttp
@@ -357,3 +359,40 @@ async def test_method_and_path_stubs_answer_in_sequence_and_journal_everything(
     stubs = await (await client.get("/__admin/stubs")).json()
     (listed,) = [each for each in stubs["stubs"] if each["id"] == "plain"]
     assert listed["hits"] == 3
+
+
+async def test_requests_read_but_not_yet_handled_when_the_client_resets_are_journaled(
+    serve: ServeStubs,
+) -> None:
+    # Two pipelined requests on one connection: the first waits in its stub's delay, the
+    # second is parsed and queued behind it. The client then resets the connection, so the
+    # second never reaches a handler; it must still be in the journal.
+    stubs = """
+        - {id: slow, request: {path: /slow}, response: {delay_ms: 5000}}
+        - {id: queued, request: {path: /queued}}
+    """
+    client = await serve({"s.yaml": stubs})
+    _reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /queued?q=1 HTTP/1.1\r\nHost: x\r\nX-Id: 2\r\n\r\n"
+    )
+    await writer.drain()
+    # the first request is journaled when it is matched: wait for it (verify wakes on appends)
+    slow = {"request": {"path": "/slow"}, "count": 1, "within_ms": 5000}
+    assert (await client.post("/__admin/verify", json=slow)).status == 200
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # RST
+    queued = {"request": {"path": "/queued"}, "count": 1, "within_ms": 5000}
+    assert (await client.post("/__admin/verify", json=queued)).status == 200
+    listing = await (await client.get("/__admin/requests")).json()
+    first, second = listing["requests"]
+    assert (first["path"], first["stub_id"]) == ("/slow", "slow")
+    assert (second["path"], second["query"], second["headers"]["x-id"]) == (
+        "/queued",
+        {"q": ["1"]},
+        "2",
+    )
+    assert (second["matched"], second["status"]) == (False, 499)
+    assert second["error"] == "client disconnected before the request was handled"
