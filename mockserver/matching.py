@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import regex
 from pydantic import JsonValue
 
 from mockserver.incoming import IncomingRequest, NotJson
@@ -123,6 +122,8 @@ class _Matches(_Leaf):
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         super().__init__(f"matches {pattern.pattern!r}")
+        import regex  # lazily: only stubs with `matches` need it (~6 ms at start-up)
+
         self.pattern = regex.compile(pattern.pattern, pattern.flags & ~re.UNICODE)
 
     def holds_one(self, value: str) -> bool:
