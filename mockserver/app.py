@@ -41,10 +41,12 @@ from mockserver.responder import (
     stub_response,
     template_error_response,
     too_large_response,
+    unmatched_explanation,
     unmatched_response,
 )
 from mockserver.state import MemoryState, Namespaces
 from mockserver.store import StubStore
+from mockserver.stub import Stub
 from mockserver.templating import template_context
 
 STORE_KEY = web.AppKey("store", StubStore)
@@ -161,9 +163,17 @@ class MockHandler:
             stub = found.stub
             if stub is None or found.path_params is None:
                 near = stub_near_misses(scope.stubs, incoming, found.skipped)
-                self._record(incoming, received, started, False, 404, near_misses=tuple(near))
+                answer = found.unmatched_answer
+                unmatched: web.Response = (
+                    unmatched_response(incoming, near)
+                    if answer is None
+                    else shaped_unmatched_response(answer, incoming, near, found.hits)
+                )
+                self._record(
+                    incoming, received, started, False, unmatched.status, near_misses=tuple(near)
+                )
                 recorded = True
-                return unmatched_response(incoming, near)
+                return unmatched
             prepared = stub.responses[min(found.hits, len(stub.responses)) - 1]
             response: web.StreamResponse | None = None
             if prepared.templates is not None:
@@ -261,6 +271,22 @@ class MockHandler:
                     "namespace": incoming.namespace,
                 },
             )
+
+
+def shaped_unmatched_response(
+    answer: Stub, request: IncomingRequest, near: list[dict[str, Any]], hits: int
+) -> web.Response:
+    """The answer of an `unmatched: true` stub to a request no other stub matched: the shape the
+    service's SDK expects of an error, with the explanation in `miss` for its templates."""
+    prepared = answer.responses[0]
+    if prepared.templates is None:
+        return stub_response(prepared)
+    context = template_context(request, {}, hits)
+    context["miss"] = unmatched_explanation(request, near)
+    try:
+        return render_response(prepared, prepared.templates, context)
+    except TemplateError as failure:
+        return template_error_response(answer.id, failure)
 
 
 MOCKED_KEY = web.AppKey("mocked", MockHandler)

@@ -39,7 +39,12 @@ from mockserver.stub import (
     Stub,
     json_bytes,
 )
-from mockserver.templating import Renderable, compile_template_value
+from mockserver.templating import (
+    CONTEXT_NAMES,
+    UNMATCHED_CONTEXT_NAMES,
+    Renderable,
+    compile_template_value,
+)
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
@@ -250,12 +255,13 @@ def _build_stub(
         context.errors.extend(_located(error, node, name, prefix=()))
         return None
     sequence = spec.responses is not None
+    names = UNMATCHED_CONTEXT_NAMES if spec.unmatched else CONTEXT_NAMES
     responses = []
     for position, answer in enumerate(spec.answers):
         where: tuple[str | int, ...] = ("responses", position) if sequence else ("response",)
         try:
             try:
-                responses.append(_prepare(answer, base_dir, context.stub_dirs))
+                responses.append(_prepare(answer, base_dir, context.stub_dirs, names))
             except UnicodeEncodeError:
                 raise StubError(
                     "", "", "holds an unpaired surrogate (such as \\ud800): not valid Unicode"
@@ -289,7 +295,10 @@ def _build_stub(
 
 
 def _prepare(
-    response: ResponseSpec, base_dir: Path, stub_dirs: tuple[Path, ...]
+    response: ResponseSpec,
+    base_dir: Path,
+    stub_dirs: tuple[Path, ...],
+    names: frozenset[str] = CONTEXT_NAMES,
 ) -> PreparedResponse:
     headers = dict(response.headers)
     has_type = any(name.lower() == "content-type" for name in headers)
@@ -318,7 +327,7 @@ def _prepare(
     if content_type and not has_type:
         headers["Content-Type"] = content_type
     delay = response.delay_ms
-    templates = _compile_templates(response) if response.template else None
+    templates = _compile_templates(response, names) if response.template else None
     return PreparedResponse(
         response.status,
         tuple(headers.items()),
@@ -339,22 +348,23 @@ class _TemplateAt(Exception):
         self.loc, self.error = loc, error
 
 
-def _compile_at(value: Any, loc: tuple[str | int, ...]) -> Renderable:
+def _compile_at(value: Any, loc: tuple[str | int, ...], names: frozenset[str]) -> Renderable:
     try:
-        return compile_template_value(value, _format_loc(("response", *loc)))
+        return compile_template_value(value, _format_loc(("response", *loc)), names)
     except TemplateCompileError as error:
         raise _TemplateAt((*loc, *error.loc), error) from None
 
 
-def _compile_templates(response: ResponseSpec) -> ResponseTemplates:
+def _compile_templates(response: ResponseSpec, names: frozenset[str]) -> ResponseTemplates:
     headers = tuple(
-        (name, _compile_at(value, ("headers", name))) for name, value in response.headers.items()
+        (name, _compile_at(value, ("headers", name), names))
+        for name, value in response.headers.items()
     )
     body: Renderable | None = None
     if response.has_json:
-        body = _compile_at(response.json_, ("json",))
+        body = _compile_at(response.json_, ("json",), names)
     elif response.body is not None:
-        body = _compile_at(response.body, ("body",))
+        body = _compile_at(response.body, ("body",), names)
     return ResponseTemplates(headers, body, body_is_json=response.has_json)
 
 

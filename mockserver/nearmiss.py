@@ -43,6 +43,8 @@ def stub_near_misses(
     why_skipped = {stub.id: miss for stub, miss in skipped}
     scored = []
     for stub in stubs:
+        if stub.spec.unmatched:
+            continue  # it shapes the 404 itself; it is never what the request meant
         if stub.id in why_skipped:
             scored.append((stub, why_skipped[stub.id]))
             continue

@@ -218,18 +218,34 @@ def request_summary(request: IncomingRequest) -> dict[str, Any]:
     return summary
 
 
+def unmatched_explanation(
+    request: IncomingRequest, near_misses: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Why nothing matched: the 404's body, plus `message`, the same on one line (for an error
+    message an SDK shows)."""
+    error = f"no stub matched {request.method} {request.path}"
+    message = error
+    if near_misses:
+        closest = near_misses[0]
+        message += (
+            f"; closest: {closest['stub_id']} ({closest['source']}): {closest['field']} "
+            f"expected {closest['expected']}, got {json_bytes(closest['actual']).decode()}"
+        )
+    return {
+        "error": error,
+        "message": message,
+        "request": request_summary(request),
+        "near_misses": list(near_misses),
+    }
+
+
 def unmatched_response(
     request: IncomingRequest, near_misses: Sequence[dict[str, Any]]
 ) -> web.Response:
     """404 that explains itself: the request and the stubs that came closest."""
-    return json_response(
-        404,
-        {
-            "error": f"no stub matched {request.method} {request.path}",
-            "request": request_summary(request),
-            "near_misses": list(near_misses),
-        },
-    )
+    explanation = unmatched_explanation(request, near_misses)
+    del explanation["message"]
+    return json_response(404, explanation)
 
 
 def too_large_response(size: int, limit: int) -> web.Response:

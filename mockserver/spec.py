@@ -382,6 +382,9 @@ class StubSpec(StrictModel):
     request: RequestSpec
     response: ResponseSpec | None = None
     responses: list[ResponseSpec] | None = Field(default=None, min_length=1)
+    unmatched: bool = False
+    """Answers only requests no other stub matched, which stay unmatched in the journal: a
+    service's error shape for its SDK, with the explanation in the template variable `miss`."""
 
     @field_validator("id")
     @classmethod
@@ -397,6 +400,13 @@ class StubSpec(StrictModel):
     def _response_or_sequence(self) -> StubSpec:
         if self.response is not None and self.responses is not None:
             raise ValueError("give response or responses (a sequence), not both")
+        if self.unmatched and (
+            self.responses is not None or self.times is not None or self.scenario is not None
+        ):
+            raise ValueError(
+                "an 'unmatched: true' stub answers with one response: responses, times and "
+                "scenario do not apply to it"
+            )
         return self
 
     @property

@@ -33,6 +33,8 @@ class Found:
     `hits` is the answering stub's count including this answer (it picks the response of a
     sequence). `skipped` holds stubs that matched every field but were passed over for their
     scenario state or their `times`, with why: the near misses of a 404 report them.
+    `unmatched_answer` is the first matching `unmatched: true` stub, which shapes the answer
+    when no other stub matched (the request stays unmatched).
     """
 
     stub: Stub | None
@@ -40,6 +42,7 @@ class Found:
     examined: int
     hits: int = 0
     skipped: tuple[tuple[Stub, Miss], ...] = ()
+    unmatched_answer: Stub | None = None
 
 
 def _skip(field: str, expected: str, actual: str) -> Miss:
@@ -55,6 +58,7 @@ def _is_plain(stub: Stub) -> bool:
         and not matcher.checks
         and spec.scenario is None
         and spec.times is None
+        and not spec.unmatched
         and all(
             response.templates is None
             and response.delay_ms is None
@@ -178,12 +182,16 @@ class ScopedStore:
         """
         examined = 0
         skipped: list[tuple[Stub, Miss]] = []
+        unmatched_answer: Stub | None = None
         state = self.state
         for stub in self.stubs.candidates(request.method, request.path):
             examined += 1
             matcher = stub.matcher
             params = match_params(matcher, request, indexed=matcher.index_key is not None)
             if params is None:
+                continue
+            if stub.spec.unmatched:
+                unmatched_answer = unmatched_answer or stub
                 continue
             scenario = stub.spec.scenario
             if scenario is not None and scenario.state is not None:
@@ -201,7 +209,8 @@ class ScopedStore:
             if scenario is not None and scenario.set_state is not None:
                 state.set_scenario(scenario.name, scenario.set_state)
             return Found(stub, params, examined, hits, tuple(skipped) if skipped else ())
-        return Found(None, None, examined, skipped=tuple(skipped))
+        hits = 0 if unmatched_answer is None else state.hit(unmatched_answer.id) or 1
+        return Found(None, None, examined, hits, tuple(skipped), unmatched_answer)
 
     def scenario_names(self) -> set[str]:
         return {stub.spec.scenario.name for stub in self.stubs if stub.spec.scenario is not None}

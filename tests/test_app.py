@@ -10,7 +10,9 @@ import struct
 from typing import Any
 
 import aiohttp
+import pytest
 
+from mockserver.errors import StubLoadError
 from tests.serving import ServeStubs, raw_exchange
 
 PAYMENTS = """
@@ -396,3 +398,64 @@ async def test_requests_read_but_not_yet_handled_when_the_client_resets_are_jour
     )
     assert (second["matched"], second["status"]) == (False, 499)
     assert second["error"] == "client disconnected before the request was handled"
+
+
+STRIPE_SHAPED = """
+    service: stripe
+    base_path: /stripe
+    stubs:
+      - id: create-charge
+        request: {method: POST, path: /v1/charges, body: {form: {currency: usd}}}
+        response: {json: {id: ch_1}}
+      - id: stripe-unmatched
+        unmatched: true
+        request: {}
+        response:
+          status: 404
+          template: true
+          headers: {Request-Id: req_miss}
+          json:
+            error:
+              type: invalid_request_error
+              message: "{{ miss.message }}"
+              near_misses: "{{ miss.near_misses }}"
+"""
+
+
+async def test_an_unmatched_stub_shapes_the_404_and_the_request_stays_unmatched(
+    serve: ServeStubs,
+) -> None:
+    client = await serve({"stripe.yaml": STRIPE_SHAPED})
+    response = await client.post("/stripe/v1/charges", data={"currency": "eur"})
+    assert response.status == 404
+    assert response.headers["Request-Id"] == "req_miss"
+    error = (await response.json())["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] == (
+        "no stub matched POST /stripe/v1/charges; closest: create-charge ("
+        + error["near_misses"][0]["source"]
+        + "): body.form.currency expected equals 'usd', got \"eur\""
+    )
+    assert [miss["stub_id"] for miss in error["near_misses"]] == ["create-charge"]
+    # a match is still a match; outside the base path the contract's 404 answers
+    assert (await client.post("/stripe/v1/charges", data={"currency": "usd"})).status == 200
+    plain = await client.get("/elsewhere")
+    assert (await plain.json())["error"] == "no stub matched GET /elsewhere"
+    unmatched = await (await client.get("/__admin/requests/unmatched")).json()
+    shaped, other = unmatched["requests"]
+    assert (shaped["matched"], shaped["stub_id"], shaped["status"]) == (False, None, 404)
+    assert shaped["near_misses"][0]["stub_id"] == "create-charge"
+    assert other["path"] == "/elsewhere"
+    stubs = await (await client.get("/__admin/stubs")).json()
+    hits = {stub["id"]: stub["hits"] for stub in stubs["stubs"]}
+    assert hits == {"create-charge": 1, "stripe-unmatched": 1}
+
+
+async def test_an_unmatched_stub_with_a_sequence_is_refused_with_its_line(
+    serve: ServeStubs,
+) -> None:
+    bad = "- {id: u, unmatched: true, request: {}, times: 2}\n"
+    with pytest.raises(StubLoadError) as refused:
+        await serve({"bad.yaml": bad})
+    assert "bad.yaml:1" in str(refused.value)
+    assert "'unmatched: true' stub answers with one response" in str(refused.value)

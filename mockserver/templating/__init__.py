@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 CONTEXT_NAMES: Final = frozenset({"request", "hits", "now", "uuid", "random_int", "random_hex"})
+UNMATCHED_CONTEXT_NAMES: Final = CONTEXT_NAMES | {"miss"}
+"""An `unmatched: true` stub's templates also see `miss`: why nothing matched."""
 _TEMPLATE_MARKERS: Final = ("{{", "{%", "{#")
 _MAX_JSON_INT_BITS: Final = 14_000  # ~4,200 digits: Python's int -> str limit is 4,300
 _OFFSET: Final = re.compile(r"([+-])((?:\d+[smhdw])+)")
@@ -78,7 +80,9 @@ class Renderable(Protocol):
 # --- compiling ----------------------------------------------------------------------------------
 
 
-def compile_template_value(value: JsonValue, field: str) -> Renderable:
+def compile_template_value(
+    value: JsonValue, field: str, names: frozenset[str] = CONTEXT_NAMES
+) -> Renderable:
     """Compile every template string in `value`; the rest stays constant.
 
     {"id": "ch_{{ uuid() }}", "n": 1} -> a Renderable giving {"id": "ch_3f2a...", "n": 1}.
@@ -86,38 +90,42 @@ def compile_template_value(value: JsonValue, field: str) -> Renderable:
     Raises:
         TemplateCompileError: a template with a syntax error or an unknown name.
     """
-    return _compile(value, field, ())
+    return _compile(value, field, (), names)
 
 
-def _compile(value: JsonValue, field: str, loc: tuple[str | int, ...]) -> _Node:
+def _compile(
+    value: JsonValue, field: str, loc: tuple[str | int, ...], names: frozenset[str]
+) -> _Node:
     if isinstance(value, str):
         if any(marker in value for marker in _TEMPLATE_MARKERS):
-            return _compile_string(value, field, loc)
+            return _compile_string(value, field, loc, names)
         return _Constant(field, value)
     if isinstance(value, dict):
-        fields = {k: _compile(v, f"{field}.{k}", (*loc, k)) for k, v in value.items()}
+        fields = {k: _compile(v, f"{field}.{k}", (*loc, k), names) for k, v in value.items()}
         if all(isinstance(child, _Constant) for child in fields.values()):
             return _Constant(field, value)
         return _Dict(field, fields)
     if isinstance(value, list):
-        items = [_compile(v, f"{field}[{i}]", (*loc, i)) for i, v in enumerate(value)]
+        items = [_compile(v, f"{field}[{i}]", (*loc, i), names) for i, v in enumerate(value)]
         if all(isinstance(child, _Constant) for child in items):
             return _Constant(field, value)
         return _List(field, items)
     return _Constant(field, value)
 
 
-def _compile_string(source: str, field: str, loc: tuple[str | int, ...]) -> _Node:
+def _compile_string(
+    source: str, field: str, loc: tuple[str | int, ...], names: frozenset[str]
+) -> _Node:
     from jinja2 import TemplateSyntaxError, meta, nodes
 
     env = environment()
     try:
         tree = env.parse(source)
-        unknown = meta.find_undeclared_variables(tree) - CONTEXT_NAMES - env.globals.keys()
+        unknown = meta.find_undeclared_variables(tree) - names - env.globals.keys()
         if unknown:
             name = min(unknown)
             line = next(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
-            known = ", ".join(sorted(CONTEXT_NAMES | env.globals.keys()))
+            known = ", ".join(sorted(names | env.globals.keys()))
             raise TemplateCompileError(
                 field, loc, line, f"unknown name {name!r} in template (known: {known})"
             )

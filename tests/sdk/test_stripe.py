@@ -216,3 +216,26 @@ def test_a_live_key_is_refused_with_authentication_error(mockserver: MockServerC
         live.v1.customers.retrieve("cus_RsA1")
 
     assert answered(mockserver) == ["stripe-invalid-api-key"]
+
+
+@pytest.mark.pack_stubs("stripe-unmatched")
+def test_an_unstubbed_call_raises_the_sdks_own_error_with_the_explanation(
+    client: stripe.StripeClient, mockserver: MockServerClient
+) -> None:
+    # a charge from a card object, not a token: no stub matches; the closest is named
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.charges.create(params={"amount": 2000, "currency": "usd", "source": "card_123"})
+
+    error = raised.value
+    assert error.http_status == 404
+    assert error.user_message is not None
+    assert error.user_message.startswith(
+        "no stub matched POST /stripe/v1/charges; closest: stripe-create-charge ("
+    )
+    assert "body.form.source expected starts with 'tok_', got \"card_123\"" in error.user_message
+    assert error.request_id is not None
+    assert error.request_id.startswith("req_")
+    # still an unmatched request for the test's assertions
+    assert answered(mockserver) == [None]
+    (unmatched,) = mockserver.unmatched()
+    assert unmatched.near_misses[0].stub_id == "stripe-create-charge"
