@@ -61,6 +61,12 @@ async def read_body(request: web.BaseRequest, max_body: int, seconds: float) -> 
         return ReadBody(b"", declared, truncated=True)
     if not request.body_exists:
         return NO_BODY
+    content = request.content
+    if content.is_eof():  # the whole body came with the head (most requests): no wait, no timer
+        data = content.read_nowait()
+        if len(data) > max_body:
+            return ReadBody(b"", len(data), truncated=True)
+        return ReadBody(data, len(data), truncated=False)
     chunks: list[bytes] = []
     size = 0
     try:
