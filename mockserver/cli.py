@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from mockserver import logs
 from mockserver.config import (
@@ -26,9 +27,12 @@ from mockserver.config import (
     Settings,
 )
 from mockserver.errors import MockServerError, StartupError, StubLoadError
-from mockserver.loader import LoadedStubs, load_paths
-from mockserver.server import Listening, serve
-from mockserver.spec import stub_file_schema
+
+if TYPE_CHECKING:
+    from mockserver.loader import LoadedStubs
+    from mockserver.server import Listening
+
+# The server's modules are imported by the command that needs them (see _import_server).
 
 EXIT_STUB_ERRORS: Final = 1
 EXIT_USAGE: Final = 2
@@ -183,7 +187,31 @@ def _stub_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     return (Path("stubs"),)
 
 
+def _import_server() -> None:
+    """Import what `serve` runs: aiohttp, pydantic, the stub format, the app.
+
+    They leave ~60,000 long-lived objects (modules, classes, pydantic's schemas) that the cyclic
+    collector would keep walking: during start-up (113 passes, ~13 ms, against 74 passes and
+    ~9 ms now) and again while serving, where one full pass took ~10 ms (against ~0.1 ms once
+    they are frozen). So the collector pauses while they load, and `gc.freeze()` then moves
+    them out of its sight for good. aiohttp loads first with the collector on: its import
+    leaves ~1,700 objects of cyclic garbage (attrs rebuilding its slotted classes) that a freeze
+    would keep for good (+0.5 MiB); the modules after it leave next to none. Stubs are loaded
+    after the freeze, so a reload frees the old ones as before.
+    """
+    import aiohttp.web  # noqa: F401  # with the collector on, as explained above
+
+    gc.disable()
+    try:
+        import mockserver.server  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def _load_or_exit(dirs: Sequence[Path]) -> LoadedStubs:
+    from mockserver.loader import load_paths
+
     missing = [str(directory) for directory in dirs if not directory.is_dir()]
     if missing:
         _fail(f"stub directory not found: {', '.join(missing)}")
@@ -222,6 +250,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         _fail(str(error))
     logs.configure(args.log_level, args.log_format)
+    _import_server()
+    from mockserver.server import serve
+
     loaded = _load_or_exit(settings.stubs)
     for path, count in loaded.files:
         print(f"loaded {count:>4} stub{'s' if count != 1 else ' '} from {path}", flush=True)
@@ -270,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "validate":
         return _validate(args)
+    from mockserver.spec import stub_file_schema
+
     print(json.dumps(stub_file_schema(), indent=2))
     return 0
 

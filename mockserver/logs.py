@@ -36,6 +36,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Queues records for the listener, starting its thread at the first one: a server that
+    logs nothing (the default, without --access-log) never runs the thread."""
+
+    def __init__(
+        self,
+        records: queue.SimpleQueue[logging.LogRecord],
+        listener: logging.handlers.QueueListener,
+    ) -> None:
+        super().__init__(records)
+        self.listener: logging.handlers.QueueListener | None = listener
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # emit runs under the handler's lock, so the thread starts once
+        if self.listener is not None:
+            self.listener.start()
+            atexit.register(self.listener.stop)  # flush what is queued when the process ends
+            self.listener = None
+        super().emit(record)
+
+
 def configure(level: str, fmt: str) -> None:
     """Send every log record through a queue to one stderr handler on a background thread."""
     handler = logging.StreamHandler()
@@ -46,7 +67,5 @@ def configure(level: str, fmt: str) -> None:
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.handlers[:] = [_QueueHandler(records, listener)]
     root.setLevel(level.upper())
-    listener.start()
-    atexit.register(listener.stop)  # flush what is queued when the process ends

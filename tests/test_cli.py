@@ -285,3 +285,39 @@ def test_help_lists_every_serve_flag() -> None:
         "--tls-client-ca", "--client-timeout", "--max-namespaces",
     ):  # fmt: skip
         assert flag in result.stdout
+
+
+def test_the_log_thread_starts_at_the_first_record_and_flushes_at_exit() -> None:
+    # a server that logs nothing runs no log thread; the first record starts it, and what is
+    # queued is still written when the process ends
+    code = (
+        "import logging, threading\n"
+        "from mockserver import logs\n"
+        "logs.configure('info', 'json')\n"
+        "before = threading.active_count()\n"
+        "for n in range(3):\n"
+        "    logging.getLogger('mockserver').warning('record %d', n)\n"
+        "print(before, threading.active_count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.split() == ["1", "2"]
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [record["message"] for record in records] == ["record 0", "record 1", "record 2"]
+
+
+def test_serve_imports_the_server_with_the_collector_paused_then_frozen() -> None:
+    # the import-time objects leave the collector's sight; it runs again for what comes after
+    code = (
+        "import gc, sys\n"
+        "from mockserver import cli\n"
+        "assert 'mockserver.server' not in sys.modules\n"
+        "cli._import_server()\n"
+        "loaded = 'mockserver.server' in sys.modules\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000, loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.split() == ["True", "True", "True"]

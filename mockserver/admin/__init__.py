@@ -17,7 +17,6 @@ from mockserver.admin.context import (
     admin_handler,
 )
 from mockserver.admin.meta import MetaResource
-from mockserver.admin.openapi import openapi_document
 from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
@@ -43,6 +42,9 @@ class AdminApi:
 
     def document(self) -> dict[str, Any]:
         if self._document is None:
+            # imported here: only GET openapi.json needs it, not start-up
+            from mockserver.admin.openapi import openapi_document
+
             self._document = openapi_document(
                 self.routes, self._context.settings.admin_prefix, self._context.version
             )
