@@ -8,7 +8,6 @@ must resolve inside a stub directory.
 
 from __future__ import annotations
 
-import difflib
 import json
 import mimetypes
 from collections.abc import Iterable, Iterator, Sequence
@@ -516,6 +515,8 @@ def _message(detail: Any) -> str:
         unknown = str(detail["loc"][-1])
         if unknown in _KNOWN_FIELDS:  # right name, wrong place (template: under request)
             return f"unknown field {unknown!r} here: it belongs elsewhere in a stub"
+        import difflib  # here: only a misspelt field needs it, not start-up
+
         close = difflib.get_close_matches(unknown, _KNOWN_FIELDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown field {unknown!r}{hint}"

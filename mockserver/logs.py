@@ -9,10 +9,11 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import logging.handlers
-import queue
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import logging.handlers
 
 ACCESS_LOGGER: Final = "mockserver.access"
 ACCESS_FIELDS: Final = ("method", "path", "status", "stub_id", "ms", "namespace")
@@ -36,25 +37,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Queues records for the listener, starting its thread at the first one: a server that
-    logs nothing (the default, without --access-log) never runs the thread."""
+class _QueueHandler(logging.Handler):
+    """The root handler. At the first record it starts the writer thread and imports
+    logging.handlers (~3 ms with the pickle module it brings): a server that logs nothing, the
+    default without --access-log, needs neither. Each record then goes through a QueueHandler,
+    formatted as before."""
 
-    def __init__(
-        self,
-        records: queue.SimpleQueue[logging.LogRecord],
-        listener: logging.handlers.QueueListener,
-    ) -> None:
-        super().__init__(records)
-        self.listener: logging.handlers.QueueListener | None = listener
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__()
+        self._handler = handler
+        self._queued: logging.handlers.QueueHandler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        # emit runs under the handler's lock, so the thread starts once
-        if self.listener is not None:
-            self.listener.start()
-            atexit.register(self.listener.stop)  # flush what is queued when the process ends
-            self.listener = None
-        super().emit(record)
+        if self._queued is None:  # emit runs under the handler's lock: this runs once
+            import logging.handlers
+            import queue
+
+            records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+            listener = logging.handlers.QueueListener(
+                records, self._handler, respect_handler_level=True
+            )
+            listener.start()
+            atexit.register(listener.stop)  # flush what is queued when the process ends
+            self._queued = logging.handlers.QueueHandler(records)
+        self._queued.emit(record)
 
 
 def configure(level: str, fmt: str) -> None:
@@ -64,8 +70,6 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     root = logging.getLogger()
-    root.handlers[:] = [_QueueHandler(records, listener)]
+    root.handlers[:] = [_QueueHandler(handler)]
     root.setLevel(level.upper())

@@ -291,18 +291,18 @@ def test_the_log_thread_starts_at_the_first_record_and_flushes_at_exit() -> None
     # a server that logs nothing runs no log thread; the first record starts it, and what is
     # queued is still written when the process ends
     code = (
-        "import logging, threading\n"
+        "import logging, sys, threading\n"
         "from mockserver import logs\n"
         "logs.configure('info', 'json')\n"
-        "before = threading.active_count()\n"
+        "before = threading.active_count(), 'logging.handlers' in sys.modules\n"
         "for n in range(3):\n"
         "    logging.getLogger('mockserver').warning('record %d', n)\n"
-        "print(before, threading.active_count())\n"
+        "print(*before, threading.active_count())\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
-    assert result.stdout.split() == ["1", "2"]
+    assert result.stdout.split() == ["1", "False", "2"]
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert [record["message"] for record in records] == ["record 0", "record 1", "record 2"]
 

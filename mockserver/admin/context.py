@@ -45,7 +45,15 @@ NAMESPACE_PARAMETER: Final = {
 class AdminContext:
     settings: Settings
     store: StubStore
-    version: str
+    package_version: str | Callable[[], str]
+    """The version the health call and the OpenAPI document report, or a function giving it,
+    called when one of them asks (reading the installed package's metadata costs ~0.5 ms, so
+    start-up need not pay for it)."""
+
+    @property
+    def version(self) -> str:
+        source = self.package_version
+        return source if isinstance(source, str) else source()
 
     def scope(self, request: web.Request) -> ScopedStore:
         """The namespace an admin call addresses: `{prefix}/ns/{name}/...`, else the default."""
