@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     JsonValue,
     SerializerFunctionWrapHandler,
-    TypeAdapter,
     field_validator,
     model_serializer,
     model_validator,
@@ -438,11 +437,16 @@ class DocumentHeader(StrictModel):
 class StubDocument(DocumentHeader):
     """The whole document, for the JSON Schema only."""
 
+    # built when a schema is first asked for, not at start-up (its docstring is in the schema)
+    model_config = ConfigDict(defer_build=True)
+
     stubs: list[StubSpec]
 
 
 def stub_file_schema() -> dict[str, Any]:
     """The JSON Schema of one document of a stub file (yaml-language-server reads it)."""
+    from pydantic import TypeAdapter  # here: serving stubs never needs it
+
     adapter: TypeAdapter[Any] = TypeAdapter(list[StubSpec] | StubDocument)
     schema = adapter.json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

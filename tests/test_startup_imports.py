@@ -19,7 +19,8 @@ from tests.serving import write_stubs
 # Loaded on demand only: the client by the package's lazy names; jinja2, jsonschema,
 # jsonpath_rfc9535 and regex by the stubs that use templates, json_schema, json_path and
 # matches; watchfiles by --watch; logging.handlers by the first log record; difflib by a
-# misspelt field; the OpenAPI module by GET openapi.json.
+# misspelt field; the OpenAPI module and pydantic's TypeAdapter (JSON Schema) by GET
+# openapi.json or `mockserver schema`.
 OPTIONAL = {
     "mockserver.client",
     "jinja2",
@@ -30,6 +31,7 @@ OPTIONAL = {
     "logging.handlers",
     "difflib",
     "mockserver.admin.openapi",
+    "pydantic.type_adapter",
 }
 
 
