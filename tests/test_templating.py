@@ -446,7 +446,7 @@ SANDBOX = "refused by the sandbox: "
         ),
         (
             "{{ request.__init__.__globals__ }}",
-            "access to attribute '__init__' of 'dict' object is unsafe",
+            "access to attribute '__init__' of 'RequestFields' object is unsafe",
         ),
         (
             "{{ now.__globals__['datetime'] }}",
@@ -454,7 +454,7 @@ SANDBOX = "refused by the sandbox: "
         ),
         (
             "{{ request['__class__'] }}",
-            "access to attribute '__class__' of 'dict' object is unsafe",
+            "access to attribute '__class__' of 'RequestFields' object is unsafe",
         ),
         ("{{ cycler.__init__ }}", "access to attribute '__init__' of 'type' object is unsafe"),
         ("{{ '{0.__class__}'.format(1) }}", "access to attribute '__class__' of 'int' object"),

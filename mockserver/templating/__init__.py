@@ -326,6 +326,93 @@ def _to_json(value: object, budget: Budget) -> JsonValue:
 # --- the context --------------------------------------------------------------------------------
 
 
+class RequestFields(dict[str, object]):
+    """The template's `request`: each field is computed when a template first reads it.
+
+    A template usually reads one or two fields, and headers, cookies, form and JSON each cost a
+    parse. Membership is answered for every field (the sandbox's `a.b` looks the key up first);
+    anything that walks the whole mapping (`{{ request }}`, a loop) computes every field first.
+    """
+
+    __slots__ = ("_params", "_request")
+
+    FIELDS: Final = (
+        "method", "path", "namespace", "path_prefix", "path_params", "query", "query_all",
+        "headers", "cookies", "json", "form", "form_all", "body",
+    )  # fmt: skip
+
+    def __init__(self, request: IncomingRequest, path_params: Mapping[str, str]) -> None:
+        super().__init__()
+        self._request = request
+        self._params = path_params
+
+    def __missing__(self, key: str) -> object:
+        if key not in self.FIELDS:
+            raise KeyError(key)
+        value = self._compute(key)
+        self[key] = value
+        return value
+
+    def _compute(self, key: str) -> object:  # one branch per field
+        request = self._request
+        if key == "method":
+            return request.method
+        if key == "path":
+            return request.path
+        if key == "namespace":
+            return request.namespace  # absolute links back to the mock keep the /~ns prefix
+        if key == "path_prefix":
+            return f"/~{request.namespace}" if request.namespace else ""
+        if key == "path_params":
+            return self._params
+        if key == "query":
+            return {name: values[0] for name, values in request.query.items() if values}
+        if key == "query_all":
+            return request.query
+        if key == "headers":
+            return request.headers
+        if key == "cookies":
+            return request.cookies
+        if key == "json":
+            return request.json_or_none()
+        if key == "form":
+            return {name: values[0] for name, values in request.form.items() if values}
+        if key == "form_all":
+            return request.form
+        text = request.text  # "body"
+        return text if text is not None else request.body.decode("utf-8", "replace")
+
+    def _complete(self) -> None:
+        for key in self.FIELDS:
+            if not dict.__contains__(self, key):
+                self[key] = self._compute(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.FIELDS
+
+    def __iter__(self) -> Iterator[str]:
+        self._complete()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return len(self.FIELDS)
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        self._complete()
+        return super().keys()
+
+    def values(self) -> ValuesView[object]:  # type: ignore[override]
+        self._complete()
+        return super().values()
+
+    def items(self) -> ItemsView[str, object]:  # type: ignore[override]
+        self._complete()
+        return super().items()
+
+    def get(self, key: str, default: object = None) -> object:
+        return self[key] if key in self.FIELDS else default
+
+
 def template_context(
     request: IncomingRequest, path_params: Mapping[str, str], hits: int
 ) -> dict[str, object]:
@@ -334,28 +421,12 @@ def template_context(
     `request.query.tag` and `request.form.tag` are the first value of a repeated name;
     `request.query_all.tag` and `request.form_all.tag` are the list of all of them. Headers have
     lower-case names and repeated ones joined with ", ". `json` is None when the body is not JSON;
-    `body` is the body as text (invalid UTF-8 replaced with U+FFFD).
+    `body` is the body as text (invalid UTF-8 replaced with U+FFFD). Fields are computed when
+    first read; no copies: the immutable sandbox cannot change them, and _to_json copies what it
+    returns.
     """
-    # No copies: the immutable sandbox cannot change these, and _to_json copies what it returns.
-    text = request.text
-    form = request.form
     return {
-        "request": {
-            "method": request.method,
-            "path": request.path,
-            # absolute links back to the mock (pagination) must keep the /~ns prefix
-            "namespace": request.namespace,
-            "path_prefix": f"/~{request.namespace}" if request.namespace else "",
-            "path_params": path_params,
-            "query": {name: values[0] for name, values in request.query.items() if values},
-            "query_all": request.query,
-            "headers": request.headers,
-            "cookies": request.cookies,
-            "json": request.json_or_none(),
-            "form": {name: values[0] for name, values in form.items() if values},
-            "form_all": form,
-            "body": text if text is not None else request.body.decode("utf-8", "replace"),
-        },
+        "request": RequestFields(request, path_params),
         "hits": hits,
         "now": now,
         "uuid": uuid,
