@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -55,6 +56,7 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 ADMIN_KEY = web.AppKey("admin", AdminApi)
 
 
+@functools.cache
 def package_version() -> str:
     try:
         return version("mockserver")
@@ -301,7 +303,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
         settings.max_namespaces,
     )
     store = StubStore(loaded.stubs, namespaces)
-    context = AdminContext(settings, store, package_version())
+    context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
     admin = AdminApi(context)
     app = web.Application(client_max_size=settings.max_body)
     app[STORE_KEY] = store
