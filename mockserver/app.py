@@ -22,7 +22,7 @@ from aiohttp.http_parser import RawRequestMessage
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError, TemplateError
-from mockserver.incoming import IncomingRequest, header_block, split_namespace
+from mockserver.incoming import IncomingRequest, header_block, raw_query, split_namespace
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
@@ -103,7 +103,7 @@ class MockHandler:
                     prepared = responses[hits - 1] if hits < len(responses) else responses[-1]
                     state.journal.append(
                         received, (time.perf_counter() - started) * 1000, True, prepared.status,
-                        stub.id, stub.service, method, path, request.query_string,
+                        stub.id, stub.service, method, path, raw_query(request.raw_path),
                         header_block(request.raw_headers), b"", namespace,
                     )  # fmt: skip
                     return web.Response(
@@ -121,7 +121,7 @@ class MockHandler:
         with contextlib.suppress(NamespaceLimitError):
             self._store.scoped(namespace).state.journal.append(
                 time.time(), 0.0, False, 499, None, None, message.method, path,
-                url.query_string, header_block(message.raw_headers), b"", namespace,
+                raw_query(message.path), header_block(message.raw_headers), b"", namespace,
                 ((), "client disconnected before the request was handled", None, None, 0, False),
             )  # fmt: skip
 
@@ -142,7 +142,7 @@ class MockHandler:
             incoming = IncomingRequest.from_wire(
                 request.method,
                 path,
-                request.query_string,
+                raw_query(request.raw_path),
                 request.raw_headers,
                 body.data,
                 body_size=body.size,
@@ -222,7 +222,7 @@ class MockHandler:
                     incoming = IncomingRequest.from_wire(
                         request.method,
                         path,
-                        request.query_string,
+                        raw_query(request.raw_path),
                         request.raw_headers,
                         namespace=namespace,
                     )

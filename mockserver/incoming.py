@@ -64,6 +64,15 @@ def split_namespace(path: str) -> tuple[str | None, str]:
     return found.group(1), path[found.end() :] or "/"
 
 
+def raw_query(target: str) -> str:
+    """ "/v1/x?a=%2B1#top" -> "a=%2B1": the query of a request target as sent, still encoded.
+
+    Decoded once, by `parse_query`: a decoded query string (as yarl gives it) would be decoded
+    twice, and `c=%2526` (the text "%26") would arrive as "&"."""
+    query = target.partition("?")[2]
+    return query.partition("#")[0] if "#" in query else query
+
+
 def parse_query(query_string: str) -> dict[str, list[str]]:
     """ "a=1&a=2&b" -> {"a": ["1", "2"], "b": [""]}."""
     if not query_string:

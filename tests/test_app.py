@@ -459,3 +459,21 @@ async def test_an_unmatched_stub_with_a_sequence_is_refused_with_its_line(
         await serve({"bad.yaml": bad})
     assert "bad.yaml:1" in str(refused.value)
     assert "'unmatched: true' stub answers with one response" in str(refused.value)
+
+
+async def test_query_values_are_decoded_once(serve: ServeStubs) -> None:
+    # "%2526" is the text "%26" and "%2B" a plus sign: decoding twice would give "&" and " "
+    stubs = """
+        - id: literal-percent
+          request: {method: GET, path: /q, query: {c: "%26", a: "+1", b: "x y"}}
+          response: {json: {ok: true}}
+    """
+    client = await serve({"s.yaml": stubs})
+    answer = await raw_exchange(
+        client,
+        b"GET /q?c=%2526&a=%2B1&b=x+y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    (entry,) = (await (await client.get("/__admin/requests")).json())["requests"]
+    assert entry["query"] == {"c": ["%26"], "a": ["+1"], "b": ["x y"]}
+    assert entry["stub_id"] == "literal-percent"

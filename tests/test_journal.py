@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from mockserver.incoming import IncomingRequest
+from mockserver.incoming import IncomingRequest, parse_query, raw_query
 from mockserver.journal import Journal, JournalEntry
 
 
@@ -142,3 +142,9 @@ def test_a_record_gives_back_the_request_it_was_made_from() -> None:
     assert back.query == {"q": ["1", "2"]}
     assert (back.body, back.body_size, back.body_truncated) == (b"\xff\x00", 9, True)
     assert (back.method, back.path, back.namespace) == ("PUT", "/k", "n1")
+
+
+def test_raw_query_is_the_encoded_query_of_the_target() -> None:
+    assert raw_query("/v1/x?a=%2B1&b=2#top") == "a=%2B1&b=2"
+    assert raw_query("/v1/x") == ""
+    assert parse_query(raw_query("/p?c=%2526")) == {"c": ["%26"]}
