@@ -30,6 +30,7 @@ from mockserver.nearmiss import stub_near_misses
 from mockserver.responder import (
     NO_BODY,
     FaultSent,
+    ReadBody,
     body_timeout_response,
     break_connection,
     client_certificate_subject,
@@ -138,19 +139,8 @@ class MockHandler:
                 body = await read_body(request, self._max_body, self._client_timeout)
             else:
                 body = NO_BODY
-            namespace, path = split_namespace(request.path)
-            incoming = IncomingRequest.from_wire(
-                request.method,
-                path,
-                raw_query(request.raw_path),
-                request.raw_headers,
-                body.data,
-                body_size=body.size,
-                body_truncated=body.truncated,
-                namespace=namespace,
-                client_cert=client_certificate_subject(request) if self._mtls else None,
-            )
-            scope = self._store.scoped(namespace)
+            incoming = self._incoming(request, body)
+            scope = self._store.scoped(incoming.namespace)
             if body.truncated:
                 if body.timed_out:
                     self._record(
@@ -218,16 +208,23 @@ class MockHandler:
         finally:
             if not recorded:
                 if incoming is None:  # the body never arrived in full
-                    namespace, path = split_namespace(request.path)
-                    incoming = IncomingRequest.from_wire(
-                        request.method,
-                        path,
-                        raw_query(request.raw_path),
-                        request.raw_headers,
-                        namespace=namespace,
-                    )
+                    incoming = self._incoming(request, NO_BODY)
                 with contextlib.suppress(NamespaceLimitError):
                     self._record(incoming, received, started, False, 499, error=error)
+
+    def _incoming(self, request: web.BaseRequest, body: ReadBody) -> IncomingRequest:
+        namespace, path = split_namespace(request.path)
+        return IncomingRequest.from_wire(
+            request.method,
+            path,
+            raw_query(request.raw_path),
+            request.raw_headers,
+            body.data,
+            body_size=body.size,
+            body_truncated=body.truncated,
+            namespace=namespace,
+            client_cert=client_certificate_subject(request) if self._mtls else None,
+        )
 
     def _record(
         self,
