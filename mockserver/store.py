@@ -110,10 +110,8 @@ class StubSet:
         requests need no matching at all: the common case of a mock, answered from this table.
         Cached like `candidates`, so bounded by the index's keys."""
         key = (method, path)
-        try:
+        if key in self._plain:
             return self._plain[key]
-        except KeyError:
-            pass
         if key not in self._index and (_ANY_METHOD, path) not in self._index:
             return None  # only the fallback list can match: not cached, or requests would fill it
         first = self.candidates(method, path)[0]
