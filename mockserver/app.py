@@ -39,6 +39,7 @@ from mockserver.responder import (
     json_response,
     read_body,
     render_response,
+    send_prepared,
     stream_response,
     stub_response,
     template_error_response,
@@ -107,9 +108,7 @@ class MockHandler:
                         stub.id, stub.service, method, path, raw_query(request.raw_path),
                         header_block(request.raw_headers), b"", namespace,
                     )  # fmt: skip
-                    return web.Response(
-                        status=prepared.status, headers=prepared.headers, body=prepared.body
-                    )
+                    return send_prepared(request, prepared, received)
         return await self._answer(request, received, started)
 
     def record_lost(self, message: RawRequestMessage) -> None:
@@ -195,7 +194,9 @@ class MockHandler:
                 raise break_connection(request, prepared.fault)
             if prepared.stream is not None:
                 return await stream_response(request, prepared, prepared.stream)
-            return response if response is not None else stub_response(prepared)
+            if response is not None:
+                return response
+            return send_prepared(request, prepared, time.time())
         except NamespaceLimitError as refused:
             recorded = True  # no namespace to record it in: the 503 says why
             return json_response(503, {"error": refused.message, "details": []})

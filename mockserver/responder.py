@@ -12,9 +12,11 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
+from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict
 
 from mockserver.errors import TemplateError
@@ -122,6 +124,70 @@ _SHORT_NAMES: Final = {
 def stub_response(prepared: PreparedResponse) -> web.Response:
     # web.Response copies the headers into its own CIMultiDict: no copy of ours first
     return web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+
+
+class _Written(web.StreamResponse):
+    """What the handler returns once it has written a whole answer itself: aiohttp's prepare
+    and write_eof have nothing left to do but wait for a slow reader, and the connection stays
+    open. Stateless, so one instance serves every such request."""
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        if request.protocol.writing_paused:  # the client reads slower than it asks
+            await request.writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+    @property
+    def keep_alive(self) -> bool:
+        return True
+
+
+_WRITTEN: Final = _Written()
+
+
+class _DateLines:
+    """The Date and Server lines that end a head, formatted once a second."""
+
+    __slots__ = ("lines", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.lines = b""
+
+    def at(self, now: float) -> bytes:
+        second = int(now)
+        if second != self.second:
+            date = formatdate(second, usegmt=True)
+            self.lines = f"Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()
+            self.second = second
+        return self.lines
+
+
+_date_lines: Final = _DateLines()
+
+
+def send_prepared(
+    request: web.BaseRequest, prepared: PreparedResponse, now: float
+) -> web.StreamResponse:
+    """Send a fixed answer: its head serialised at load, the date, the body, in one write.
+
+    Building an aiohttp Response for the same bytes costs about a quarter of a plain answer's
+    time. Only a keep-alive HTTP/1.1 exchange qualifies; anything else (HEAD, HTTP/1.0,
+    `Connection: close`, a head the HTTP layer must write) goes through aiohttp's Response."""
+    head = prepared.head
+    transport = request.transport
+    if (
+        head is None
+        or transport is None
+        or transport.is_closing()
+        or request.version != HttpVersion11
+        or not request.keep_alive
+        or request.method == "HEAD"
+    ):
+        return stub_response(prepared)
+    transport.write(b"".join((head, _date_lines.at(now), prepared.body)))
+    return _WRITTEN
 
 
 def render_response(

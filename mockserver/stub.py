@@ -8,7 +8,8 @@ no JSON encoding. Pure: no I/O.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Final, Literal
 
 from mockserver.matching import RequestMatcher
@@ -47,7 +48,8 @@ class PreparedResponse:
     """A response ready to send; `headers` already include the Content-Type.
 
     `stream` holds pre-encoded SSE frames or chunk parts, sent `interval_ms` apart; `delay_ms`
-    is a (min, max) range; `fault` replaces the answer with a broken connection.
+    is a (min, max) range; `fault` replaces the answer with a broken connection. `head` is the
+    status line and headers as sent, up to the per-second Date (see `serialised_head`).
     """
 
     status: int
@@ -58,6 +60,39 @@ class PreparedResponse:
     stream: tuple[bytes, ...] | None = None
     interval_ms: int = 0
     templates: ResponseTemplates | None = None
+    head: bytes | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.head is None and self.templates is None and self.stream is None:
+            object.__setattr__(self, "head", serialised_head(self.status, self.headers, self.body))
+
+
+# Headers the HTTP layer owns: a response that sets one of them is not pre-serialised.
+_HTTP_LAYER_HEADERS: Final = frozenset(
+    ("content-length", "transfer-encoding", "connection", "date", "server", "content-encoding")
+)
+
+
+def serialised_head(status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> bytes | None:
+    """HTTP/1.1 status line, the stub's headers and Content-Length, as aiohttp would write them,
+    so that a plain answer is sent as bytes prepared at load. None where the HTTP layer must
+    decide (a status without a body, a header it owns, text that is not UTF-8)."""
+    if status < 200 or status in (204, 304):
+        return None
+    if any(name.lower() in _HTTP_LAYER_HEADERS for name, _ in headers):
+        return None
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in headers)]
+    lines.append(f"Content-Length: {len(body)}")
+    if body and not any(name.lower() == "content-type" for name, _ in headers):
+        lines.append("Content-Type: application/octet-stream")
+    try:
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
