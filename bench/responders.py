@@ -1,22 +1,64 @@
 """W0: bare responders that answer any request with the W1 body, the ceiling of our HTTP stack.
 
-    python bench/responders.py {web,lowlevel} [--uvloop] --port P
+    python bench/responders.py {web,lowlevel,written} [--uvloop] --port P
 
 `web` is an aiohttp web.Application with one catch-all route; `lowlevel` is aiohttp's low-level
-web.Server (no router, no middlewares). Both are also the "bare aiohttp app" of the start-up test.
+web.Server (no router, no middlewares); both are also the "bare aiohttp app" of the start-up
+test. `written` is the low-level server answering as mockserver answers a fixed stub: the head
+serialised once, the Date line once a second, one transport write, no aiohttp Response.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
+from email.utils import formatdate
 
 from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
 from workloads import CUSTOMER_BODY
+
+_HEAD = (
+    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(CUSTOMER_BODY)}\r\n"
+).encode()
 
 
 async def _respond(request: web.BaseRequest) -> web.Response:
     return web.Response(body=CUSTOMER_BODY, content_type="application/json")
+
+
+class _Written(web.StreamResponse):
+    """Returned once the handler has written the whole answer (as mockserver's responder)."""
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        if request.protocol.writing_paused:
+            await request.writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+    @property
+    def keep_alive(self) -> bool:
+        return True
+
+
+_WRITTEN = _Written()
+_date: list[object] = [-1, b""]
+
+
+async def _write(request: web.BaseRequest) -> web.StreamResponse:
+    transport = request.transport
+    if transport is None or not request.keep_alive:
+        return await _respond(request)
+    second = int(time.time())
+    if second != _date[0]:
+        date = formatdate(second, usegmt=True)
+        _date[:] = [second, f"Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()]
+    lines = _date[1]
+    assert isinstance(lines, bytes)
+    transport.write(b"".join((_HEAD, lines, CUSTOMER_BODY)))
+    return _WRITTEN
 
 
 async def serve(kind: str, host: str, port: int) -> None:
@@ -26,7 +68,8 @@ async def serve(kind: str, host: str, port: int) -> None:
         app.router.add_route("*", "/{tail:.*}", _respond)
         runner = web.AppRunner(app, access_log=None)
     else:
-        runner = web.ServerRunner(web.Server(_respond), access_log=None)
+        handler = _write if kind == "written" else _respond
+        runner = web.ServerRunner(web.Server(handler), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     await asyncio.Event().wait()  # until SIGTERM
@@ -34,7 +77,7 @@ async def serve(kind: str, host: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["web", "lowlevel"])
+    parser.add_argument("kind", choices=["web", "lowlevel", "written"])
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
