@@ -38,6 +38,7 @@ from mockserver.responder import (
     expect_continue,
     json_response,
     read_body,
+    render_answer,
     render_response,
     send_prepared,
     stream_response,
@@ -166,10 +167,10 @@ class MockHandler:
                 recorded = True
                 return unmatched
             prepared = stub.responses[min(found.hits, len(stub.responses)) - 1]
-            response: web.StreamResponse | None = None
+            fixed = prepared
             if prepared.templates is not None:
                 try:
-                    response = render_response(
+                    fixed = render_answer(
                         prepared,
                         prepared.templates,
                         template_context(incoming, found.path_params, found.hits),
@@ -194,9 +195,7 @@ class MockHandler:
                 raise break_connection(request, prepared.fault)
             if prepared.stream is not None:
                 return await stream_response(request, prepared, prepared.stream)
-            if response is not None:
-                return response
-            return send_prepared(request, prepared, time.time())
+            return send_prepared(request, fixed, time.time())
         except NamespaceLimitError as refused:
             recorded = True  # no namespace to record it in: the 503 says why
             return json_response(503, {"error": refused.message, "details": []})

@@ -190,13 +190,16 @@ def send_prepared(
     return _WRITTEN
 
 
-def render_response(
+def render_answer(
     prepared: PreparedResponse, templates: ResponseTemplates, context: dict[str, object]
-) -> web.Response:
-    """Render a `template: true` response; a TemplateError propagates to the caller."""
-    headers = CIMultiDict(prepared.headers)
-    for name, renderable in templates.headers:
-        headers[name] = render_header(renderable, context)
+) -> PreparedResponse:
+    """Render a `template: true` response into a fixed one (its head serialised like a stub's
+    at load); a TemplateError propagates to the caller."""
+    rendered = {name: render_header(renderable, context) for name, renderable in templates.headers}
+    replaced = {name.lower() for name in rendered}
+    headers = tuple(
+        (name, value) for name, value in prepared.headers if name.lower() not in replaced
+    ) + tuple(rendered.items())
     body = prepared.body
     if templates.body is not None:
         if templates.body_is_json:
@@ -204,7 +207,14 @@ def render_response(
             body = json_bytes(value)
         else:
             body = render_text(templates.body, context).encode("utf-8")
-    return web.Response(status=prepared.status, headers=headers, body=body)
+    return PreparedResponse(prepared.status, headers, body)
+
+
+def render_response(
+    prepared: PreparedResponse, templates: ResponseTemplates, context: dict[str, object]
+) -> web.Response:
+    """`render_answer` as an aiohttp Response."""
+    return stub_response(render_answer(prepared, templates, context))
 
 
 def template_error_response(stub_id: str, error: TemplateError) -> web.Response:

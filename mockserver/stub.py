@@ -71,23 +71,25 @@ class PreparedResponse:
 _HTTP_LAYER_HEADERS: Final = frozenset(
     ("content-length", "transfer-encoding", "connection", "date", "server", "content-encoding")
 )
+_REASONS: Final = {status.value: status.phrase for status in HTTPStatus}
 
 
 def serialised_head(status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> bytes | None:
     """HTTP/1.1 status line, the stub's headers and Content-Length, as aiohttp would write them,
-    so that a plain answer is sent as bytes prepared at load. None where the HTTP layer must
-    decide (a status without a body, a header it owns, text that is not UTF-8)."""
+    so that a fixed answer is sent as bytes prepared once. None where the HTTP layer must decide
+    (a status without a body, a header it owns, text that is not UTF-8)."""
     if status < 200 or status in (204, 304):
         return None
-    if any(name.lower() in _HTTP_LAYER_HEADERS for name, _ in headers):
-        return None
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in headers)]
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
+    typed = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _HTTP_LAYER_HEADERS:
+            return None
+        typed = typed or lowered == "content-type"
+        lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {len(body)}")
-    if body and not any(name.lower() == "content-type" for name, _ in headers):
+    if body and not typed:
         lines.append("Content-Type: application/octet-stream")
     try:
         return ("\r\n".join(lines) + "\r\n").encode("utf-8")

@@ -1,4 +1,4 @@
-"""Fixed answers sent as bytes serialised at load: the same bytes aiohttp would write.
+"""Fixed and rendered answers sent as bytes we serialise: the same bytes aiohttp would write.
 
 A keep-alive HTTP/1.1 exchange gets the pre-serialised head; HEAD, HTTP/1.0 and
 `Connection: close` go through aiohttp's Response. Both must look the same to a client.
@@ -39,6 +39,12 @@ STUBS = """
     - id: own-length
       request: {path: /own-length}
       response: {headers: {Content-Length: "2"}, body: "ok"}
+    - id: templated
+      request: {method: GET, path: "/v1/echo/{id}"}
+      response:
+        template: true
+        headers: {X-Echo: "{{ request.path_params.id }}"}
+        json: {id: "{{ request.path_params.id }}"}
     - id: posted
       request: {method: POST, path: /v1/charges, body: {json: {amount: 2000}}}
       response: {status: 201, json: {id: ch_1}}
@@ -103,6 +109,7 @@ def get(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> by
         ("/teapot", "HTTP/1.1 418 I'm a Teapot"),
         ("/odd", "HTTP/1.1 599 "),
         ("/empty", "HTTP/1.1 200 OK"),
+        ("/v1/echo/abc", "HTTP/1.1 200 OK"),  # rendered per request, serialised the same way
     ],
 )
 async def test_a_kept_alive_answer_is_what_aiohttp_writes_for_a_closing_one(
@@ -242,3 +249,12 @@ def test_heads_the_http_layer_must_write_are_not_serialised(
     status: int, headers: tuple[tuple[str, str], ...]
 ) -> None:
     assert serialised_head(status, headers, b"abc") is None
+
+
+async def test_a_rendered_answer_carries_its_rendered_header_and_body(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": STUBS})
+    [(status, headers, body)] = parse_responses(
+        await exchange_kept_open(client, get("/v1/echo/cus_9"), 1)
+    )
+    assert (status, headers["X-Echo"], body) == ("HTTP/1.1 200 OK", "cus_9", b'{"id":"cus_9"}')
+    assert headers["Content-Type"] == "application/json"
