@@ -60,10 +60,11 @@ class PreparedResponse:
     stream: tuple[bytes, ...] | None = None
     interval_ms: int = 0
     templates: ResponseTemplates | None = None
-    head: bytes | None = field(default=None, repr=False, compare=False)
+    # derived, never passed: a `dataclasses.replace` recomputes it from the fields it changes
+    head: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.head is None and self.templates is None and self.stream is None:
+        if self.templates is None and self.stream is None:
             object.__setattr__(self, "head", serialised_head(self.status, self.headers, self.body))
 
 

@@ -10,12 +10,13 @@ import asyncio
 import email.utils
 import socket
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mockserver.stub import serialised_head
+from mockserver.stub import PreparedResponse, serialised_head
 from tests.serving import ServeStubs, raw_exchange
 
 STUBS = """
@@ -258,3 +259,11 @@ async def test_a_rendered_answer_carries_its_rendered_header_and_body(serve: Ser
     )
     assert (status, headers["X-Echo"], body) == ("HTTP/1.1 200 OK", "cus_9", b'{"id":"cus_9"}')
     assert headers["Content-Type"] == "application/json"
+
+
+def test_a_changed_response_gets_a_head_of_its_own() -> None:
+    fixed = PreparedResponse(200, (("Content-Type", "text/plain"),), b"hi")
+    longer = replace(fixed, body=b"hello")
+    assert fixed.head == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+    assert longer.head == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    assert PreparedResponse(200, (), b"", stream=(b"data: 1\n\n",)).head is None
