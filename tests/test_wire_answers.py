@@ -14,8 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import HttpVersion, HttpVersion10, HttpVersion11, web
+from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.test_utils import TestClient, make_mocked_request
 
+from mockserver.responder import send_prepared
 from mockserver.stub import PreparedResponse, serialised_head
 from tests.serving import ServeStubs, raw_exchange
 
@@ -267,3 +270,49 @@ def test_a_changed_response_gets_a_head_of_its_own() -> None:
     assert fixed.head == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
     assert longer.head == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
     assert PreparedResponse(200, (), b"", stream=(b"data: 1\n\n",)).head is None
+
+
+class RecordingTransport(asyncio.Transport):
+    """A transport that keeps what is written, so the path an answer took can be seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("method", "version", "closing", "writes_itself"),
+    [
+        ("GET", HttpVersion11, False, True),
+        ("POST", HttpVersion11, False, True),
+        ("HEAD", HttpVersion11, False, False),
+        ("GET", HttpVersion10, False, False),
+        ("GET", HttpVersion11, True, False),
+    ],
+)
+def test_only_a_kept_alive_http11_exchange_is_written_directly(
+    method: str, version: HttpVersion, closing: bool, writes_itself: bool
+) -> None:
+    # the byte comparisons above hold whichever path answers; this pins which path does
+    transport = RecordingTransport()
+    request = make_mocked_request(
+        method, "/x", version=version, closing=closing, transport=transport
+    )
+    fixed = PreparedResponse(200, (("Content-Type", "text/plain"),), b"hi")
+    answer = send_prepared(request, fixed, 1_800_000_000.0)
+    if writes_itself:
+        assert transport.written == [
+            fixed.head + b"Date: Fri, 15 Jan 2027 08:00:00 GMT\r\n"
+            b"Server: " + SERVER_SOFTWARE.encode() + b"\r\n\r\nhi"
+        ]
+        assert answer.keep_alive
+    else:
+        assert transport.written == []
+        assert isinstance(answer, web.Response)
+        assert (answer.status, answer.body) == (200, b"hi")
