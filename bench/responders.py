@@ -44,7 +44,13 @@ class _Written(web.StreamResponse):
 
 
 _WRITTEN = _Written()
-_date: list[object] = [-1, b""]
+
+
+class _DateLines:
+    """The Date and Server lines, formatted once a second (as mockserver's responder does)."""
+
+    second = -1
+    lines = b""
 
 
 async def _write(request: web.BaseRequest) -> web.StreamResponse:
@@ -52,12 +58,11 @@ async def _write(request: web.BaseRequest) -> web.StreamResponse:
     if transport is None or not request.keep_alive:
         return await _respond(request)
     second = int(time.time())
-    if second != _date[0]:
+    if second != _DateLines.second:
         date = formatdate(second, usegmt=True)
-        _date[:] = [second, f"Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()]
-    lines = _date[1]
-    assert isinstance(lines, bytes)
-    transport.write(b"".join((_HEAD, lines, CUSTOMER_BODY)))
+        _DateLines.lines = f"Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()
+        _DateLines.second = second
+    transport.write(b"".join((_HEAD, _DateLines.lines, CUSTOMER_BODY)))
     return _WRITTEN
 
 
