@@ -1,9 +1,11 @@
-"""build_app(): connects store, state, journal, responder and admin API into one aiohttp app.
+"""build_app(): connects the store, the state, the request path and the admin API into one app.
 
-The mocked surface is one catch-all handler: read the request once, find the stub, record the
-entry, answer. The entry is recorded before the response's first byte, so a test that has the
-response can read the entry at once; a request cut short (client gone, server stopping) is
-recorded in `finally`.
+The mocked surface is one handler whose steps are named (see `MockHandler`): intake (the body and
+the request, read once), select (the first stub that matches and may answer, counted in the
+state), plan (the answer and the outcome), record (once, before the first byte goes out, so a
+test that has the response can read the entry at once), send. A request cut short (client gone,
+server stopping) is still recorded. Hooks run after the exchange is recorded and after the answer
+is sent.
 """
 
 from __future__ import annotations
@@ -13,50 +15,42 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from aiohttp import HttpVersion11, web
+from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
+from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
-from mockserver.errors import NamespaceLimitError, TemplateError
-from mockserver.incoming import IncomingRequest, header_block, raw_query, split_namespace
-from mockserver.journal import Journal
+from mockserver.errors import NamespaceLimitError
+from mockserver.exchange import Exchange, Outcome
+from mockserver.incoming import IncomingRequest, raw_query, split_namespace
+from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
-from mockserver.nearmiss import stub_near_misses
+from mockserver.memory_state import MemoryState
+from mockserver.plan import Plan, plan_answer
 from mockserver.responder import (
-    NO_BODY,
-    FaultSent,
-    ReadBody,
     body_timeout_response,
-    break_connection,
-    client_certificate_subject,
-    delay,
-    expect_continue,
     json_response,
-    read_body,
-    render_answer,
-    render_response,
     send_prepared,
-    stream_response,
-    stub_response,
-    template_error_response,
     too_large_response,
-    unmatched_explanation,
-    unmatched_response,
 )
-from mockserver.state import MemoryState, Namespaces
 from mockserver.store import StubStore
-from mockserver.stub import Stub
-from mockserver.templating import template_context
+from mockserver.transport import MockServerRunner
 
 STORE_KEY = web.AppKey("store", StubStore)
 access_log = logging.getLogger(ACCESS_LOGGER)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ADMIN_KEY = web.AppKey("admin", AdminApi)
+
+Recorded = Callable[[Exchange], None]
+"""Told of each exchange once it is in the journal, before its answer is sent."""
+Completed = Callable[[Exchange, Answer], None]
+"""Told of each exchange after its answer was sent (or cut), with the answer."""
 
 
 @functools.cache
@@ -72,234 +66,200 @@ class MockHandler:
 
     def __init__(self, store: StubStore, settings: Settings) -> None:
         self._store = store
-        # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
-        wanted = settings.access_log and access_log.isEnabledFor(logging.INFO)
-        self._access_log = access_log if wanted else None
         self._max_body = settings.max_body
         self._client_timeout = settings.client_timeout
         self._mtls = settings.tls_client_ca is not None
-        # the plain path skips what only the access log and client certificates need
-        self._plain_path = self._access_log is None and not self._mtls
         self._scopes = store.scopes
         self._admin_prefix = settings.admin_prefix
         self._admin_below = settings.admin_prefix + "/"
+        self._on_recorded: list[Recorded] = []
+        self._on_completed: list[Completed] = []
+        self._pending: set[asyncio.Task[None]] = set()
+        self._fast = False
+        self._choose_path()
+        # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
+        if settings.access_log and access_log.isEnabledFor(logging.INFO):
+            self.on_recorded(_log_access)
+
+    def on_recorded(self, hook: Recorded) -> None:
+        """Run `hook` after each exchange is recorded (it must not block: schedule work)."""
+        self._on_recorded.append(hook)
+        self._choose_path()
+
+    def on_completed(self, hook: Completed) -> None:
+        """Run `hook` after each answer is sent (it must not block: schedule work)."""
+        self._on_completed.append(hook)
+        self._choose_path()
+
+    def _choose_path(self) -> None:
+        # the fast answers skip what hooks and client certificates need
+        self._fast = not (self._on_recorded or self._on_completed or self._mtls)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.time()
         started = time.perf_counter()
-        if self._plain_path and not request.body_exists:
-            # A bodiless request whose answer depends on method and path alone (`plain_answer`):
-            # no request object, no matching, one journal append. Written out here, not in
-            # helpers: this is most of what a busy mock does, and each call costs.
+        if self._fast and not request.body_exists:
+            # The fast answer: a bodiless request answered from the table of plain stubs
+            # (`StubSet.plain_answer`: fixed responses, no state beyond a hit count) in a
+            # namespace whose state is local. No matching, no plan, no await. Written out here,
+            # not in helpers: this is most of what a busy mock does, and each call costs.
             path = request.path
             namespace = None
             if path.startswith("/~"):
                 namespace, path = split_namespace(path)
             scope = self._scopes.get(namespace)
-            if scope is not None:
+            if scope is not None and (local := scope.local) is not None:
                 method = request.method
-                stub = scope.stubs.plain_answer(method, path)
-                if stub is not None:
-                    state = scope.state
-                    hits = state.hit(stub.id) or 1
-                    responses = stub.responses
-                    prepared = responses[hits - 1] if hits < len(responses) else responses[-1]
-                    state.journal.append(
-                        received, (time.perf_counter() - started) * 1000, True, prepared.status,
-                        stub.id, stub.service, method, path, raw_query(request.raw_path),
-                        header_block(request.raw_headers), b"", namespace,
+                plain = scope.stubs.plain_answer(method, path)
+                if plain is not None:
+                    hits = local.hit_now(plain.stub.id)
+                    responses = plain.responses
+                    index = hits - 1 if hits < len(responses) else len(responses) - 1
+                    incoming = IncomingRequest.from_wire(
+                        method, path, raw_query(request.raw_path), request.raw_headers,
+                        namespace=namespace,
                     )  # fmt: skip
-                    return send_prepared(request, prepared, received)
+                    local.journal.record_now(
+                        Exchange(
+                            incoming,
+                            plain.outcomes[index],
+                            received,
+                            (time.perf_counter() - started) * 1000,
+                        )
+                    )
+                    return send_prepared(request, responses[index], received)
         return await self._answer(request, received, started)
-
-    def record_lost(self, message: RawRequestMessage) -> None:
-        """Journal a request that was read but never handled: its client went away first."""
-        url = message.url
-        path = url.path
-        if path == self._admin_prefix or path.startswith(self._admin_below):
-            return
-        namespace, path = split_namespace(path)
-        with contextlib.suppress(NamespaceLimitError):
-            self._store.scoped(namespace).state.journal.append(
-                time.time(), 0.0, False, 499, None, None, message.method, path,
-                raw_query(message.path), header_block(message.raw_headers), b"", namespace,
-                ((), "client disconnected before the request was handled", None, None, 0, False),
-            )  # fmt: skip
 
     async def _answer(
         self, request: web.BaseRequest, received: float, started: float
     ) -> web.StreamResponse:
         incoming: IncomingRequest | None = None
-        recorded = False
-        error = "client disconnected before the body arrived"
+        exchange: Exchange | None = None
+        cut = "client disconnected before the body arrived"
         try:
-            if request.body_exists:
-                if request.version >= HttpVersion11 and "Expect" in request.headers:
-                    await expect_continue(request)
-                body = await read_body(request, self._max_body, self._client_timeout)
-            else:
-                body = NO_BODY
-            incoming = self._incoming(request, body)
-            scope = self._store.scoped(incoming.namespace)
+            body = await read_body(request, self._max_body, self._client_timeout)  # intake
+            incoming = incoming_request(request, body, client_cert=self._mtls)
+            scope = await self._store.scoped(incoming.namespace)
             if body.truncated:
-                if body.timed_out:
-                    self._record(
-                        incoming, received, started, False, 408, error="body too slow: cut off"
-                    )
-                    recorded = True
-                    return body_timeout_response(body.size, self._client_timeout)
-                self._record(incoming, received, started, False, 413)
-                recorded = True
-                return too_large_response(body.size, self._max_body)
-            found = scope.select(incoming)
-            stub = found.stub
-            if stub is None or found.path_params is None:
-                near = stub_near_misses(scope.stubs, incoming, found.skipped)
-                answer = found.unmatched_answer
-                unmatched: web.Response = (
-                    unmatched_response(incoming, near)
-                    if answer is None
-                    else shaped_unmatched_response(answer, incoming, near, found.hits)
-                )
-                self._record(
-                    incoming, received, started, False, unmatched.status, near_misses=tuple(near)
-                )
-                recorded = True
-                return unmatched
-            prepared = stub.responses[min(found.hits, len(stub.responses)) - 1]
-            fixed = prepared
-            if prepared.templates is not None:
-                try:
-                    fixed = render_answer(
-                        prepared,
-                        prepared.templates,
-                        template_context(incoming, found.path_params, found.hits),
-                    )
-                except TemplateError as failure:
-                    self._record(
-                        incoming, received, started, True, 500, stub.id, stub.service,
-                        error=f"template: {failure.message}",
-                    )  # fmt: skip
-                    recorded = True
-                    return template_error_response(stub.id, failure)
-            self._record(
-                incoming, received, started, True,
-                None if prepared.fault else prepared.status, stub.id, stub.service,
-                fault=prepared.fault,
-            )  # fmt: skip
-            recorded = True
-            if prepared.delay_ms is not None:
-                error = "cut: the server stopped before the response was sent"
-                await delay(prepared)
-            if prepared.fault is not None:
-                raise break_connection(request, prepared.fault)
-            if prepared.stream is not None:
-                return await stream_response(request, prepared, prepared.stream)
-            return send_prepared(request, fixed, time.time())
+                plan = _refused(body.size, body.timed_out, self._max_body, self._client_timeout)
+            else:
+                found = await scope.select(incoming)  # select, and claim in the state
+                plan = plan_answer(found, incoming, scope.stubs)
+            exchange = Exchange(
+                incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
+            )
+            await scope.state.journal.record(exchange)  # record, once
+            for recorded in self._on_recorded:
+                recorded(exchange)
+            cut = "cut: the server stopped before the response was sent"
+            response = await plan.answer.send(request)  # send
+            if self._on_completed:
+                await response.prepare(request)  # written now, so hooks see it sent
+                await response.write_eof()
+                for completed in self._on_completed:
+                    completed(exchange, plan.answer)
+            return response
         except NamespaceLimitError as refused:
-            recorded = True  # no namespace to record it in: the 503 says why
+            # no namespace to record it in (the cut record below is refused too): the 503 says why
             return json_response(503, {"error": refused.message, "details": []})
         except FaultSent:
             # the connection is gone on purpose: end the handler as aiohttp ends a cut one
             raise asyncio.CancelledError from None
         except asyncio.CancelledError:
-            error = "cut: the server stopped before the response was sent"
+            cut = "cut: the server stopped before the response was sent"
             raise
         finally:
-            if not recorded:
-                if incoming is None:  # the body never arrived in full
-                    incoming = self._incoming(request, NO_BODY)
-                with contextlib.suppress(NamespaceLimitError):
-                    self._record(incoming, received, started, False, 499, error=error)
+            if exchange is None:
+                await self._record_cut(request, incoming, received, started, cut)
 
-    def _incoming(self, request: web.BaseRequest, body: ReadBody) -> IncomingRequest:
-        namespace, path = split_namespace(request.path)
-        return IncomingRequest.from_wire(
-            request.method,
-            path,
-            raw_query(request.raw_path),
-            request.raw_headers,
-            body.data,
-            body_size=body.size,
-            body_truncated=body.truncated,
-            namespace=namespace,
-            client_cert=client_certificate_subject(request) if self._mtls else None,
-        )
-
-    def _record(
+    async def _record_cut(
         self,
-        incoming: IncomingRequest,
+        request: web.BaseRequest,
+        incoming: IncomingRequest | None,
         received: float,
         started: float,
-        matched: bool,
-        status: int | None,
-        stub_id: str | None = None,
-        service: str | None = None,
-        *,
-        near_misses: tuple[dict[str, Any], ...] = (),
-        error: str | None = None,
-        fault: str | None = None,
+        error: str,
     ) -> None:
-        duration_ms = (time.perf_counter() - started) * 1000
-        self._store.scoped(incoming.namespace).state.journal.record(
-            incoming,
-            time=received,
-            matched=matched,
-            status=status,
-            duration_ms=duration_ms,
-            stub_id=stub_id,
-            service=service,
-            near_misses=near_misses,
-            error=error,
-            fault=fault,
-        )
-        if self._access_log is not None:
-            self._access_log.info(
-                "%s %s %s %s %.2fms",
-                incoming.method,
-                incoming.path,
-                "-" if status is None else status,
-                stub_id or "-",
-                duration_ms,
-                extra={
-                    "method": incoming.method,
-                    "path": incoming.path,
-                    "status": status,
-                    "stub_id": stub_id,
-                    "ms": round(duration_ms, 3),
-                    "namespace": incoming.namespace,
-                },
-            )
+        """Journal a request whose answer was never decided (client gone, server stopping)."""
+        if incoming is None:  # the body never arrived in full
+            incoming = incoming_request(request, NO_BODY, client_cert=self._mtls)
+        outcome = Outcome(False, 499, error=error)
+        exchange = Exchange(incoming, outcome, received, (time.perf_counter() - started) * 1000)
+        with contextlib.suppress(NamespaceLimitError):
+            scope = await self._store.scoped(incoming.namespace)
+            await scope.state.journal.record(exchange)
+
+    def record_lost(self, message: RawRequestMessage) -> None:
+        """Journal a request that was read but never handled: its client went away first.
+
+        Called by the connection as it closes, outside any handler: recorded at once when the
+        namespace's state is local, else by a task the app's cleanup waits for."""
+        path = message.url.path
+        if path == self._admin_prefix or path.startswith(self._admin_below):
+            return
+        incoming = lost_request(message)
+        outcome = Outcome(False, 499, error="client disconnected before the request was handled")
+        exchange = Exchange(incoming, outcome, time.time(), 0.0)
+        scope = self._scopes.get(incoming.namespace)
+        if scope is not None and scope.local is not None:
+            scope.local.journal.record_now(exchange)
+            return
+        task = asyncio.get_running_loop().create_task(self._record_later(exchange))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _record_later(self, exchange: Exchange) -> None:
+        with contextlib.suppress(NamespaceLimitError):
+            scope = await self._store.scoped(exchange.request.namespace)
+            await scope.state.journal.record(exchange)
+
+    async def drain(self) -> None:
+        """Wait for lost requests still being recorded (at shutdown, before the dump)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
 
-def shaped_unmatched_response(
-    answer: Stub, request: IncomingRequest, near: list[dict[str, Any]], hits: int
-) -> web.Response:
-    """The answer of an `unmatched: true` stub to a request no other stub matched: the shape the
-    service's SDK expects of an error, with the explanation in `miss` for its templates."""
-    prepared = answer.responses[0]
-    if prepared.templates is None:
-        return stub_response(prepared)
-    context = template_context(request, {}, hits)
-    context["miss"] = unmatched_explanation(request, near)
-    try:
-        return render_response(prepared, prepared.templates, context)
-    except TemplateError as failure:
-        return template_error_response(answer.id, failure)
+def _refused(size: int, timed_out: bool, max_body: int, timeout: float) -> Plan:
+    """The plan for a body cut at the size limit (413) or the time limit (408)."""
+    if timed_out:
+        reply = body_timeout_response(size, timeout)
+        return Plan(Replied(reply), Outcome(False, reply.status, error="body too slow: cut off"))
+    reply = too_large_response(size, max_body)
+    return Plan(Replied(reply), Outcome(False, reply.status))
+
+
+def _log_access(exchange: Exchange) -> None:
+    request, outcome = exchange.request, exchange.outcome
+    status, stub_id = outcome.status, outcome.stub_id
+    access_log.info(
+        "%s %s %s %s %.2fms",
+        request.method,
+        request.path,
+        "-" if status is None else status,
+        stub_id or "-",
+        exchange.duration_ms,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "stub_id": stub_id,
+            "ms": round(exchange.duration_ms, 3),
+            "namespace": request.namespace,
+        },
+    )
 
 
 MOCKED_KEY = web.AppKey("mocked", MockHandler)
 
 
 def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Application:
-    """The whole server as an aiohttp application; loads the stub files unless given them."""
+    """The whole server as an aiohttp application; loads the stub files unless given them.
+
+    Serve it with `mock_runner`, whose connections hand mocked requests to the `MockHandler`."""
     if loaded is None:
         loaded = load_paths(settings.stubs)
-    namespaces = Namespaces(
-        lambda: MemoryState(Journal(settings.journal_limit, settings.journal_max_bytes)),
-        settings.max_namespaces,
-    )
-    store = StubStore(loaded.stubs, namespaces)
+    state = MemoryState(settings.journal_limit, settings.journal_max_bytes, settings.max_namespaces)
+    store = StubStore(loaded.stubs, state)
     context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
     admin = AdminApi(context)
     app = web.Application(client_max_size=settings.max_body)
@@ -307,8 +267,24 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app[SETTINGS_KEY] = settings
     app[ADMIN_KEY] = admin
     admin.register(app)
-    # [\s\S]: a path with an encoded newline is a mocked request too, journaled like any other
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked
-    app.router.add_route("*", "/{tail:[\\s\\S]*}", mocked.handle)
+
+    async def drain(_app: web.Application) -> None:
+        await mocked.drain()
+
+    app.on_cleanup.append(drain)
     return app
+
+
+def mock_runner(app: web.Application, settings: Settings, **options: Any) -> MockServerRunner:
+    """The runner that serves an app of `build_app`: admin paths through its router, every
+    other request straight to its `MockHandler`, unparseable ones answered as JSON."""
+    mocked = app[MOCKED_KEY]
+    return MockServerRunner(
+        app,
+        mocked=mocked.handle,
+        lost=mocked.record_lost,
+        admin_prefix=settings.admin_prefix,
+        **options,
+    )

@@ -492,6 +492,7 @@ def _decode(raw: bytes) -> tuple[Any, str]:
         return None, text
 
 
+# the server's NAMESPACE_NAME (mockserver.incoming): the client imports nothing of the server
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

@@ -46,7 +46,10 @@ def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
-_NAMESPACE: Final = re.compile(r"/~([A-Za-z0-9_-]{1,64})(?=/|$)")
+NAMESPACE_NAME: Final = r"[A-Za-z0-9_-]{1,64}"
+"""The grammar of a namespace's name (PRODUCT.md §9), in the `/~{name}/` prefix of a mocked
+request and in `{prefix}/ns/{name}/...` admin paths."""
+_NAMESPACE: Final = re.compile(rf"/~({NAMESPACE_NAME})(?=/|$)")
 
 
 def _not_json(constant: str) -> object:
@@ -105,10 +108,6 @@ def header_lines(block: bytes) -> RawHeaders:
 def _decode(raw: bytes) -> str:
     # as aiohttp decodes header values: bytes that are not UTF-8 survive as surrogates
     return raw.decode("utf-8", "surrogateescape")
-
-
-def _encode(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
 
 
 class IncomingRequest:

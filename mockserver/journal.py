@@ -1,263 +1,155 @@
-"""Journal: every mocked request, numbered, bounded, oldest dropped first.
+"""The journal's interface: one exchange in, numbered entries and answers to queries out.
 
-An entry is stored as one plain tuple of atomic values (`Record`): the request's method, path,
-query string, header lines (one bytes object) and body as the parser delivered them, and how the
-mock answered. So recording costs a tuple and an append, an entry takes a few hundred bytes
-beyond its body, and the cyclic garbage collector, which stops tracking tuples of atomic values,
-never walks a full journal (that walk was the mock's worst latency). `JournalEntry` views are
-built only when an admin call reads entries; counts and verifications scan the records.
+Every mocked request is recorded, matched or not, numbered by `seq` (per namespace, from 1, never
+reused, not even after a clear) and kept within bounds (the oldest go first; `dropped` says how
+many). Readers ask questions (`find`, `count`, `get`, `since`, `unmatched`, `latest`, `stats`) or
+follow new entries (`subscribe`); how an implementation stores entries is its own business, so
+the in-memory journal keeps a compact form and another can push queries down to its store.
 
-`seq` is assigned under one lock (never held across an await) and keeps increasing for the
-server's lifetime. Subscribers are told of each append (its seq) after the lock is released
-(eventual verification builds on this). Pure: no sockets, no aiohttp.
+Reads are async: a journal shared between replicas answers over the network. Pure: the types and
+the one filter every implementation applies; no I/O.
 """
 
 from __future__ import annotations
 
-import base64
-import threading
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
 
-from mockserver.incoming import IncomingRequest
-
-_ENTRY_OVERHEAD: Final = 300
-"""Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
-with them, the estimate that --journal-max-bytes bounds."""
-
-_BOOT: Final = uuid.uuid4().hex[:12]
-"""Makes entry ids unique across server restarts while costing nothing per request."""
-
-Record = tuple[Any, ...]
-"""One entry as stored; read its fields with the index constants below."""
-
-SEQ: Final = 0
-TIME: Final = 1
-DURATION_MS: Final = 2
-MATCHED: Final = 3
-STATUS: Final = 4
-STUB_ID: Final = 5
-SERVICE: Final = 6
-METHOD: Final = 7
-PATH: Final = 8
-QUERY_STRING: Final = 9
-HEADER_BLOCK: Final = 10
-BODY: Final = 11
-NAMESPACE: Final = 12
-SIZE: Final = 13
-EXTRA: Final = 14
-"""None, or the rarely set fields: (near misses, error, fault, client certificate subject,
-body size, body truncated)."""
-
-
-def request_of(record: Record) -> IncomingRequest:
-    """The recorded request, rebuilt (lazily parsed, as on arrival) for matching or display."""
-    extra = record[EXTRA]
-    return IncomingRequest.from_wire(
-        record[METHOD],
-        record[PATH],
-        record[QUERY_STRING],
-        record[HEADER_BLOCK],
-        record[BODY],
-        body_size=None if extra is None else extra[4],
-        body_truncated=False if extra is None else extra[5],
-        namespace=record[NAMESPACE],
-        client_cert=None if extra is None else extra[3],
-    )
+from mockserver.exchange import Exchange, JournalEntry
+from mockserver.matching import RequestMatcher, match_params
 
 
 @dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One recorded request and how the mock answered it: a view of a `Record`."""
+class JournalQuery:
+    """Which entries a reader wants: every given filter must hold.
 
-    seq: int
-    time: float
-    request: IncomingRequest
-    matched: bool
-    status: int | None
-    duration_ms: float
-    stub_id: str | None = None
+    `matcher` is a request matcher (the stub `request` format, compiled); the other filters
+    compare the entry's fields as the admin API's `GET /requests` names them. With `since_seq`,
+    only entries after it, and `limit` keeps the first N of those (paging forward); without it,
+    `limit` keeps the newest N.
+    """
+
+    matcher: RequestMatcher | None = None
+    method: str | None = None
+    path: str | None = None
     service: str | None = None
-    near_misses: tuple[dict[str, Any], ...] = ()
-    error: str | None = None
-    fault: str | None = None
-    size: int = field(default=0, compare=False)
+    stub_id: str | None = None
+    matched: bool | None = None
+    since_seq: int | None = None
+    limit: int | None = None
 
-    @classmethod
-    def of(cls, record: Record) -> JournalEntry:
-        extra = record[EXTRA]
-        near_misses, error, fault = ((), None, None) if extra is None else extra[:3]
-        return cls(
-            record[SEQ],
-            record[TIME],
-            request_of(record),
-            record[MATCHED],
-            record[STATUS],
-            record[DURATION_MS],
-            record[STUB_ID],
-            record[SERVICE],
-            near_misses,
-            error,
-            fault,
-            record[SIZE],
+    def accepts(self, entry: JournalEntry) -> bool:
+        """Whether `entry` passes every filter (`since_seq` and `limit` aside)."""
+        request, outcome = entry.exchange.request, entry.exchange.outcome
+        return (
+            (self.method is None or request.method == self.method)
+            and (self.path is None or request.path == self.path)
+            and (self.service is None or outcome.service == self.service)
+            and (self.stub_id is None or outcome.stub_id == self.stub_id)
+            and (self.matched is None or outcome.matched == self.matched)
+            and (self.matcher is None or match_params(self.matcher, request) is not None)
         )
 
-    @property
-    def id(self) -> str:
-        return f"{_BOOT}-{self.seq}"
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the admin API shows it (contract section 4)."""
-        request = self.request
-        text = request.text
-        rendered: dict[str, Any] = {
-            "seq": self.seq,
-            "id": self.id,
-            "namespace": request.namespace,
-            "time": datetime.fromtimestamp(self.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "service": self.service,
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "headers": dict(request.headers),
-            "body": text if text is not None else base64.b64encode(request.body).decode(),
-            "json": request.json_or_none(),
-            "form": dict(request.form),
-            "matched": self.matched,
-            "stub_id": self.stub_id,
-            "status": self.status,
-            "duration_ms": round(self.duration_ms, 3),
-        }
-        if text is None:
-            rendered["body_encoding"] = "base64"
-        if request.body_truncated:
-            rendered["body_truncated"] = True
-            rendered["body_size"] = request.body_size
-        if self.error is not None:
-            rendered["error"] = self.error
-        if self.fault is not None:
-            rendered["fault"] = self.fault
-        if request.client_cert is not None:
-            rendered["client_cert_subject"] = request.client_cert
-        return rendered
+    def page(self, selected: list[JournalEntry]) -> list[JournalEntry]:
+        """`limit` applied to the selected entries (oldest first)."""
+        limit = self.limit
+        if limit is None:
+            return selected
+        return selected[:limit] if self.since_seq is not None else selected[len(selected) - limit :]
 
 
-Subscriber = Callable[[int], None]
+EVERYTHING = JournalQuery()
 
 
-class Journal:
-    """A bounded, numbered record of requests; safe to read from any thread."""
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """Entries that passed a query, oldest first; `total` counts them before `limit`;
+    `dropped` is how many entries the bounds have pushed out of the journal since its last
+    clear."""
 
-    def __init__(self, limit: int, max_bytes: int) -> None:
-        self._entries: deque[Record] = deque()
-        self._limit = limit
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._next_seq = 1
-        self._dropped = 0
-        self._lock = threading.Lock()
-        self._subscribers: list[Subscriber] = []
+    entries: list[JournalEntry]
+    total: int
+    dropped: int
 
-    def record(
-        self,
-        request: IncomingRequest,
-        *,
-        time: float,
-        matched: bool,
-        status: int | None,
-        duration_ms: float,
-        stub_id: str | None = None,
-        service: str | None = None,
-        near_misses: tuple[dict[str, Any], ...] = (),
-        error: str | None = None,
-        fault: str | None = None,
-    ) -> int:
-        """Number and append one entry, dropping the oldest beyond the bounds; its seq."""
-        query_string, block = request.wire()
-        extra = None
-        if near_misses or error or fault or request.client_cert or request.body_truncated:
-            extra = (
-                near_misses,
-                error,
-                fault,
-                request.client_cert,
-                request.body_size,
-                request.body_truncated,
-            )
-        return self.append(
-            time, duration_ms, matched, status, stub_id, service, request.method, request.path,
-            query_string, block, request.body, request.namespace, extra,
-        )  # fmt: skip
 
-    def append(
-        self,
-        time: float,
-        duration_ms: float,
-        matched: bool,
-        status: int | None,
-        stub_id: str | None,
-        service: str | None,
-        method: str,
-        path: str,
-        query_string: str,
-        header_block: bytes,
-        body: bytes,
-        namespace: str | None,
-        extra: tuple[Any, ...] | None = None,
-    ) -> int:
-        """`record` from fields already in stored form (positional: the request path's call)."""
-        size = _ENTRY_OVERHEAD + len(body) + len(path) + len(header_block)
-        entries = self._entries
-        with self._lock:
-            seq = self._next_seq
-            self._next_seq = seq + 1
-            entries.append(
-                (
-                    seq, time, duration_ms, matched, status, stub_id, service, method, path,
-                    query_string, header_block, body, namespace, size, extra,
-                )
-            )  # fmt: skip
-            self._bytes += size
-            limit, max_bytes = self._limit, self._max_bytes
-            while len(entries) > limit or (self._bytes > max_bytes and len(entries) > 1):
-                self._bytes -= entries.popleft()[SIZE]
-                self._dropped += 1
-        if self._subscribers:
-            for subscriber in tuple(self._subscribers):
-                subscriber(seq)
-        return seq
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    size: int
+    """Entries held now."""
+    dropped: int
+    """Entries the bounds pushed out since the last clear."""
+    last_seq: int
+    """The newest entry's seq (0 before the first)."""
 
-    def records(self) -> list[Record]:
-        """Every stored record, oldest first, as of now (for scans: no views built)."""
-        with self._lock:
-            return list(self._entries)
 
-    def snapshot(self) -> list[JournalEntry]:
-        """Every entry, oldest first, as of now."""
-        return [JournalEntry.of(record) for record in self.records()]
+class Subscription(Protocol):
+    """New entries as they are recorded, in seq order, from where the subscription began.
 
-    def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(self.snapshot())
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    Use as `async with journal.subscribe() as feed: async for entry in feed: ...`. An entry
+    the bounds pushed out before the reader got to it is skipped, never invented.
+    """
 
     @property
-    def dropped(self) -> int:
-        """How many entries the bounds have pushed out since the last clear."""
-        return self._dropped
+    def last_seq(self) -> int:
+        """The seq of the last entry handed out (or where the subscription began)."""
+        ...
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-            self._dropped = 0
+    def __aiter__(self) -> AsyncIterator[JournalEntry]: ...
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call `subscriber` after each append; returns the function that unsubscribes."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+    async def __anext__(self) -> JournalEntry: ...
+
+    async def __aenter__(self) -> Subscription: ...
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Journal(Protocol):
+    """A namespace's journal."""
+
+    async def record(self, exchange: Exchange) -> int:
+        """Number and keep one exchange (dropping the oldest beyond the bounds); its seq."""
+        ...
+
+    async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage: ...
+
+    async def count(self, query: JournalQuery = EVERYTHING) -> int:
+        """How many entries pass the query (`limit` aside)."""
+        ...
+
+    async def get(self, seq: int) -> JournalEntry | None: ...
+
+    async def since(self, seq: int, limit: int | None = None) -> list[JournalEntry]:
+        """Entries after `seq`, oldest first, at most `limit`."""
+        ...
+
+    async def latest(self, limit: int) -> list[JournalEntry]:
+        """The newest `limit` entries, oldest first."""
+        ...
+
+    async def unmatched(self) -> list[JournalEntry]: ...
+
+    async def stats(self) -> JournalStats: ...
+
+    async def clear(self) -> int:
+        """Forget every entry and the dropped count (seq goes on); how many were held."""
+        ...
+
+    def subscribe(self, after_seq: int | None = None) -> Subscription:
+        """Follow entries recorded after `after_seq` (default: from now on)."""
+        ...
+
+
+class LocalJournal(Journal, Protocol):
+    """A journal in this process's memory: recording needs no await (the request path's fast
+    answers record synchronously)."""
+
+    def record_now(self, exchange: Exchange) -> int: ...

@@ -336,6 +336,7 @@ def _prepare(
         stream=stream,
         interval_ms=interval,
         templates=templates,
+        fixed=response.is_fixed,
     )
 
 

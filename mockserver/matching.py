@@ -19,9 +19,7 @@ from typing import Any, Final
 from pydantic import JsonValue
 
 from mockserver.incoming import IncomingRequest, NotJson
-from mockserver.spec import BodyMatcher, PathMatcher, RequestSpec, ValueMatcher
-
-_TEMPLATE_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from mockserver.spec import PATH_PARAM, BodyMatcher, PathMatcher, RequestSpec, ValueMatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,10 +477,10 @@ def _compile_body(body: BodyMatcher) -> list[FieldCheck]:
 
 def compile_path_template(template: str) -> re.Pattern[str] | None:
     """ "/v1/customers/{id}" -> ^/v1/customers/(?P<id>[^/]+)$; None for a literal path."""
-    if not _TEMPLATE_PARAM.search(template):
+    if not PATH_PARAM.search(template):
         return None
     pattern, position = "", 0
-    for found in _TEMPLATE_PARAM.finditer(template):
+    for found in PATH_PARAM.finditer(template):
         pattern += re.escape(template[position : found.start()])
         pattern += f"(?P<{found.group(1)}>[^/]+)"
         position = found.end()

@@ -1,17 +1,16 @@
-"""Responder: turns what matching decided into aiohttp responses, and reads request bodies.
+"""Responder: the wire format of mocked answers, as aiohttp responses or bytes written.
 
-Owns the wire format of mocked answers: prepared stub responses, the explanatory 404, the 413 for
-an oversized body. Everything here was decided elsewhere; this module only writes bytes.
+Prepared stub responses (fixed bytes in one write, streams, faults), the explanatory 404, the
+413 and 408 for bodies over the limits, a template's 500. Everything here was decided elsewhere
+(`plan`); this module only writes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Final
 
@@ -33,59 +32,6 @@ class FaultSent(Exception):  # a signal to the handler, not an error
     """The connection was broken on purpose; there is no response to return."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReadBody:
-    """A request body as read: its bytes, its full size, whether it was cut at the limit, and
-    whether the client stopped sending it before the timeout."""
-
-    data: bytes
-    size: int
-    truncated: bool
-    timed_out: bool = False
-
-
-NO_BODY: Final = ReadBody(b"", 0, truncated=False)
-
-
-async def expect_continue(request: web.BaseRequest) -> None:
-    """Answer `Expect: 100-continue` so that a client waiting for it sends its body (curl does
-    for bodies over 1 KB); other expectations are ignored: a mock answers what it can."""
-    if request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # the response proper has not started
-
-
-async def read_body(request: web.BaseRequest, max_body: int, seconds: float) -> ReadBody:
-    """Read at most `max_body` bytes within `seconds`; beyond either, stop and report
-    the size seen (or declared)."""
-    declared = request.content_length
-    if declared is not None and declared > max_body:
-        return ReadBody(b"", declared, truncated=True)
-    if not request.body_exists:
-        return NO_BODY
-    content = request.content
-    if content.is_eof():  # the whole body came with the head (most requests): no wait, no timer
-        data = content.read_nowait()
-        if len(data) > max_body:
-            return ReadBody(b"", len(data), truncated=True)
-        return ReadBody(data, len(data), truncated=False)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                chunk = await request.content.readany()
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > max_body:
-                    return ReadBody(b"", size, truncated=True)
-                chunks.append(chunk)
-    except TimeoutError:
-        return ReadBody(b"".join(chunks), size, truncated=True, timed_out=True)
-    return ReadBody(b"".join(chunks), size, truncated=False)
-
-
 def body_timeout_response(size: int, timeout: float) -> web.Response:
     response = json_response(
         408,
@@ -96,29 +42,6 @@ def body_timeout_response(size: int, timeout: float) -> web.Response:
     )
     response.force_close()
     return response
-
-
-def client_certificate_subject(request: web.BaseRequest) -> str | None:
-    """The verified client certificate's subject, "CN=app,O=Example", under mTLS."""
-    transport = request.transport
-    peer = transport.get_extra_info("peercert") if transport is not None else None
-    if not peer:
-        return None
-    return ",".join(
-        f"{_SHORT_NAMES.get(key, key)}={value}"
-        for rdn in peer.get("subject", ())
-        for key, value in rdn
-    )
-
-
-_SHORT_NAMES: Final = {
-    "commonName": "CN",
-    "organizationName": "O",
-    "organizationalUnitName": "OU",
-    "countryName": "C",
-    "stateOrProvinceName": "ST",
-    "localityName": "L",
-}
 
 
 def stub_response(prepared: PreparedResponse) -> web.Response:
@@ -210,13 +133,6 @@ def render_answer(
     return PreparedResponse(prepared.status, headers, body)
 
 
-def render_response(
-    prepared: PreparedResponse, templates: ResponseTemplates, context: dict[str, object]
-) -> web.Response:
-    """`render_answer` as an aiohttp Response."""
-    return stub_response(render_answer(prepared, templates, context))
-
-
 def template_error_response(stub_id: str, error: TemplateError) -> web.Response:
     """500 naming the stub and the template's failure; the server goes on serving."""
     return json_response(
@@ -227,13 +143,6 @@ def template_error_response(stub_id: str, error: TemplateError) -> web.Response:
             "details": [{"field": error.field, "message": error.reason}],
         },
     )
-
-
-async def delay(prepared: PreparedResponse) -> None:
-    """Wait the stub's delay; other requests go on meanwhile."""
-    if prepared.delay_ms is not None:
-        low, high = prepared.delay_ms
-        await asyncio.sleep((low if low == high else random.uniform(low, high)) / 1000)
 
 
 def break_connection(request: web.BaseRequest, fault: str) -> FaultSent:

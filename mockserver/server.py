@@ -23,11 +23,11 @@ from typing import Final
 
 from aiohttp import web
 
-from mockserver.app import MOCKED_KEY, STORE_KEY, build_app
+from mockserver.app import STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
-from mockserver.transport import MockServerRunner, runner_options, tls_context
+from mockserver.transport import runner_options, tls_context
 
 _THREAD_START_TIMEOUT: Final = 30.0
 _WATCH_DEBOUNCE_MS: Final = 200
@@ -54,11 +54,9 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
     except (OSError, ssl.SSLError) as error:
         raise StartupError(f"cannot load the TLS certificate or key: {error}") from None
     app = build_app(settings, loaded)
-    runner = MockServerRunner(
+    runner = mock_runner(
         app,
-        mocked=app[MOCKED_KEY].handle,
-        lost=app[MOCKED_KEY].record_lost,
-        admin_prefix=settings.admin_prefix,
+        settings,
         handle_signals=False,
         shutdown_timeout=settings.shutdown_grace,
         access_log=None,
@@ -119,18 +117,16 @@ async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Ev
                 log.error("%s", stub_error)
             log.error("reload failed: the previous %d stubs stay in force", len(store.stubs))
             continue
-        store.swap_files(loaded.stubs)
+        await store.swap_files(loaded.stubs)
         log.info("reloaded %d stubs from %d files", len(loaded.stubs), len(loaded.files))
 
 
-def _write_dump(app: web.Application, path: Path) -> int:
+async def _write_dump(app: web.Application, path: Path) -> int:
     """Write the journal as JSON Lines (oldest first) for a CI job to keep; returns the count."""
     store = app[STORE_KEY]
-    entries = [
-        entry
-        for name in (None, *store.namespaces())
-        for entry in store.scoped(name).state.journal.snapshot()
-    ]
+    entries = []
+    for name in (None, *await store.namespaces()):
+        entries.extend((await (await store.peek(name)).state.journal.find()).entries)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as dump:
         for entry in entries:
@@ -169,7 +165,7 @@ async def serve(
     if settings.journal_dump is None:
         return None
     try:
-        return _write_dump(app, settings.journal_dump)
+        return await _write_dump(app, settings.journal_dump)
     except OSError as error:
         raise MockServerError(
             f"cannot write the journal dump to {settings.journal_dump}: {error.strerror or error}"

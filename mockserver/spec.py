@@ -33,7 +33,8 @@ MATCHER_OPERATORS: Final = (
     "any_of",
     "all_of",
 )
-_TEMPLATE_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PATH_PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A `{name}` segment of a stub path template: "/v1/customers/{id}"."""
 _METHOD_TOKEN: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _STUB_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
 
@@ -150,7 +151,7 @@ class PathMatcher(ValueMatcher):
     @classmethod
     def _unique_parameters(cls, value: str | None) -> str | None:
         if value is not None:
-            names = _TEMPLATE_PARAM.findall(value)
+            names = PATH_PARAM.findall(value)
             for name in names:
                 if names.count(name) > 1:
                     raise ValueError(f"path parameter {{{name}}} appears twice in {value!r}")
@@ -311,6 +312,12 @@ Delay = Annotated[
 ]
 
 
+_FIXED_RESPONSE_FIELDS: Final = frozenset({"status", "headers", "json_", "body", "body_file"})
+_PLAIN_STUB_FIELDS: Final = frozenset(
+    {"id", "description", "priority", "request", "response", "responses"}
+)
+
+
 class ResponseSpec(StrictModel):
     """One answer: status, headers, at most one body kind, and how it is delivered."""
 
@@ -356,6 +363,17 @@ class ResponseSpec(StrictModel):
             if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
                 raise ValueError(f"header {name!r} must not contain line breaks")
         return value
+
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the answer is the same bytes every time, sent at once: it sets nothing but
+        status, headers and a body. An allow-list: a field added to responses makes them not
+        fixed (and off the request path's fast answers) until it is listed here."""
+        return all(
+            getattr(self, name) == info.get_default(call_default_factory=True)
+            for name, info in type(self).model_fields.items()
+            if name not in _FIXED_RESPONSE_FIELDS
+        )
 
     @property
     def has_json(self) -> bool:
@@ -407,6 +425,17 @@ class StubSpec(StrictModel):
                 "scenario do not apply to it"
             )
         return self
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether answering it needs no state beyond a hit count (which picks the response of
+        a sequence): no scenario, no `times`, not an `unmatched` shaper. An allow-list, as
+        `ResponseSpec.is_fixed`."""
+        return all(
+            getattr(self, name) == info.get_default(call_default_factory=True)
+            for name, info in type(self).model_fields.items()
+            if name not in _PLAIN_STUB_FIELDS
+        )
 
     @property
     def answers(self) -> list[ResponseSpec]:

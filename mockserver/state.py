@@ -1,144 +1,191 @@
-"""State: what a request changes — the journal, per-stub hit counters, scenario states.
+"""State: everything requests and admin calls change, which replicas must share (PRODUCT.md §15).
 
-One small interface with an in-memory implementation. Everything that must be shared once
-several server processes sit behind one address (journal, counters, and the scenario states of
-the dynamic-response features) goes through it, so another backend can replace `MemoryState`
-without touching the matcher or the admin API. Pure: no sockets.
+Per namespace (`NamespaceState`): the journal; one atomic claim per match, in which a stub's
+scenario state, its `times`, its position in a response sequence and its hit count are decided
+together; scenario states; the stubs added through the admin API, versioned; and a reset of all
+of it as one operation. Across namespaces (`State`): the registry and its limit, and the counter
+that numbers API stubs. The interface is async, so a store shared over the network (Redis) can
+sit behind it; the in-memory one says it is `local`, which lets the request path take its
+synchronous fast answers (`LocalNamespaceState`).
+
+The compiled side (stub sets, indexes, matchers) is not state: every process builds its own from
+the stubs the state holds. Pure: no sockets.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from mockserver.errors import NamespaceLimitError
-from mockserver.journal import Journal
+from mockserver.journal import Journal, LocalJournal
+from mockserver.stub import Stub
 
 STARTED: Final = "started"
+"""Every scenario's state until a stub or an admin call moves it."""
 
 
-class State(Protocol):
-    """The mutable side of a running server."""
+@dataclass(frozen=True, slots=True)
+class ScenarioStep:
+    """What a stub asks of its scenario: to be in `expected` (None: any state), then to move
+    it to `next` (None: leave it)."""
+
+    name: str
+    expected: str | None
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a stub that matched every field may not answer: the near miss it becomes."""
+
+    field: str
+    expected: str
+    actual: str
+
+
+Claim = int | Refusal
+"""The stub's hit count including this answer (it picks the response of a sequence), or why
+it may not answer."""
+
+
+def scenario_refusal(step: ScenarioStep, current: str) -> Refusal:
+    return Refusal("scenario.state", f"scenario {step.name!r} in state {step.expected!r}", current)
+
+
+def times_refusal(times: int) -> Refusal:
+    return Refusal(
+        "times", f"at most {times}", f"already answered {times} time{'s' if times != 1 else ''}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStubs:
+    """A namespace's stubs added through the admin API, and the file stubs it removed.
+
+    `version` grows with each change, so a process knows when its compiled stub set is stale.
+    """
+
+    stubs: tuple[Stub, ...] = ()
+    hidden_file_ids: frozenset[str] = frozenset()
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStubsChange:
+    """What an admin call makes of a namespace's API stubs: the new stubs, the file stubs now
+    hidden, and the ids whose hit counters start again from zero."""
+
+    stubs: tuple[Stub, ...]
+    hidden_file_ids: frozenset[str]
+    forget: frozenset[str] = field(default_factory=frozenset)
+
+
+class NamespaceState(Protocol):
+    """One namespace's state."""
+
+    @property
+    def name(self) -> str | None: ...
 
     @property
     def journal(self) -> Journal: ...
 
-    def hit(self, stub_id: str, limit: int | None = None) -> int | None:
-        """Count one answer by `stub_id` and return its new count.
+    async def claim(
+        self, stub_id: str, *, times: int | None = None, scenario: ScenarioStep | None = None
+    ) -> Claim:
+        """Decide, as one step, whether a matching stub may answer and count the answer.
 
-        With `limit`, refuse (None, nothing counted) once the stub has answered `limit` times:
-        the check and the count are one step, so concurrent requests never overshoot `times`.
+        Refused when its scenario is not in the expected state, or when it has answered `times`
+        times; otherwise its count grows by one and its scenario moves on. Concurrent claims
+        never overshoot `times` nor both move a scenario from the same state.
         """
         ...
 
-    def scenario(self, name: str) -> str:
-        """A scenario's current state; every scenario starts in "started"."""
-        ...
-
-    def set_scenario(self, name: str, state: str) -> None: ...
-
-    def scenarios(self) -> Mapping[str, str]:
+    async def scenarios(self) -> Mapping[str, str]:
         """The states of scenarios that have left "started" (or were set)."""
         ...
 
-    def hits(self) -> Mapping[str, int]:
+    async def set_scenario(self, name: str, state: str) -> None: ...
+
+    async def hits(self) -> Mapping[str, int]:
         """Answers per stub id since the last reset."""
         ...
 
-    def forget(self, stub_id: str) -> None:
-        """Drop a removed stub's counter, so a new stub with its id starts at zero."""
+    async def api_stubs(self) -> ApiStubs: ...
+
+    async def update_api_stubs(self, change: Callable[[ApiStubs], ApiStubsChange]) -> ApiStubs:
+        """Apply `change` to the current API stubs atomically (it may raise to refuse);
+        the result, with its new version."""
         ...
 
-    def reset(self) -> None:
-        """Clear the journal and every counter; every scenario goes back to "started"."""
+    async def reset(self) -> int:
+        """Clear the journal, every counter and scenario state, and the API stubs, as one
+        operation (file stubs this namespace removed stay removed); how many API stubs went."""
         ...
 
 
-class MemoryState:
-    """State in this process's memory."""
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-        self._hits: dict[str, int] = {}
-        self._scenarios: dict[str, str] = {}
-        self._lock = threading.Lock()
+class LocalNamespaceState(NamespaceState, Protocol):
+    """A namespace state in this process's memory: the fast path counts and records without an
+    await."""
 
     @property
-    def journal(self) -> Journal:
-        return self._journal
+    def journal(self) -> LocalJournal: ...
 
-    def hit(self, stub_id: str, limit: int | None = None) -> int | None:
-        with self._lock:
-            count = self._hits.get(stub_id, 0) + 1
-            if limit is not None and count > limit:
-                return None
-            self._hits[stub_id] = count
-            return count
+    def hit_now(self, stub_id: str) -> int:
+        """Count one answer of a stub with no `times` and no scenario; its new count."""
+        ...
 
-    def scenario(self, name: str) -> str:
-        return self._scenarios.get(name, STARTED)
-
-    def set_scenario(self, name: str, state: str) -> None:
-        with self._lock:
-            self._scenarios[name] = state
-
-    def scenarios(self) -> Mapping[str, str]:
-        with self._lock:
-            return dict(self._scenarios)
-
-    def hits(self) -> Mapping[str, int]:
-        with self._lock:
-            return dict(self._hits)
-
-    def forget(self, stub_id: str) -> None:
-        with self._lock:
-            self._hits.pop(stub_id, None)
-
-    def reset(self) -> None:
-        self._journal.clear()
-        with self._lock:
-            self._hits.clear()
-            self._scenarios.clear()
+    def api_stubs_now(self) -> ApiStubs: ...
 
 
-class Namespaces:
-    """The state of every namespace: the default one (None) and others created on first use.
+class State(Protocol):
+    """Every namespace's state, and what namespaces share."""
 
-    Their number is bounded, so a client inventing namespaces cannot exhaust memory; each has
-    its own journal (with the configured bounds), counters and scenario states.
-    """
-
-    def __init__(self, make_state: Callable[[], State], limit: int) -> None:
-        self._make_state = make_state
-        self._limit = limit
-        self._states: dict[str | None, State] = {None: make_state()}
-        self._lock = threading.Lock()
-
-    def state(self, namespace: str | None) -> State:
-        found = self._states.get(namespace)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._states.get(namespace)
-            if found is None:
-                if len(self._states) - 1 >= self._limit:
-                    raise NamespaceLimitError(
-                        f"namespace {namespace!r} would exceed the limit of {self._limit} "
-                        "namespaces; remove unused ones through the admin API or raise "
-                        "--max-namespaces"
-                    )
-                found = self._states[namespace] = self._make_state()
-            return found
-
-    def fresh(self) -> State:
-        """A state belonging to no namespace (what a namespace not yet created looks like)."""
-        return self._make_state()
-
-    def remove(self, namespace: str) -> bool:
-        with self._lock:
-            return self._states.pop(namespace, None) is not None
+    @property
+    def kind(self) -> str:
+        """What health reports: "memory", "redis"."""
+        ...
 
     @property
     def limit(self) -> int:
-        return self._limit
+        """How many namespaces (besides the default one) may exist at once."""
+        ...
+
+    @property
+    def default(self) -> NamespaceState: ...
+
+    def local(self, namespace: NamespaceState) -> LocalNamespaceState | None:
+        """`namespace` itself when it lives in this process (the fast path may use it)."""
+        ...
+
+    async def lookup(self, name: str | None) -> NamespaceState | None:
+        """An existing namespace's state; never creates one."""
+        ...
+
+    async def create(self, name: str) -> NamespaceState:
+        """The namespace's state, created if new (NamespaceLimitError past the limit)."""
+        ...
+
+    async def remove(self, name: str) -> bool: ...
+
+    async def names(self) -> list[str]:
+        """The namespaces in use (the default one aside), sorted."""
+        ...
+
+    def detached(self, name: str | None) -> NamespaceState:
+        """What a namespace not yet created looks like to a reader: an empty state outside the
+        registry (and its limit). If the namespace is created while a reader holds it, the
+        reader sees what the namespace records from then on (a verify waiting with within_ms
+        on a namespace its first request creates)."""
+        ...
+
+    async def next_api_orders(self, count: int) -> int:
+        """Reserve `count` consecutive numbers for API stubs (their order, and the `api-<n>` id
+        of a stub sent without one); the first. Unique across the namespaces and replicas."""
+        ...
+
+
+def forgotten(old: Iterable[Stub], new: Iterable[Stub]) -> frozenset[str]:
+    """Ids of API stubs that went or were replaced: their counters start again."""
+    kept = {id(stub) for stub in new}
+    return frozenset(stub.id for stub in old if id(stub) not in kept)

@@ -13,14 +13,23 @@ literal-path stubs while "first in order wins" still holds.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
 from mockserver.errors import AdminInputError, NotFoundError
+from mockserver.exchange import Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.matching import Miss, match_params
-from mockserver.state import Namespaces, State
+from mockserver.state import (
+    ApiStubs,
+    ApiStubsChange,
+    LocalNamespaceState,
+    NamespaceState,
+    Refusal,
+    ScenarioStep,
+    State,
+)
 from mockserver.stub import Stub
 
 _ANY_METHOD: Final = ""
@@ -45,28 +54,36 @@ class Found:
     unmatched_answer: Stub | None = None
 
 
-def _skip(field: str, expected: str, actual: str) -> Miss:
+def _skip(refusal: Refusal) -> Miss:
     # every request field matched: such a stub ranks first among near misses
-    return Miss(field, expected, actual, score=1.0, path_matched=True)
+    return Miss(refusal.field, refusal.expected, refusal.actual, score=1.0, path_matched=True)
 
 
 def _is_plain(stub: Stub) -> bool:
-    matcher, spec = stub.matcher, stub.spec
+    """Whether a stub found by the index answers whatever else the request holds, with fixed
+    responses and no state beyond its hit count: allow-lists all (see `ResponseSpec.is_fixed`)."""
+    matcher = stub.matcher
     return (
         matcher.index_key is not None  # found by the index: its method and path hold
         and matcher.host is None
         and not matcher.checks
-        and spec.scenario is None
-        and spec.times is None
-        and not spec.unmatched
-        and all(
-            response.templates is None
-            and response.delay_ms is None
-            and response.fault is None
-            and response.stream is None
-            for response in stub.responses
-        )
+        and stub.spec.is_plain
+        and all(response.fixed for response in stub.responses)
     )
+
+
+class PlainAnswer:
+    """A plain stub with what its fast answers need at hand: its responses and, for each, the
+    outcome the journal records (built once, not per request)."""
+
+    __slots__ = ("outcomes", "responses", "stub")
+
+    def __init__(self, stub: Stub) -> None:
+        self.stub = stub
+        self.responses = stub.responses
+        self.outcomes = tuple(
+            Outcome(True, response.status, stub.id, stub.service) for response in stub.responses
+        )
 
 
 class StubSet:
@@ -101,21 +118,21 @@ class StubSet:
         # (method, path) -> its candidates in order, merged on first use; only keys of the
         # index are kept, so the cache is bounded by the stubs, not by the requests
         self._merged: dict[tuple[str, str], tuple[Stub, ...]] = {}
-        self._plain: dict[tuple[str, str], Stub | None] = {}
+        self._plain: dict[tuple[str, str], PlainAnswer | None] = {}
 
-    def plain_answer(self, method: str, path: str) -> Stub | None:
+    def plain_answer(self, method: str, path: str) -> PlainAnswer | None:
         """The stub that answers (method, path) whatever else the request holds, when the first
         candidate in order declares nothing but method and literal path and answers with fixed
-        responses (no scenario, `times`, template, delay, fault or stream); else None. Such
-        requests need no matching at all: the common case of a mock, answered from this table.
-        Cached like `candidates`, so bounded by the index's keys."""
+        responses and no state beyond its hit count (`_is_plain`); else None. Such requests need
+        no matching at all: the common case of a mock, answered from this table. Cached like
+        `candidates`, so bounded by the index's keys."""
         key = (method, path)
         if key in self._plain:
             return self._plain[key]
         if key not in self._index and (_ANY_METHOD, path) not in self._index:
             return None  # only the fallback list can match: not cached, or requests would fill it
         first = self.candidates(method, path)[0]
-        answer = first if _is_plain(first) else None
+        answer = PlainAnswer(first) if _is_plain(first) else None
         self._plain[key] = answer
         return answer
 
@@ -149,34 +166,48 @@ class ScopedStore:
     """The stubs one namespace sees: the shared file stubs plus its own API stubs.
 
     A namespace's API stubs, overrides (PUT on a file stub) and removals touch no other
-    namespace; its state (journal, hits, scenarios) is its own.
+    namespace; they live in its state, and this scope compiles them (with the file stubs) into
+    the `StubSet` the request path reads, again whenever their version changes.
     """
 
-    def __init__(self, store: StubStore, namespace: str | None, state: State) -> None:
+    def __init__(self, store: StubStore, state: NamespaceState, api: ApiStubs) -> None:
         self._store = store
-        self.namespace = namespace
+        self.namespace = state.name
         self.state = state
-        self._api_stubs: tuple[Stub, ...] = ()
-        self._deleted_file_ids: frozenset[str] = frozenset()
+        self.local: LocalNamespaceState | None = store.state.local(state)
+        """The state itself when it lives in this process: the fast path counts and records
+        through it without an await."""
+        self._api = api
         self._set: StubSet | None = None
 
     @property
     def stubs(self) -> StubSet:
         if self._set is None:  # rebuilt lazily after a change here or a reload of the files
-            hidden = {stub.id for stub in self._api_stubs} | self._deleted_file_ids
+            api = self._api
+            hidden = {stub.id for stub in api.stubs} | api.hidden_file_ids
             files = (stub for stub in self._store.file_stubs if stub.id not in hidden)
-            self._set = StubSet((*files, *self._api_stubs))
+            self._set = StubSet((*files, *api.stubs))
         return self._set
 
-    def invalidate(self) -> None:
+    def adopt(self, api: ApiStubs) -> None:
+        """Compile the state's API stubs again when they changed."""
+        if api.version != self._api.version or api is not self._api:
+            self._api = api
+            self._set = None
+
+    def files_reloaded(self) -> None:
         self._set = None
 
-    def select(self, request: IncomingRequest) -> Found:
+    async def show_file_stubs(self) -> None:
+        """Bring back the file stubs this namespace removed (after a reload of the files)."""
+        if self._api.hidden_file_ids:
+            await self._change(lambda current: ApiStubsChange(current.stubs, frozenset()))
+
+    async def select(self, request: IncomingRequest) -> Found:
         """The first stub in order that matches and may answer; counts its answer. Hot path.
 
-        Matching is pure; then a stub's scenario state and `times` decide whether it may
-        answer. Check and count happen without an await in between, so concurrent requests on
-        the event loop cannot both take a stub's last answer.
+        Matching is pure; then the state's claim decides, as one step, whether a stub's
+        scenario state and `times` let it answer, and counts the answer.
         """
         examined = 0
         skipped: list[tuple[Stub, Miss]] = []
@@ -188,26 +219,25 @@ class ScopedStore:
             params = match_params(matcher, request, indexed=matcher.index_key is not None)
             if params is None:
                 continue
-            if stub.spec.unmatched:
+            spec = stub.spec
+            if spec.unmatched:
                 unmatched_answer = unmatched_answer or stub
                 continue
-            scenario = stub.spec.scenario
-            if scenario is not None and scenario.state is not None:
-                current = state.scenario(scenario.name)
-                if current != scenario.state:
-                    expected = f"scenario {scenario.name!r} in state {scenario.state!r}"
-                    skipped.append((stub, _skip("scenario.state", expected, current)))
-                    continue
-            times = stub.spec.times
-            hits = state.hit(stub.id, times)
-            if hits is None:
-                used = f"already answered {times} time{'s' if times != 1 else ''}"
-                skipped.append((stub, _skip("times", f"at most {times}", used)))
+            scenario = spec.scenario
+            step = (
+                None
+                if scenario is None
+                else ScenarioStep(scenario.name, scenario.state, scenario.set_state)
+            )
+            claim = await state.claim(stub.id, times=spec.times, scenario=step)
+            if isinstance(claim, Refusal):
+                skipped.append((stub, _skip(claim)))
                 continue
-            if scenario is not None and scenario.set_state is not None:
-                state.set_scenario(scenario.name, scenario.set_state)
-            return Found(stub, params, examined, hits, tuple(skipped) if skipped else ())
-        hits = 0 if unmatched_answer is None else state.hit(unmatched_answer.id) or 1
+            return Found(stub, params, examined, claim, tuple(skipped) if skipped else ())
+        hits = 0
+        if unmatched_answer is not None:
+            claim = await state.claim(unmatched_answer.id)
+            hits = claim if isinstance(claim, int) else 1
         return Found(None, None, examined, hits, tuple(skipped), unmatched_answer)
 
     def scenario_names(self) -> set[str]:
@@ -219,23 +249,33 @@ class ScopedStore:
             raise NotFoundError(f"no stub with id {stub_id!r}")
         return stub
 
-    def add(self, stubs: Sequence[Stub]) -> list[str]:
+    async def _change(self, change: Callable[[ApiStubs], ApiStubsChange]) -> None:
+        self.adopt(await self.state.update_api_stubs(change))
+
+    async def add(self, stubs: Sequence[Stub]) -> list[str]:
         """Add API stubs; an id already in use is an error (replace it with PUT)."""
-        stamped = self._store.stamp(stubs)
-        current = self.stubs
-        for stub in stamped:
-            existing = current.get(stub.id)
-            if existing is not None:
-                raise AdminInputError(
-                    f"a stub with id {stub.id!r} already exists ({existing.source}); "
-                    "use PUT to replace it",
-                    [{"field": "id", "message": f"duplicate id {stub.id!r}"}],
-                )
-        self._api_stubs = (*self._api_stubs, *stamped)
-        self.invalidate()
+        stamped = await self._store.stamp(stubs)
+        file_stubs = self._store.file_stubs
+
+        def add(current: ApiStubs) -> ApiStubsChange:
+            taken = {stub.id: stub for stub in current.stubs}
+            for stub in file_stubs:
+                if stub.id not in current.hidden_file_ids:
+                    taken.setdefault(stub.id, stub)
+            for stub in stamped:
+                existing = taken.get(stub.id)
+                if existing is not None:
+                    raise AdminInputError(
+                        f"a stub with id {stub.id!r} already exists ({existing.source}); "
+                        "use PUT to replace it",
+                        [{"field": "id", "message": f"duplicate id {stub.id!r}"}],
+                    )
+            return ApiStubsChange((*current.stubs, *stamped), current.hidden_file_ids)
+
+        await self._change(add)
         return [stub.id for stub in stamped]
 
-    def replace(self, stub_id: str, stub: Stub) -> Stub:
+    async def replace(self, stub_id: str, stub: Stub) -> Stub:
         """Replace a stub by id. A file stub is overridden by an API stub until reset."""
         self.get(stub_id)
         if stub.id != stub_id:
@@ -243,90 +283,112 @@ class ScopedStore:
                 f"the body's id {stub.id!r} differs from the URL's {stub_id!r}",
                 [{"field": "id", "message": f"expected {stub_id!r}"}],
             )
-        (stamped,) = self._store.stamp([stub])
-        self._api_stubs = (*(s for s in self._api_stubs if s.id != stub_id), stamped)
-        self.state.forget(stub_id)
-        self.invalidate()
+        (stamped,) = await self._store.stamp([stub])
+
+        def replace(current: ApiStubs) -> ApiStubsChange:
+            kept = tuple(s for s in current.stubs if s.id != stub_id)
+            return ApiStubsChange((*kept, stamped), current.hidden_file_ids, frozenset((stub_id,)))
+
+        await self._change(replace)
         return stamped
 
-    def remove(self, stub_id: str) -> Stub:
+    async def remove(self, stub_id: str) -> Stub:
         """Remove a stub; a file stub stays removed (here) until the files are reloaded."""
         stub = self.get(stub_id)
-        if stub.origin == "file":
-            self._deleted_file_ids = self._deleted_file_ids | {stub_id}
-        self._api_stubs = tuple(s for s in self._api_stubs if s.id != stub_id)
-        self.state.forget(stub_id)
-        self.invalidate()
+
+        def remove(current: ApiStubs) -> ApiStubsChange:
+            hidden = current.hidden_file_ids
+            if stub.origin == "file":
+                hidden = hidden | {stub_id}
+            kept = tuple(s for s in current.stubs if s.id != stub_id)
+            return ApiStubsChange(kept, hidden, frozenset((stub_id,)))
+
+        await self._change(remove)
         return stub
 
-    def remove_api_stubs(self) -> int:
+    async def remove_api_stubs(self) -> int:
         """Remove every API stub; file stubs they overrode come back."""
-        removed = len(self._api_stubs)
-        for stub in self._api_stubs:
-            self.state.forget(stub.id)
-        self._api_stubs = ()
-        self.invalidate()
+        removed = 0
+
+        def remove_all(current: ApiStubs) -> ApiStubsChange:
+            nonlocal removed
+            removed = len(current.stubs)
+            ids = frozenset(stub.id for stub in current.stubs)
+            return ApiStubsChange((), current.hidden_file_ids, ids)
+
+        await self._change(remove_all)
         return removed
 
-    def files_reloaded(self) -> None:
-        self._deleted_file_ids = frozenset()
-        self.invalidate()
+    async def reset(self) -> int:
+        """The namespace's reset: journal, counters, scenarios and API stubs, as one step."""
+        removed = await self.state.reset()
+        self.adopt(await self.state.api_stubs())
+        return removed
 
 
 class StubStore:
-    """File stubs shared by every namespace, and each namespace's own scope.
+    """File stubs shared by every namespace, and each namespace's compiled scope.
 
-    The default namespace (None) always exists; others are created on first use, up to the
-    registry's limit, and removed by an admin call.
+    The default namespace (None) always exists; others are created by their first write (a
+    mocked request, an admin call that adds or sets something), up to the state's limit, and
+    removed by an admin call. Reads never create one.
     """
 
-    def __init__(self, file_stubs: Sequence[Stub], namespaces: Namespaces) -> None:
-        self._namespaces = namespaces
+    def __init__(self, file_stubs: Sequence[Stub], state: State) -> None:
+        self.state = state
         self.file_stubs: tuple[Stub, ...] = tuple(file_stubs)
-        self._next_api_order = 1
+        default = state.default
         self._scopes: dict[str | None, ScopedStore] = {}
         self.scopes: Mapping[str | None, ScopedStore] = self._scopes
-        """The existing scopes, read-only: the request path looks a namespace up here."""
-        self.default = self.scoped(None)
+        """The scopes compiled so far, read-only: the request path looks a namespace up here."""
+        local = state.local(default)
+        api = local.api_stubs_now() if local is not None else ApiStubs()
+        self.default = self._scopes[None] = ScopedStore(self, default, api)
 
-    def scoped(self, namespace: str | None) -> ScopedStore:
+    async def scoped(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace`, created on first use (NamespaceLimitError past the limit)."""
         scope = self._scopes.get(namespace)
-        if scope is None:
-            scope = ScopedStore(self, namespace, self._namespaces.state(namespace))
-            self._scopes[namespace] = scope
-        return scope
+        if scope is not None:
+            return scope
+        assert namespace is not None  # the default scope always exists
+        return await self._compile(await self.state.create(namespace))
 
-    def peek(self, namespace: str | None) -> ScopedStore:
+    async def peek(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace` for reading: an empty one, not kept, when it does not exist,
         so that reads cannot fill the registry up to --max-namespaces."""
         scope = self._scopes.get(namespace)
-        if scope is None:
-            scope = ScopedStore(self, namespace, self._namespaces.fresh())
+        if scope is not None:
+            return scope
+        found = await self.state.lookup(namespace)
+        if found is not None:
+            return await self._compile(found)
+        return ScopedStore(self, self.state.detached(namespace), ApiStubs())
+
+    async def _compile(self, state: NamespaceState) -> ScopedStore:
+        api = await state.api_stubs()
+        scope = self._scopes.get(state.name)
+        if scope is None or scope.state is not state:
+            scope = self._scopes[state.name] = ScopedStore(self, state, api)
         return scope
 
-    def remove_namespace(self, namespace: str) -> bool:
+    async def remove_namespace(self, namespace: str) -> bool:
         removed = self._scopes.pop(namespace, None) is not None
-        return self._namespaces.remove(namespace) or removed
+        return await self.state.remove(namespace) or removed
 
-    def namespaces(self) -> list[str]:
-        return sorted(name for name in self._scopes if name is not None)
-
-    def select(self, request: IncomingRequest) -> Found:
-        return self.scoped(request.namespace).select(request)
+    async def namespaces(self) -> list[str]:
+        return await self.state.names()
 
     @property
     def stubs(self) -> StubSet:
         """The default namespace's stubs."""
         return self.default.stubs
 
-    def stamp(self, stubs: Sequence[Stub]) -> list[Stub]:
+    async def stamp(self, stubs: Sequence[Stub]) -> list[Stub]:
         """Give new API stubs their orders: newer calls sort first, a call keeps its own order.
 
         A stub sent without an id gets "api-<n>", unique for the server's lifetime.
         """
-        first = self._next_api_order
-        self._next_api_order += len(stubs)
+        first = await self.state.next_api_orders(len(stubs))
         last = first + len(stubs) - 1
         return [
             replace(
@@ -337,8 +399,10 @@ class StubStore:
             for position, stub in enumerate(stubs)
         ]
 
-    def swap_files(self, file_stubs: Sequence[Stub]) -> None:
-        """Replace every file stub at once (reload); API stubs stay, overriding by id."""
+    async def swap_files(self, file_stubs: Sequence[Stub]) -> None:
+        """Replace every file stub at once (reload); API stubs stay, overriding by id, and file
+        stubs a namespace removed come back."""
         self.file_stubs = tuple(file_stubs)
-        for scope in self._scopes.values():
+        for scope in tuple(self._scopes.values()):
             scope.files_reloaded()
+            await scope.show_file_stubs()

@@ -60,6 +60,9 @@ class PreparedResponse:
     stream: tuple[bytes, ...] | None = None
     interval_ms: int = 0
     templates: ResponseTemplates | None = None
+    fixed: bool = False
+    """The same bytes every time, sent at once (`ResponseSpec.is_fixed`): only such responses
+    are answered by the request path's fast answers. False unless the builder says so."""
     # derived, never passed: a `dataclasses.replace` recomputes it from the fields it changes
     head: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -116,6 +119,12 @@ class Stub:
     host: str | None
     matcher: RequestMatcher
     responses: tuple[PreparedResponse, ...]
+
+    def response_for(self, hits: int) -> PreparedResponse:
+        """The response a sequence gives at this hit count (the last one repeats); the first
+        for a count of 0 (an `unmatched: true` stub shaping a miss)."""
+        responses = self.responses
+        return responses[min(max(hits, 1), len(responses)) - 1]
 
     @property
     def priority(self) -> int:

@@ -87,8 +87,8 @@ class MockServerRunner(web.AppRunner):
 
     The admin API is an ordinary aiohttp application (router, per-route handlers). Mocked
     requests skip it: one prefix test instead of the application's router, match info and
-    handler wrapping, which cost a third of a mocked request's time. The application keeps a
-    catch-all route to the same handler, so it also serves correctly under a plain AppRunner.
+    handler wrapping, which cost a third of a mocked request's time. `app.mock_runner` builds
+    one for an app of `build_app`: that is the one way mocked requests reach their handler.
     """
 
     def __init__(

@@ -2,18 +2,17 @@
 
 Counts with `count` / `at_least` / `at_most`, and ordered sequences. A failure carries a message a
 person can read and the recorded requests that came closest, with the first field that differed.
-Pure: works on journal records already read.
+Reads the journal only through its interface (queries are pushed down to it); no sockets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mockserver.incoming import IncomingRequest
-from mockserver.journal import METHOD, PATH, SEQ, JournalEntry, Record, request_of
-from mockserver.matching import RequestMatcher, match_params, record_filter
+from mockserver.journal import Journal, JournalQuery
+from mockserver.matching import RequestMatcher, match_params
 from mockserver.nearmiss import request_near_misses
 
 NEAR_MISS_SCAN_LIMIT: Final = 10_000
@@ -61,43 +60,24 @@ class Verdict:
     near_misses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def matching_records(matcher: RequestMatcher, records: Sequence[Record]) -> list[Record]:
-    """The records whose request matches. Method and literal path compare on the stored fields;
-    only records that pass them are rebuilt into requests, and none when those decide."""
-    methods, path, decisive = record_filter(matcher)
-    candidates = [
-        record
-        for record in records
-        if (methods is None or record[METHOD] in methods) and (path is None or record[PATH] == path)
-    ]
-    if decisive:
-        return candidates
-    return [
-        record for record in candidates if match_params(matcher, request_of(record)) is not None
-    ]
-
-
-def matching_entries(matcher: RequestMatcher, records: Sequence[Record]) -> list[JournalEntry]:
-    return [JournalEntry.of(record) for record in matching_records(matcher, records)]
-
-
-def _recent_requests(records: Sequence[Record]) -> Iterator[tuple[int, IncomingRequest]]:
-    return ((record[SEQ], request_of(record)) for record in records[-NEAR_MISS_SCAN_LIMIT:])
-
-
-def verify_count(
+async def verify_count(
+    journal: Journal,
     matcher: RequestMatcher,
-    records: Sequence[Record],
     condition: CountCondition,
     description: str,
+    *,
+    found: int | None = None,
 ) -> Verdict:
-    """Check how many records match; on failure, explain with the closest requests."""
-    found = len(matching_records(matcher, records))
+    """Check how many entries match (`found`, when the caller counted already); on failure,
+    explain with the closest requests among the newest entries."""
+    if found is None:
+        found = await journal.count(JournalQuery(matcher=matcher))
     expected = condition.describe()
     if condition.holds(found):
         return Verdict(True, found, expected, f"{description}: {found} as expected")
     message = f"expected {expected} request{_s(condition)} matching {description}, found {found}"
-    near = request_near_misses(matcher, _recent_requests(records))
+    recent = await journal.latest(NEAR_MISS_SCAN_LIMIT)
+    near = request_near_misses(matcher, ((entry.seq, entry.request) for entry in recent))
     return Verdict(False, found, expected, message, near)
 
 
@@ -105,26 +85,29 @@ def _s(condition: CountCondition) -> str:
     return "" if condition.count == 1 or condition.at_most == 1 else "s"
 
 
-def verify_sequence(
-    matchers: Sequence[tuple[RequestMatcher, str]], records: Sequence[Record]
+async def verify_sequence(
+    journal: Journal, matchers: Sequence[tuple[RequestMatcher, str]]
 ) -> dict[str, Any]:
     """Whether requests matching each matcher happened in this order (others may interleave)."""
+    entries = (await journal.find()).entries
     position = 0
     seqs: list[int] = []
     for step, (matcher, description) in enumerate(matchers):
-        for index in range(position, len(records)):
-            if match_params(matcher, request_of(records[index])) is not None:
-                seqs.append(records[index][SEQ])
+        for index in range(position, len(entries)):
+            if match_params(matcher, entries[index].request) is not None:
+                seqs.append(entries[index].seq)
                 position = index + 1
                 break
         else:
             after = f" after request seq {seqs[-1]}" if seqs else ""
-            remaining = records[position:]
+            remaining = entries[position:][-NEAR_MISS_SCAN_LIMIT:]
             return {
                 "ok": False,
                 "matched_seqs": seqs,
                 "failed_step": step,
                 "message": f"step {step} ({description}) did not happen{after}",
-                "near_misses": request_near_misses(matcher, _recent_requests(remaining)),
+                "near_misses": request_near_misses(
+                    matcher, ((entry.seq, entry.request) for entry in remaining)
+                ),
             }
     return {"ok": True, "matched_seqs": seqs}

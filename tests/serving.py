@@ -12,9 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mockserver.app import MOCKED_KEY, build_app
+from mockserver.app import build_app, mock_runner
 from mockserver.config import Settings
-from mockserver.transport import MockServerRunner
 
 ServeStubs = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -52,13 +51,7 @@ class MockTestServer(TestServer):
         self._settings = settings
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
-        return MockServerRunner(
-            self.app,
-            mocked=self.app[MOCKED_KEY].handle,
-            lost=self.app[MOCKED_KEY].record_lost,
-            admin_prefix=self._settings.admin_prefix,
-            **kwargs,
-        )
+        return mock_runner(self.app, self._settings, **kwargs)
 
 
 async def raw_exchange(client: TestClient[Any, Any], data: bytes) -> bytes:

@@ -1,83 +1,192 @@
-"""The journal: numbering, bounds, clearing, subscribers, and appends from many threads."""
+"""The journal's contract, run against every implementation; then what the in-memory one adds.
+
+Each implementation is a fixture parameter: a journal shared through another store (Redis) joins
+`JOURNALS` and must pass the same tests.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
+from collections.abc import Callable
 
+import pytest
+
+from mockserver.exchange import Exchange, JournalEntry, Outcome
 from mockserver.incoming import IncomingRequest, parse_query, raw_query
-from mockserver.journal import Journal, JournalEntry
+from mockserver.journal import EVERYTHING, Journal, JournalQuery
+from mockserver.matching import compile_request
+from mockserver.memory_journal import MemoryJournal
+from mockserver.spec import RequestSpec
+
+MakeJournal = Callable[[int, int], Journal]
+JOURNALS: dict[str, MakeJournal] = {"memory": MemoryJournal}
 
 
-def record(journal: Journal, path: str = "/x", body: bytes = b"") -> JournalEntry:
-    request = IncomingRequest("GET", path, {}, {}, body)
-    seq = journal.record(request, time=0.0, matched=False, status=404, duration_ms=0.1)
-    entry = journal.snapshot()[-1]
+@pytest.fixture(params=sorted(JOURNALS))
+def make_journal(request: pytest.FixtureRequest) -> MakeJournal:
+    return JOURNALS[request.param]
+
+
+def exchange(
+    path: str = "/x",
+    *,
+    method: str = "GET",
+    body: bytes = b"",
+    matched: bool = False,
+    status: int = 404,
+    stub_id: str | None = None,
+    service: str | None = None,
+) -> Exchange:
+    request = IncomingRequest(method, path, {}, {}, body)
+    return Exchange(request, Outcome(matched, status, stub_id, service), 0.0, 0.1)
+
+
+async def record(journal: Journal, path: str = "/x", body: bytes = b"") -> JournalEntry:
+    seq = await journal.record(exchange(path, body=body))
+    entry = await journal.get(seq)
+    assert entry is not None
     assert entry.seq == seq
     return entry
 
 
-def test_seq_starts_at_one_and_survives_clear() -> None:
-    journal = Journal(limit=10, max_bytes=10**6)
-    assert [record(journal).seq for _ in range(3)] == [1, 2, 3]
-    journal.clear()
-    assert len(journal) == 0
-    assert record(journal).seq == 4
+async def seqs(journal: Journal, query: JournalQuery = EVERYTHING) -> list[int]:
+    return [entry.seq for entry in (await journal.find(query)).entries]
 
 
-def test_entry_limit_drops_the_oldest_and_counts_them() -> None:
-    journal = Journal(limit=2, max_bytes=10**6)
+async def test_seq_starts_at_one_and_survives_clear(make_journal: MakeJournal) -> None:
+    journal = make_journal(10, 10**6)
+    assert [(await record(journal)).seq for _ in range(3)] == [1, 2, 3]
+    assert await journal.clear() == 3
+    assert (await journal.stats()).size == 0
+    assert (await record(journal)).seq == 4
+
+
+async def test_entry_limit_drops_the_oldest_and_counts_them(make_journal: MakeJournal) -> None:
+    journal = make_journal(2, 10**6)
     for index in range(5):
-        record(journal, f"/{index}")
-    assert [entry.request.path for entry in journal.snapshot()] == ["/3", "/4"]
-    assert journal.dropped == 3
+        await record(journal, f"/{index}")
+    page = await journal.find()
+    assert [entry.request.path for entry in page.entries] == ["/3", "/4"]
+    assert page.dropped == 3
+    assert (await journal.stats()).dropped == 3
+    assert await journal.get(1) is None
 
 
-def test_a_single_entry_larger_than_the_byte_bound_is_still_kept() -> None:
-    journal = Journal(limit=10, max_bytes=100)
-    record(journal, body=b"x" * 1000)
-    assert len(journal) == 1
-    record(journal, body=b"y" * 1000)
-    assert [entry.seq for entry in journal.snapshot()] == [2]
-    assert journal.dropped == 1
+async def test_a_single_entry_larger_than_the_byte_bound_is_still_kept(
+    make_journal: MakeJournal,
+) -> None:
+    journal = make_journal(10, 100)
+    await record(journal, body=b"x" * 1000)
+    assert (await journal.stats()).size == 1
+    await record(journal, body=b"y" * 1000)
+    assert await seqs(journal) == [2]
+    assert (await journal.stats()).dropped == 1
 
 
-def test_subscribers_hear_each_append_until_they_unsubscribe() -> None:
-    journal = Journal(limit=10, max_bytes=10**6)
-    heard: list[int] = []
-    unsubscribe = journal.subscribe(heard.append)
-    record(journal)
-    record(journal)
-    unsubscribe()
-    record(journal)
-    assert heard == [1, 2]
+async def test_filters_and_paging(make_journal: MakeJournal) -> None:
+    journal = make_journal(100, 10**6)
+    await journal.record(exchange("/a", matched=True, status=200, stub_id="s1", service="pay"))
+    await journal.record(exchange("/b", method="POST"))
+    await journal.record(exchange("/a", matched=True, status=200, stub_id="s2", service="mail"))
+    await journal.record(exchange("/c"))
+    assert await seqs(journal, JournalQuery(path="/a")) == [1, 3]
+    assert await seqs(journal, JournalQuery(method="POST")) == [2]
+    assert await seqs(journal, JournalQuery(service="mail")) == [3]
+    assert await seqs(journal, JournalQuery(stub_id="s1")) == [1]
+    assert await seqs(journal, JournalQuery(matched=False)) == [2, 4]
+    assert [entry.seq for entry in await journal.unmatched()] == [2, 4]
+    newest = await journal.find(JournalQuery(limit=2))
+    assert ([entry.seq for entry in newest.entries], newest.total) == ([3, 4], 4)
+    forward = await journal.find(JournalQuery(since_seq=1, limit=2))
+    assert ([entry.seq for entry in forward.entries], forward.total) == ([2, 3], 3)
+    assert [entry.seq for entry in await journal.since(2)] == [3, 4]
+    assert [entry.seq for entry in await journal.since(0, limit=1)] == [1]
+    assert [entry.seq for entry in await journal.latest(3)] == [2, 3, 4]
+    assert await journal.since(4) == []
 
 
-def test_appends_from_many_threads_are_numbered_without_gaps() -> None:
-    journal = Journal(limit=100_000, max_bytes=10**9)
-    barrier = threading.Barrier(8)
-
-    def append_many() -> None:
-        barrier.wait()
-        for _ in range(500):
-            journal.record(
-                IncomingRequest("GET", "/x", {}, {}),
-                time=0.0,
-                matched=False,
-                status=404,
-                duration_ms=0.1,
-            )
-
-    threads = [threading.Thread(target=append_many) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [entry.seq for entry in journal.snapshot()] == list(range(1, 4001))
+async def test_a_request_matcher_selects_entries(make_journal: MakeJournal) -> None:
+    journal = make_journal(100, 10**6)
+    await journal.record(exchange("/v1/charges", method="POST", body=b'{"amount": 5}'))
+    await journal.record(exchange("/v1/charges", method="POST", body=b'{"amount": 7}'))
+    await journal.record(exchange("/v1/charges", method="GET"))
+    by_body = compile_request(
+        RequestSpec.model_validate({"method": "POST", "body": {"json": {"amount": 7}}})
+    )
+    assert await journal.count(JournalQuery(matcher=by_body)) == 1
+    by_path = compile_request(RequestSpec.model_validate({"path": "/v1/charges"}))
+    assert await journal.count(JournalQuery(matcher=by_path, method="GET")) == 1
+    assert await journal.count(JournalQuery(matcher=by_path, path="/elsewhere")) == 0
+    assert await journal.count() == 3
 
 
-def test_entry_json_has_the_contract_fields() -> None:
-    journal = Journal(limit=10, max_bytes=10**6)
+async def test_a_subscription_yields_each_new_entry_in_order(make_journal: MakeJournal) -> None:
+    journal = make_journal(100, 10**6)
+    await record(journal, "/before")
+    async with journal.subscribe() as feed:
+        await record(journal, "/one")
+        await record(journal, "/two")
+        got = [await anext(feed), await anext(feed)]
+        assert [entry.request.path for entry in got] == ["/one", "/two"]
+        waiting = asyncio.ensure_future(anext(feed))
+        await asyncio.sleep(0)  # the reader is now parked on the feed
+        assert not waiting.done()
+        await record(journal, "/three")
+        assert (await waiting).request.path == "/three"
+        assert feed.last_seq == 4
+
+
+async def test_a_subscription_resumes_after_a_given_seq(make_journal: MakeJournal) -> None:
+    journal = make_journal(100, 10**6)
+    for path in ("/1", "/2", "/3"):
+        await record(journal, path)
+    async with journal.subscribe(after_seq=1) as feed:
+        assert [(await anext(feed)).seq, (await anext(feed)).seq] == [2, 3]
+
+
+async def test_a_closed_subscription_ends(make_journal: MakeJournal) -> None:
+    journal = make_journal(100, 10**6)
+    feed = journal.subscribe()
+    waiting = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0)
+    feed.close()
+    with pytest.raises(StopAsyncIteration):
+        await waiting
+
+
+async def test_concurrent_records_are_numbered_without_gaps(make_journal: MakeJournal) -> None:
+    journal = make_journal(100_000, 10**9)
+    seqs_given = await asyncio.gather(*(journal.record(exchange()) for _ in range(2000)))
+    assert sorted(seqs_given) == list(range(1, 2001))
+    assert await seqs(journal) == list(range(1, 2001))
+
+
+async def test_an_entry_gives_back_the_request_and_outcome_it_was_made_from(
+    make_journal: MakeJournal,
+) -> None:
+    journal = make_journal(10, 10**6)
+    raw = ((b"Host", b"x"), (b"X-Tag", b"a"), (b"x-tag", b"b"), (b"X-Empty", b""))
+    sent = IncomingRequest.from_wire(
+        "PUT", "/k", "q=1&q=2", raw, b"\xff\x00", body_size=9, body_truncated=True, namespace="n1"
+    )
+    outcome = Outcome(False, 413, near_misses=({"stub_id": "s"},), error="too big", fault=None)
+    seq = await journal.record(Exchange(sent, outcome, 1.5, 0.2))
+    entry = await journal.get(seq)
+    assert entry is not None
+    back = entry.request
+    assert back.raw_headers == raw
+    assert back.headers == {"host": "x", "x-tag": "a, b", "x-empty": ""}
+    assert back.query == {"q": ["1", "2"]}
+    assert (back.body, back.body_size, back.body_truncated) == (b"\xff\x00", 9, True)
+    assert (back.method, back.path, back.namespace) == ("PUT", "/k", "n1")
+    assert entry.outcome == outcome
+    assert (entry.exchange.time, entry.exchange.duration_ms) == (1.5, 0.2)
+
+
+async def test_entry_json_has_the_contract_fields(make_journal: MakeJournal) -> None:
+    journal = make_journal(10, 10**6)
     request = IncomingRequest(
         "post",
         "/v1/charges",
@@ -85,18 +194,10 @@ def test_entry_json_has_the_contract_fields() -> None:
         {"content-type": "application/x-www-form-urlencoded"},
         b"amount=2000&currency=usd",
     )
-    journal.record(
-        request,
-        time=1_700_000_000.25,
-        matched=True,
-        status=200,
-        duration_ms=0.4126,
-        stub_id="create-charge",
-        service="stripe",
-    )
-    (entry,) = journal.snapshot()
-    rendered = entry.to_json()
-    assert rendered == {
+    outcome = Outcome(True, 200, "create-charge", "stripe")
+    await journal.record(Exchange(request, outcome, 1_700_000_000.25, 0.4126))
+    (entry,) = (await journal.find()).entries
+    assert entry.to_json() == {
         "seq": 1,
         "id": entry.id,
         "namespace": None,
@@ -116,32 +217,38 @@ def test_entry_json_has_the_contract_fields() -> None:
     }
 
 
-def test_records_leave_the_garbage_collectors_view() -> None:
+# What the in-memory journal adds: records from any thread, storage the collector skips.
+
+
+def test_memory_records_from_many_threads_are_numbered_without_gaps() -> None:
+    journal = MemoryJournal(100_000, 10**9)
+    barrier = threading.Barrier(8)
+
+    def append_many() -> None:
+        barrier.wait()
+        for _ in range(500):
+            journal.record_now(exchange())
+
+    threads = [threading.Thread(target=append_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [entry.seq for entry in journal.entries_after(0)] == list(range(1, 4001))
+
+
+def test_memory_records_leave_the_garbage_collectors_view() -> None:
     # a full journal walked by every full collection was the worst latency of a busy mock
-    journal = Journal(limit=10, max_bytes=10**6)
+    journal = MemoryJournal(10, 10**6)
     for index in range(3):
         request = IncomingRequest.from_wire(
             "POST", f"/v1/{index}", "a=1", ((b"Host", b"x"), (b"Accept", b"*/*")), b"{}"
         )
-        journal.record(request, time=0.0, matched=True, status=200, duration_ms=0.1, stub_id="s")
+        journal.record_now(Exchange(request, Outcome(True, 200, "s"), 0.0, 0.1))
     gc.collect()
-    assert not any(gc.is_tracked(record) for record in journal.records())
-
-
-def test_a_record_gives_back_the_request_it_was_made_from() -> None:
-    journal = Journal(limit=10, max_bytes=10**6)
-    raw = ((b"Host", b"x"), (b"X-Tag", b"a"), (b"x-tag", b"b"), (b"X-Empty", b""))
-    sent = IncomingRequest.from_wire(
-        "PUT", "/k", "q=1&q=2", raw, b"\xff\x00", body_size=9, body_truncated=True, namespace="n1"
-    )
-    journal.record(sent, time=1.0, matched=False, status=413, duration_ms=0.2)
-    (entry,) = journal.snapshot()
-    back = entry.request
-    assert back.raw_headers == raw
-    assert back.headers == {"host": "x", "x-tag": "a, b", "x-empty": ""}
-    assert back.query == {"q": ["1", "2"]}
-    assert (back.body, back.body_size, back.body_truncated) == (b"\xff\x00", 9, True)
-    assert (back.method, back.path, back.namespace) == ("PUT", "/k", "n1")
+    stored = journal._snapshot()  # the private layout: what this test is about
+    assert len(stored) == 3
+    assert not any(gc.is_tracked(record) for record in stored)
 
 
 def test_raw_query_is_the_encoded_query_of_the_target() -> None:

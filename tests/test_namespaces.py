@@ -237,6 +237,31 @@ async def test_reads_do_not_create_namespaces(serve: ServeStubs) -> None:
     assert (await client.get("/~real/shared")).status == 200
 
 
+async def test_posted_reads_and_resets_do_not_create_namespaces(serve: ServeStubs) -> None:
+    # find, count and verify are POSTs that only read: they used to fill the registry
+    client = await serve(FILE_STUBS, max_namespaces=1)
+    for name in ("ghost1", "ghost2", "ghost3"):
+        count = await client.post(f"/__admin/ns/{name}/requests/count", json={})
+        assert (count.status, (await count.json())["count"]) == (200, 0)
+        found = await client.post(f"/__admin/ns/{name}/requests/find", json={})
+        assert (await found.json())["requests"] == []
+        verify = await client.post(
+            f"/__admin/ns/{name}/verify", json={"request": {"path": "/x"}, "count": 0}
+        )
+        assert verify.status == 200
+        sequence = await client.post(
+            f"/__admin/ns/{name}/verify/sequence", json={"requests": [{"path": "/x"}]}
+        )
+        assert sequence.status == 422
+        assert (await client.post(f"/__admin/ns/{name}/reset")).status == 200
+        assert (await client.delete(f"/__admin/ns/{name}/stubs")).status == 200
+        assert (await client.delete(f"/__admin/ns/{name}/requests")).status == 200
+    assert (await (await client.get("/__admin/namespaces")).json())["namespaces"] == []
+    assert (await client.get("/~real/shared")).status == 200
+    listed = await (await client.get("/__admin/namespaces")).json()
+    assert [entry["name"] for entry in listed["namespaces"]] == ["real"]
+
+
 async def test_a_path_with_an_encoded_newline_is_journaled(serve: ServeStubs) -> None:
     client = await serve(FILE_STUBS)
     response = await client.get("/x%0Ay")

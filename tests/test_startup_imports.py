@@ -114,8 +114,7 @@ def test_a_stub_that_needs_an_optional_module_loads_it(
 def test_the_admin_context_asks_for_the_version_when_it_is_shown() -> None:
     from mockserver.admin.context import AdminContext
     from mockserver.config import Settings
-    from mockserver.journal import Journal
-    from mockserver.state import MemoryState, Namespaces
+    from mockserver.memory_state import MemoryState
     from mockserver.store import StubStore
 
     asked: list[str] = []
@@ -124,7 +123,7 @@ def test_the_admin_context_asks_for_the_version_when_it_is_shown() -> None:
         asked.append("version")
         return "1.2.3"
 
-    store = StubStore((), Namespaces(lambda: MemoryState(Journal(10, 10_000)), 1))
+    store = StubStore((), MemoryState(10, 10_000, 1))
     context = AdminContext(Settings(), store, version)
     assert asked == []
     assert context.version == "1.2.3"

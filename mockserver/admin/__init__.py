@@ -21,6 +21,7 @@ from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
 from mockserver.admin.verify import VerifyResource
+from mockserver.incoming import NAMESPACE_NAME
 from mockserver.responder import json_response
 
 __all__ = ["AdminApi", "AdminContext"]
@@ -132,4 +133,4 @@ def _same_route(template: str, path: str) -> bool:
     )
 
 
-_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAMESPACE_NAME = re.compile(NAMESPACE_NAME)

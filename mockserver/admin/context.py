@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from mockserver.config import Settings
 from mockserver.errors import AdminInputError, MockServerError
+from mockserver.incoming import NAMESPACE_NAME
 from mockserver.loader import model_errors
 from mockserver.matching import RequestMatcher, compile_request
 from mockserver.responder import json_response
@@ -31,13 +32,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NAMESPACE_PARAM: Final = "namespace"
 NAMESPACE_SEGMENT: Final = "/ns/{namespace}"
-NAMESPACE_ROUTE: Final = "/ns/{namespace:[A-Za-z0-9_-]{1,64}}"
+NAMESPACE_ROUTE: Final = f"/ns/{{namespace:{NAMESPACE_NAME}}}"
 NAMESPACE_PARAMETER: Final = {
     "name": NAMESPACE_PARAM,
     "in": "path",
     "required": True,
     "description": "The namespace (the /~{namespace}/ prefix of mocked requests).",
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "schema": {"type": "string", "pattern": f"^{NAMESPACE_NAME}$"},
 }
 
 
@@ -55,12 +56,15 @@ class AdminContext:
         source = self.package_version
         return source if isinstance(source, str) else source()
 
-    def scope(self, request: web.Request) -> ScopedStore:
-        """The namespace an admin call addresses: `{prefix}/ns/{name}/...`, else the default."""
+    async def scope(self, request: web.Request, *, write: bool = False) -> ScopedStore:
+        """The namespace an admin call addresses: `{prefix}/ns/{name}/...`, else the default.
+
+        Only a call that writes (`write`) creates it; a read of a namespace not yet created sees
+        an empty one, so reads never fill the registry up to --max-namespaces."""
         namespace = request.match_info.get(NAMESPACE_PARAM)
-        if request.method in ("GET", "HEAD"):
-            return self.store.peek(namespace)  # a read never creates a namespace
-        return self.store.scoped(namespace)
+        if write:
+            return await self.store.scoped(namespace)
+        return await self.store.peek(namespace)
 
 
 def admin_handler(handler: Handler) -> Handler:

@@ -64,37 +64,36 @@ class MetaResource:
         ]
 
     async def health(self, request: web.Request) -> web.Response:
-        scope = self._context.scope(request)
-        journal = scope.state.journal
+        scope = await self._context.scope(request)
+        stats = await scope.state.journal.stats()
         return ok(
             {
                 "status": "ok",
                 "version": self._context.version,
+                "state": self._context.store.state.kind,
                 "stubs": len(scope.stubs),
-                "requests": len(journal),
-                "dropped": journal.dropped,
+                "requests": stats.size,
+                "dropped": stats.dropped,
             }
         )
 
     async def reset(self, request: web.Request) -> web.Response:
-        scope = self._context.scope(request)
-        removed = scope.remove_api_stubs()
-        scope.state.reset()
+        # a namespace not yet created has nothing to reset: this does not create it
+        removed = await (await self._context.scope(request)).reset()
         return ok({"reset": True, "removed_stubs": removed})
 
     async def namespaces(self, request: web.Request) -> web.Response:
         store = self._context.store
         listed = []
-        for name in store.namespaces():
-            scope = store.scoped(name)
-            listed.append(
-                {"name": name, "requests": len(scope.state.journal), "stubs": len(scope.stubs)}
-            )
+        for name in await store.namespaces():
+            scope = await store.peek(name)
+            stats = await scope.state.journal.stats()
+            listed.append({"name": name, "requests": stats.size, "stubs": len(scope.stubs)})
         return ok({"namespaces": listed, "limit": self._context.settings.max_namespaces})
 
     async def remove_namespace(self, request: web.Request) -> web.Response:
         name = request.match_info[NAMESPACE_PARAM]
-        if not self._context.store.remove_namespace(name):
+        if not await self._context.store.remove_namespace(name):
             raise NotFoundError(f"no namespace {name!r}")
         return ok({"removed": name})
 

@@ -15,17 +15,7 @@ from mockserver.admin.context import (
     read_json_object,
 )
 from mockserver.errors import AdminInputError
-from mockserver.journal import (
-    MATCHED,
-    METHOD,
-    PATH,
-    SEQ,
-    SERVICE,
-    STUB_ID,
-    JournalEntry,
-    Record,
-)
-from mockserver.verification import matching_records
+from mockserver.journal import Journal, JournalQuery
 
 MATCHER_BODY: dict[str, Any] = {
     "description": "A request matcher: the stub `request` format ({} matches every request).",
@@ -81,46 +71,39 @@ class RequestsResource:
             ),
         ]
 
+    async def _journal(self, request: web.Request, *, write: bool = False) -> Journal:
+        return (await self._context.scope(request, write=write)).state.journal
+
     async def list_entries(self, request: web.Request) -> web.Response:
-        journal = self._context.scope(request).state.journal
-        records = filter_records(journal.records(), request.query)
+        page = await (await self._journal(request)).find(journal_query(request.query))
         return ok(
             {
-                "requests": [JournalEntry.of(record).to_json() for record in records],
-                "total": len(records),
-                "dropped": journal.dropped,
+                "requests": [entry.to_json() for entry in page.entries],
+                "total": page.total,
+                "dropped": page.dropped,
             }
         )
 
     async def clear(self, request: web.Request) -> web.Response:
-        journal = self._context.scope(request).state.journal
-        cleared = len(journal)
-        journal.clear()
-        return ok({"cleared": cleared})
+        return ok({"cleared": await (await self._journal(request)).clear()})
 
-    async def _matching(self, request: web.Request) -> list[Record]:
+    async def _matching(self, request: web.Request) -> JournalQuery:
         data = await read_json_object(request, self._context.settings, what="a request matcher")
         matcher, _ = parse_matcher(data, "")
-        journal = self._context.scope(request).state.journal
-        return matching_records(matcher, journal.records())
+        return JournalQuery(matcher=matcher)
 
     async def find(self, request: web.Request) -> web.Response:
-        records = await self._matching(request)
-        return ok({"requests": [JournalEntry.of(record).to_json() for record in records]})
+        query = await self._matching(request)
+        page = await (await self._journal(request)).find(query)
+        return ok({"requests": [entry.to_json() for entry in page.entries]})
 
     async def count(self, request: web.Request) -> web.Response:
-        return ok({"count": len(await self._matching(request))})
+        query = await self._matching(request)
+        return ok({"count": await (await self._journal(request)).count(query)})
 
     async def unmatched(self, request: web.Request) -> web.Response:
-        journal = self._context.scope(request).state.journal
-        entries = [JournalEntry.of(record) for record in journal.records() if not record[MATCHED]]
-        return ok(
-            {
-                "requests": [
-                    {**entry.to_json(), "near_misses": list(entry.near_misses)} for entry in entries
-                ]
-            }
-        )
+        entries = await (await self._journal(request)).unmatched()
+        return ok({"requests": [entry.to_json(near_misses=True) for entry in entries]})
 
 
 def _integer(query: Any, name: str) -> int | None:
@@ -153,27 +136,15 @@ def _boolean(query: Any, name: str) -> bool | None:
     )
 
 
-def filter_records(records: list[Record], query: Any) -> list[Record]:
+def journal_query(query: Any) -> JournalQuery:
     """GET /requests filters: method, path, service, stub_id, matched, since_seq, limit."""
-    since = _integer(query, "since_seq")
-    limit = _integer(query, "limit")
-    matched = _boolean(query, "matched")
     method = query.get("method")
-    path = query.get("path")
-    service = query.get("service")
-    stub_id = query.get("stub_id")
-    method = None if method is None else method.upper()
-    selected = [
-        record
-        for record in records
-        if (since is None or record[SEQ] > since)
-        and (method is None or record[METHOD] == method)
-        and (path is None or record[PATH] == path)
-        and (service is None or record[SERVICE] == service)
-        and (stub_id is None or record[STUB_ID] == stub_id)
-        and (matched is None or record[MATCHED] == matched)
-    ]
-    if limit is not None:
-        # with since_seq, the first N after it (paging forward); otherwise the newest N
-        selected = selected[:limit] if since is not None else selected[len(selected) - limit :]
-    return selected
+    return JournalQuery(
+        method=None if method is None else method.upper(),
+        path=query.get("path"),
+        service=query.get("service"),
+        stub_id=query.get("stub_id"),
+        matched=_boolean(query, "matched"),
+        since_seq=_integer(query, "since_seq"),
+        limit=_integer(query, "limit"),
+    )

@@ -44,13 +44,14 @@ class ScenariosResource:
         ]
 
     async def list_all(self, request: web.Request) -> web.Response:
-        scope = self._context.scope(request)
-        names = scope.scenario_names() | set(scope.state.scenarios())
-        return ok({"scenarios": {name: scope.state.scenario(name) for name in sorted(names)}})
+        scope = await self._context.scope(request)
+        states = await scope.state.scenarios()
+        names = scope.scenario_names() | set(states)
+        return ok({"scenarios": {name: states.get(name, STARTED) for name in sorted(names)}})
 
     async def set_state(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        scope = self._context.scope(request)
+        scope = await self._context.scope(request, write=True)
         if name not in scope.scenario_names():
             raise NotFoundError(f"no stub uses scenario {name!r}")
         data = await read_json_object(request, self._context.settings, what='{"state": "..."}')
@@ -60,5 +61,5 @@ class ScenariosResource:
                 'expected {"state": "..."} with a non-empty string',
                 [{"field": "state", "message": "expected a non-empty string"}],
             )
-        scope.state.set_scenario(name, value)
+        await scope.state.set_scenario(name, value)
         return ok({"name": name, "state": value, "initial": STARTED})

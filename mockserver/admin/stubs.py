@@ -88,14 +88,14 @@ class StubsResource:
             ),
         ]
 
-    def describe(self, scope: ScopedStore, stub: Stub) -> dict[str, Any]:
+    async def describe(self, scope: ScopedStore, stub: Stub) -> dict[str, Any]:
         described = stub.describe()
-        described["hits"] = scope.state.hits().get(stub.id, 0)
+        described["hits"] = (await scope.state.hits()).get(stub.id, 0)
         return described
 
     async def list_all(self, request: web.Request) -> web.Response:
-        scope = self._context.scope(request)
-        hits = scope.state.hits()
+        scope = await self._context.scope(request)
+        hits = await scope.state.hits()
         stubs = []
         for stub in scope.stubs:
             described = stub.describe()
@@ -125,16 +125,16 @@ class StubsResource:
 
     async def add(self, request: web.Request) -> web.Response:
         stubs = await self._parse(request)
-        ids = self._context.scope(request).add(stubs)
+        ids = await (await self._context.scope(request, write=True)).add(stubs)
         return created({"ids": ids})
 
     async def read(self, request: web.Request) -> web.Response:
-        scope = self._context.scope(request)
-        return ok(self.describe(scope, scope.get(request.match_info["id"])))
+        scope = await self._context.scope(request)
+        return ok(await self.describe(scope, scope.get(request.match_info["id"])))
 
     async def replace(self, request: web.Request) -> web.Response:
         stub_id = request.match_info["id"]
-        scope = self._context.scope(request)
+        scope = await self._context.scope(request, write=True)
         scope.get(stub_id)
         stubs = await self._parse(request)
         if len(stubs) != 1:
@@ -145,14 +145,16 @@ class StubsResource:
         stub = stubs[0]
         if stub.spec.id is None:  # the URL names it
             stub = _with_id(stub, stub_id)
-        return ok(self.describe(scope, scope.replace(stub_id, stub)))
+        return ok(await self.describe(scope, await scope.replace(stub_id, stub)))
 
     async def remove(self, request: web.Request) -> web.Response:
-        stub = self._context.scope(request).remove(request.match_info["id"])
+        scope = await self._context.scope(request, write=True)
+        stub = await scope.remove(request.match_info["id"])
         return ok({"removed": stub.id})
 
     async def remove_api(self, request: web.Request) -> web.Response:
-        return ok({"removed": self._context.scope(request).remove_api_stubs()})
+        scope = await self._context.scope(request)
+        return ok({"removed": await scope.remove_api_stubs()})
 
     async def reload(self, request: web.Request) -> web.Response:
         settings = self._context.settings
@@ -164,7 +166,7 @@ class StubsResource:
                 f"error{'s' if len(error.errors) != 1 else ''}\n{error}",
                 error.details,
             ) from None
-        self._context.store.swap_files(loaded.stubs)
+        await self._context.store.swap_files(loaded.stubs)
         return ok(
             {
                 "stubs": len(loaded.stubs),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from aiohttp import web
@@ -17,9 +17,9 @@ from mockserver.admin.context import (
     read_json_object,
 )
 from mockserver.errors import AdminInputError
-from mockserver.journal import Journal
+from mockserver.journal import Journal, JournalQuery
 from mockserver.responder import json_response
-from mockserver.verification import CountCondition, Verdict, verify_count, verify_sequence
+from mockserver.verification import CountCondition, verify_count, verify_sequence
 
 _COUNT_FIELDS = ("count", "at_least", "at_most")
 MAX_WITHIN_MS: Final = 30_000
@@ -76,15 +76,13 @@ class VerifyResource:
         matcher, description = parse_matcher(data["request"], "request")
         condition = _condition(data)
         within_ms = _within(data)
-        journal = self._context.scope(request).state.journal
-        verdict = verify_count(matcher, journal.records(), condition, description)
-        if not verdict.ok and within_ms and condition.may_still_hold(verdict.count):
-            verdict = await _wait_for(
-                journal,
-                within_ms / 1000,
-                lambda: verify_count(matcher, journal.records(), condition, description),
-                condition,
-            )
+        journal = (await self._context.scope(request)).state.journal
+        query = JournalQuery(matcher=matcher)
+        if within_ms:
+            found = await _count_until(journal, query, condition, within_ms / 1000)
+        else:
+            found = await journal.count(query)
+        verdict = await verify_count(journal, matcher, condition, description, found=found)
         payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
         if not verdict.ok:
             payload.update(
@@ -105,36 +103,32 @@ class VerifyResource:
                 [{"field": "requests", "message": "expected a non-empty list"}],
             )
         matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
-        outcome = verify_sequence(matchers, self._context.scope(request).state.journal.records())
+        journal = (await self._context.scope(request)).state.journal
+        outcome = await verify_sequence(journal, matchers)
         return json_response(200 if outcome["ok"] else 422, outcome)
 
 
-async def _wait_for(
-    journal: Journal, seconds: float, check: Callable[[], Verdict], condition: CountCondition
-) -> Verdict:
-    """Re-check after each journal append until the condition holds or the time is up.
+async def _count_until(
+    journal: Journal, query: JournalQuery, condition: CountCondition, seconds: float
+) -> int:
+    """The count of matching entries once `condition` holds, or when it can no longer come to
+    hold, or when the time is up.
 
-    Appends wake the waiter (no polling); nothing else on the loop is held up meanwhile.
+    Follows the journal's feed from the moment of the first count, so each new entry is looked
+    at once (no polling, no recount); nothing else on the loop is held up meanwhile.
     """
-    loop = asyncio.get_running_loop()
-    appended = asyncio.Event()
-
-    def wake(_entry: object) -> None:
-        loop.call_soon_threadsafe(appended.set)  # appends may come from another thread
-
-    unsubscribe = journal.subscribe(wake)
-    deadline = loop.time() + seconds
-    try:
-        while True:
-            appended.clear()
-            verdict = check()
-            remaining = deadline - loop.time()
-            if verdict.ok or remaining <= 0 or not condition.may_still_hold(verdict.count):
-                return verdict
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(appended.wait(), remaining)
-    finally:
-        unsubscribe()
+    last_seq = (await journal.stats()).last_seq
+    async with journal.subscribe(after_seq=last_seq) as feed:
+        # up to `last_seq` by counting, after it from the feed: each entry counted once
+        found = await journal.count(query) - await journal.count(replace(query, since_seq=last_seq))
+        deadline = asyncio.get_running_loop().time() + seconds
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while not condition.holds(found) and condition.may_still_hold(found):
+                    entry = await anext(feed)
+                    if query.accepts(entry):
+                        found += 1
+        return found
 
 
 def _within(data: dict[str, Any]) -> int:

@@ -1,0 +1,112 @@
+"""Exchange: one mocked request as received and how the mock answered it.
+
+The one value the journal takes (`Journal.record`) and gives back, numbered, as a
+`JournalEntry`. A journal field is added here (and, to be kept, in the journal implementations'
+storage and the entry's JSON below), never at the call sites that record.
+
+The classes are slotted and mutable only by convention: a frozen dataclass's `__init__` costs
+four times as much, and one `Exchange` is built for every mocked request. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from mockserver.incoming import IncomingRequest
+
+_BOOT: Final = uuid.uuid4().hex[:12]
+"""Makes entry ids unique across server restarts while costing nothing per request."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How the mock answered: the stub that matched (if any), the status sent, and what went
+    wrong on the way. `status` is None when no HTTP answer was sent on purpose (a fault)."""
+
+    matched: bool
+    status: int | None
+    stub_id: str | None = None
+    service: str | None = None
+    near_misses: tuple[Any, ...] = ()
+    """The closest stubs of an unmatched request (`nearmiss.NearMiss`, rendered by `to_json`)."""
+    error: str | None = None
+    fault: str | None = None
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A request as received (`request`), its outcome, when it arrived (real time, Unix seconds)
+    and how long the mock took to decide its answer."""
+
+    request: IncomingRequest
+    outcome: Outcome
+    time: float
+    duration_ms: float
+
+
+def _near_miss_json(near_miss: Any) -> Any:
+    to_json = getattr(near_miss, "to_json", None)
+    return near_miss if to_json is None else to_json()
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """An exchange as the journal holds it: numbered by `seq` within its namespace."""
+
+    seq: int
+    exchange: Exchange
+
+    @property
+    def request(self) -> IncomingRequest:
+        return self.exchange.request
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.exchange.outcome
+
+    @property
+    def id(self) -> str:
+        return f"{_BOOT}-{self.seq}"
+
+    def to_json(self, *, near_misses: bool = False) -> dict[str, Any]:
+        """The entry as the admin API shows it (PRODUCT.md §4); with its near misses when asked
+        (the unmatched listing)."""
+        exchange = self.exchange
+        request, outcome = exchange.request, exchange.outcome
+        text = request.text
+        rendered: dict[str, Any] = {
+            "seq": self.seq,
+            "id": self.id,
+            "namespace": request.namespace,
+            "time": datetime.fromtimestamp(exchange.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "service": outcome.service,
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": dict(request.headers),
+            "body": text if text is not None else base64.b64encode(request.body).decode(),
+            "json": request.json_or_none(),
+            "form": dict(request.form),
+            "matched": outcome.matched,
+            "stub_id": outcome.stub_id,
+            "status": outcome.status,
+            "duration_ms": round(exchange.duration_ms, 3),
+        }
+        if text is None:
+            rendered["body_encoding"] = "base64"
+        if request.body_truncated:
+            rendered["body_truncated"] = True
+            rendered["body_size"] = request.body_size
+        if outcome.error is not None:
+            rendered["error"] = outcome.error
+        if outcome.fault is not None:
+            rendered["fault"] = outcome.fault
+        if request.client_cert is not None:
+            rendered["client_cert_subject"] = request.client_cert
+        if near_misses:
+            rendered["near_misses"] = [_near_miss_json(miss) for miss in outcome.near_misses]
+        return rendered

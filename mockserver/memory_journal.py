@@ -1,0 +1,311 @@
+"""MemoryJournal: the journal in this process's memory, bounded, compact, safe from any thread.
+
+An entry is stored as one plain tuple of atomic values (`_Record`): the request's method, path,
+query string, header lines (one bytes object) and body as the parser delivered them, and how the
+mock answered. So recording costs a tuple and an append, an entry takes a few hundred bytes
+beyond its body, and the cyclic garbage collector, which stops tracking tuples of atomic values,
+never walks a full journal (that walk was the mock's worst latency). The layout is private:
+`_stored` and `_entry` are the only functions that know it; readers get `JournalEntry`s.
+
+`seq` is assigned under one lock (never held across an await). Queries scan the stored tuples,
+comparing method and path on the stored fields before rebuilding a request. Pure: no sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Iterable
+from itertools import islice
+from types import TracebackType
+from typing import Any, Final
+
+from mockserver.exchange import Exchange, JournalEntry, Outcome
+from mockserver.incoming import IncomingRequest
+from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
+from mockserver.matching import match_params, record_filter
+
+_ENTRY_OVERHEAD: Final = 300
+"""Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
+with them, the estimate that --journal-max-bytes bounds."""
+
+_Record = tuple[Any, ...]
+
+_INDEXED_READS: Final = 64
+
+_SEQ: Final = 0
+_TIME: Final = 1
+_DURATION_MS: Final = 2
+_MATCHED: Final = 3
+_STATUS: Final = 4
+_STUB_ID: Final = 5
+_SERVICE: Final = 6
+_METHOD: Final = 7
+_PATH: Final = 8
+_QUERY_STRING: Final = 9
+_HEADER_BLOCK: Final = 10
+_BODY: Final = 11
+_NAMESPACE: Final = 12
+_SIZE: Final = 13
+_EXTRA: Final = 14
+"""None, or the rarely set fields: (near misses, error, fault, client certificate subject,
+body size, body truncated)."""
+
+
+def _stored(seq: int, exchange: Exchange) -> _Record:
+    """An exchange in the stored layout (the inverse of `_entry`)."""
+    request, outcome = exchange.request, exchange.outcome
+    query_string, block = request.wire()
+    extra = None
+    if (
+        outcome.near_misses
+        or outcome.error
+        or outcome.fault
+        or request.client_cert
+        or request.body_truncated
+    ):
+        extra = (
+            outcome.near_misses,
+            outcome.error,
+            outcome.fault,
+            request.client_cert,
+            request.body_size,
+            request.body_truncated,
+        )
+    path, body = request.path, request.body
+    return (
+        seq, exchange.time, exchange.duration_ms, outcome.matched, outcome.status,
+        outcome.stub_id, outcome.service, request.method, path, query_string, block, body,
+        request.namespace, _ENTRY_OVERHEAD + len(body) + len(path) + len(block), extra,
+    )  # fmt: skip
+
+
+def _request(record: _Record) -> IncomingRequest:
+    extra = record[_EXTRA]
+    return IncomingRequest.from_wire(
+        record[_METHOD],
+        record[_PATH],
+        record[_QUERY_STRING],
+        record[_HEADER_BLOCK],
+        record[_BODY],
+        body_size=None if extra is None else extra[4],
+        body_truncated=False if extra is None else extra[5],
+        namespace=record[_NAMESPACE],
+        client_cert=None if extra is None else extra[3],
+    )
+
+
+def _entry(record: _Record) -> JournalEntry:
+    extra = record[_EXTRA]
+    near_misses, error, fault = ((), None, None) if extra is None else extra[:3]
+    outcome = Outcome(
+        record[_MATCHED],
+        record[_STATUS],
+        record[_STUB_ID],
+        record[_SERVICE],
+        near_misses,
+        error,
+        fault,
+    )
+    exchange = Exchange(_request(record), outcome, record[_TIME], record[_DURATION_MS])
+    return JournalEntry(record[_SEQ], exchange)
+
+
+def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEntry]:
+    """The entries passing `query` (`limit` aside): stored fields first, a request is rebuilt
+    only for a record that passes them, and none when they decide."""
+    methods = None if query.method is None else frozenset((query.method,))
+    path = query.path
+    decisive = True
+    matcher = query.matcher
+    if matcher is not None:
+        matcher_methods, literal, decisive = record_filter(matcher)
+        if matcher_methods is not None:
+            methods = matcher_methods if methods is None else methods & matcher_methods
+        if literal is not None:
+            if path is not None and path != literal:
+                return []
+            path = literal
+    since, matched, service, stub_id = query.since_seq, query.matched, query.service, query.stub_id
+    check = None if decisive else matcher
+    selected = []
+    for record in records:
+        if (
+            (since is None or record[_SEQ] > since)
+            and (methods is None or record[_METHOD] in methods)
+            and (path is None or record[_PATH] == path)
+            and (matched is None or record[_MATCHED] == matched)
+            and (service is None or record[_SERVICE] == service)
+            and (stub_id is None or record[_STUB_ID] == stub_id)
+        ):
+            entry = _entry(record)
+            if check is None or match_params(check, entry.request) is not None:
+                selected.append(entry)
+    return selected
+
+
+class MemoryJournal:
+    """A bounded, numbered record of exchanges."""
+
+    def __init__(self, limit: int, max_bytes: int) -> None:
+        self._records: deque[_Record] = deque()
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._last_seq = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self._subscriptions: list[_MemorySubscription] = []
+
+    def record_now(self, exchange: Exchange) -> int:
+        """`record` without an await: the request path's fast answers call this."""
+        records = self._records
+        with self._lock:
+            seq = self._last_seq = self._last_seq + 1
+            record = _stored(seq, exchange)
+            records.append(record)
+            self._bytes += record[_SIZE]
+            limit, max_bytes = self._limit, self._max_bytes
+            while len(records) > limit or (self._bytes > max_bytes and len(records) > 1):
+                self._bytes -= records.popleft()[_SIZE]
+                self._dropped += 1
+        if self._subscriptions:
+            for subscription in tuple(self._subscriptions):
+                subscription.wake()
+        return seq
+
+    async def record(self, exchange: Exchange) -> int:
+        return self.record_now(exchange)
+
+    def _snapshot(self) -> list[_Record]:
+        with self._lock:
+            return list(self._records)
+
+    async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
+        selected = _selected(self._snapshot(), query)
+        return JournalPage(query.page(selected), len(selected), self._dropped)
+
+    async def count(self, query: JournalQuery = EVERYTHING) -> int:
+        if query == EVERYTHING:
+            return len(self._records)
+        return len(_selected(self._snapshot(), query))
+
+    async def get(self, seq: int) -> JournalEntry | None:
+        return next((entry for entry in self.entries_after(seq - 1, 1) if entry.seq == seq), None)
+
+    async def since(self, seq: int, limit: int | None = None) -> list[JournalEntry]:
+        return self.entries_after(seq, limit)
+
+    def entries_after(self, seq: int, limit: int | None = None) -> list[JournalEntry]:
+        """Entries with a greater seq, oldest first: found from the newest end, since seqs are
+        consecutive, so following a busy journal costs what is new, not what is held."""
+        with self._lock:
+            records = self._records
+            if not records or records[-1][_SEQ] <= seq:
+                return []
+            skip = max(0, seq - records[0][_SEQ] + 1)
+            count = len(records) - skip
+            if limit is not None:
+                count = min(count, limit)
+            if count > _INDEXED_READS:
+                picked = list(islice(records, skip, skip + count))
+            else:  # a deque indexes from its nearer end: the newest entries cost little
+                picked = [records[skip + offset] for offset in range(count)]
+        return [_entry(record) for record in picked]
+
+    async def latest(self, limit: int) -> list[JournalEntry]:
+        with self._lock:
+            records = self._records
+            start = max(0, len(records) - limit)
+            picked = list(islice(records, start, None))
+        return [_entry(record) for record in picked]
+
+    async def unmatched(self) -> list[JournalEntry]:
+        return _selected(self._snapshot(), JournalQuery(matched=False))
+
+    async def stats(self) -> JournalStats:
+        return self.stats_now()
+
+    def stats_now(self) -> JournalStats:
+        return JournalStats(len(self._records), self._dropped, self._last_seq)
+
+    async def clear(self) -> int:
+        with self._lock:
+            cleared = len(self._records)
+            self._records.clear()
+            self._bytes = 0
+            self._dropped = 0
+        return cleared
+
+    def subscribe(self, after_seq: int | None = None) -> _MemorySubscription:
+        return _MemorySubscription(self, self._last_seq if after_seq is None else after_seq)
+
+    def _follow(self, subscription: _MemorySubscription) -> None:
+        self._subscriptions.append(subscription)
+
+    def _unfollow(self, subscription: _MemorySubscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+
+class _MemorySubscription:
+    """Wakes on each append and hands out what is new since the last entry it gave, read back
+    from the journal: a slow reader holds no copy of its own, and misses only entries the
+    bounds dropped meanwhile."""
+
+    def __init__(self, journal: MemoryJournal, after_seq: int) -> None:
+        self._journal = journal
+        self._last_seq = after_seq
+        self._pending: deque[JournalEntry] = deque()
+        self._appended = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._closed = False
+        journal._follow(self)
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def wake(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._appended.set()
+        else:  # an append on another thread
+            self._loop.call_soon_threadsafe(self._appended.set)
+
+    def __aiter__(self) -> _MemorySubscription:
+        return self
+
+    async def __anext__(self) -> JournalEntry:
+        while not self._pending:
+            if self._closed:
+                raise StopAsyncIteration
+            self._appended.clear()
+            self._pending.extend(self._journal.entries_after(self._last_seq))
+            if not self._pending:
+                await self._appended.wait()
+        entry = self._pending.popleft()
+        self._last_seq = entry.seq
+        return entry
+
+    async def __aenter__(self) -> _MemorySubscription:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._journal._unfollow(self)
+        self._appended.set()

@@ -1,0 +1,176 @@
+"""The state interface's contract, run against every implementation, races included.
+
+A state shared through another store (Redis) joins `STATES` and must pass the same tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mockserver.errors import AdminInputError, NamespaceLimitError
+from mockserver.exchange import Exchange, Outcome
+from mockserver.incoming import IncomingRequest
+from mockserver.loader import parse_stub_text
+from mockserver.memory_state import MemoryState
+from mockserver.state import STARTED, ApiStubs, ApiStubsChange, Refusal, ScenarioStep, State
+from mockserver.stub import Stub
+
+MakeState = Callable[[int], State]
+STATES: dict[str, MakeState] = {"memory": lambda limit: MemoryState(1000, 10**9, limit)}
+
+
+@pytest.fixture(params=sorted(STATES))
+def make_state(request: pytest.FixtureRequest) -> MakeState:
+    return STATES[request.param]
+
+
+def stub(text: str, tmp_path: Path) -> Stub:
+    (parsed,) = parse_stub_text(text, stub_dirs=[tmp_path])
+    return parsed
+
+
+async def test_many_concurrent_claims_of_a_times_1_stub_have_one_winner(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4).default
+    claims = await asyncio.gather(*(state.claim("once", times=1) for _ in range(200)))
+    winners = [claim for claim in claims if not isinstance(claim, Refusal)]
+    assert winners == [1]
+    refused = [claim for claim in claims if isinstance(claim, Refusal)]
+    assert len(refused) == 199
+    assert refused[0] == Refusal("times", "at most 1", "already answered 1 time")
+    assert (await state.hits())["once"] == 1
+
+
+def test_claims_from_many_threads_never_overshoot_times() -> None:
+    # the in-memory state is also read by the pytest plugin's thread: one lock, any thread
+    state = MemoryState(1000, 10**9, 4).default
+    barrier = threading.Barrier(8)
+    won: list[int] = []
+
+    def claim_many() -> None:
+        barrier.wait()
+        for _ in range(100):
+            claim = state.claim_now("five", times=5)
+            if isinstance(claim, int):
+                won.append(claim)
+
+    threads = [threading.Thread(target=claim_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [1, 2, 3, 4, 5]
+
+
+async def test_a_scenario_moves_once_per_claim_even_when_claims_race(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4).default
+    pay = ScenarioStep("checkout", STARTED, "paid")
+    claims = await asyncio.gather(*(state.claim("pay", scenario=pay) for _ in range(50)))
+    assert [claim for claim in claims if isinstance(claim, int)] == [1]
+    refusal = next(claim for claim in claims if isinstance(claim, Refusal))
+    assert refusal == Refusal("scenario.state", "scenario 'checkout' in state 'started'", "paid")
+    assert await state.scenarios() == {"checkout": "paid"}
+    # a stub that asks for no particular state moves it whatever it is
+    assert await state.claim("cancel", scenario=ScenarioStep("checkout", None, "cancelled")) == 1
+    assert await state.scenarios() == {"checkout": "cancelled"}
+
+
+async def test_the_hit_count_picks_the_response_and_grows_by_one(make_state: MakeState) -> None:
+    state = make_state(4).default
+    assert [await state.claim("seq") for _ in range(3)] == [1, 2, 3]
+    await state.set_scenario("s", "x")
+    assert await state.scenarios() == {"s": "x"}
+
+
+async def test_api_stubs_change_atomically_and_get_a_new_version(
+    make_state: MakeState, tmp_path: Path
+) -> None:
+    state = make_state(4).default
+    first = stub("id: a\nrequest: {path: /a}\n", tmp_path)
+    before = await state.api_stubs()
+    after = await state.update_api_stubs(
+        lambda current: ApiStubsChange((*current.stubs, first), current.hidden_file_ids)
+    )
+    assert after.version > before.version
+    assert [s.id for s in (await state.api_stubs()).stubs] == ["a"]
+
+    def refuse(current: ApiStubs) -> ApiStubsChange:
+        raise AdminInputError("no")
+
+    with pytest.raises(AdminInputError):
+        await state.update_api_stubs(refuse)
+    assert (await state.api_stubs()) == after  # a refused change leaves everything as it was
+
+
+async def test_forgotten_stubs_count_from_zero_again(make_state: MakeState) -> None:
+    state = make_state(4).default
+    await state.claim("a")
+    await state.claim("a")
+    await state.update_api_stubs(
+        lambda current: ApiStubsChange(current.stubs, current.hidden_file_ids, frozenset({"a"}))
+    )
+    assert await state.claim("a") == 1
+
+
+async def test_reset_clears_everything_of_its_namespace_and_nothing_else(
+    make_state: MakeState, tmp_path: Path
+) -> None:
+    state = make_state(4)
+    mine, other = await state.create("mine"), await state.create("other")
+    api = stub("id: a\nrequest: {path: /a}\n", tmp_path)
+    for namespace in (mine, other):
+        await namespace.claim("s")
+        await namespace.set_scenario("flow", "done")
+        await namespace.journal.record(
+            Exchange(IncomingRequest("GET", "/x", {}, {}), Outcome(False, 404), 0.0, 0.1)
+        )
+        await namespace.update_api_stubs(
+            lambda current: ApiStubsChange((api,), frozenset({"file-stub"}))
+        )
+    assert await mine.reset() == 1
+    assert (await mine.hits(), await mine.scenarios()) == ({}, {})
+    assert (await mine.journal.stats()).size == 0
+    cleared = await mine.api_stubs()
+    assert (cleared.stubs, cleared.hidden_file_ids) == ((), frozenset({"file-stub"}))
+    assert (await other.hits(), await other.scenarios()) == ({"s": 1}, {"flow": "done"})
+    assert (await other.journal.stats()).size == 1
+    assert len((await other.api_stubs()).stubs) == 1
+
+
+async def test_namespaces_are_bounded_and_only_created_on_purpose(make_state: MakeState) -> None:
+    state = make_state(2)
+    assert await state.lookup("ghost") is None
+    state.detached("ghost")  # what a reader of a namespace not yet created sees
+    assert await state.names() == []
+    await state.create("a")
+    assert await state.create("a") is await state.lookup("a")
+    await state.create("b")
+    with pytest.raises(NamespaceLimitError, match="limit of 2 namespaces"):
+        await state.create("c")
+    assert await state.names() == ["a", "b"]
+    assert await state.remove("a")
+    assert not await state.remove("a")
+    await state.create("c")
+    assert await state.lookup(None) is state.default
+
+
+async def test_concurrent_creation_of_one_namespace_gives_one_state(make_state: MakeState) -> None:
+    state = make_state(2)
+    created = await asyncio.gather(*(state.create("same") for _ in range(20)))
+    assert all(namespace is created[0] for namespace in created)
+    assert await state.names() == ["same"]
+
+
+async def test_api_orders_are_unique_under_concurrency(make_state: MakeState) -> None:
+    state = make_state(2)
+    firsts = await asyncio.gather(*(state.next_api_orders(3) for _ in range(50)))
+    numbers = [first + offset for first in firsts for offset in range(3)]
+    assert len(set(numbers)) == 150
