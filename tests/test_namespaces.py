@@ -153,21 +153,25 @@ async def test_invalid_namespace_names_are_plain_paths(serve: ServeStubs) -> Non
 
 
 async def test_verify_within_waits_for_a_request_sent_later(serve: ServeStubs) -> None:
-    client = await serve(FILE_STUBS)
-    began = time.monotonic()
+    client = await serve(
+        {**FILE_STUBS, "slow.yaml": "- {request: {path: /slow}, response: {delay_ms: 15000}}\n"}
+    )
     verify = asyncio.ensure_future(
         client.post(
             "/__admin/ns/app/verify",
-            json={"request": {"path": "/shared"}, "count": 1, "within_ms": 5000},
+            json={"request": {"path": "/shared"}, "count": 1, "within_ms": 30000},
         )
     )
-    await asyncio.sleep(0.2)  # the app's background job calls a little later
+    assert (await client.get("/__admin/health")).status == 200  # other calls go on meanwhile
     assert not verify.done()
     assert (await client.get("/~app/shared")).status == 200
+    slow = asyncio.ensure_future(client.get("/slow"))
+    done, _ = await asyncio.wait({verify, slow}, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {verify}  # woken by the request, long before its 30 s window or the 15 s one
     response = await verify
     assert response.status == 200
     assert await response.json() == {"ok": True, "count": 1}
-    assert time.monotonic() - began < 4.5  # woken by the append, not by the deadline
+    slow.cancel()
 
 
 async def test_verify_within_fails_after_the_window_with_near_misses(serve: ServeStubs) -> None:
