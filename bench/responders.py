@@ -1,11 +1,14 @@
 """W0: bare responders that answer any request with the W1 body, the ceiling of our HTTP stack.
 
-    python bench/responders.py {web,lowlevel,written} [--uvloop] --port P
+    python bench/responders.py {web,lowlevel,written,floor} [--uvloop] --port P
 
 `web` is an aiohttp web.Application with one catch-all route; `lowlevel` is aiohttp's low-level
 web.Server (no router, no middlewares); both are also the "bare aiohttp app" of the start-up
 test. `written` is the low-level server answering as mockserver answers a fixed stub: the head
-serialised once, the Date line once a second, one transport write, no aiohttp Response.
+serialised once, the Date line once a second, one transport write, no aiohttp Response. `floor`
+is the start-up and memory floor of mockserver's stack: the `web` app (run with --uvloop) that
+also imports pydantic and PyYAML and defines one model, which mockserver cannot do without
+(pydantic is the one source of truth of the stub format).
 """
 
 from __future__ import annotations
@@ -66,9 +69,23 @@ async def _write(request: web.BaseRequest) -> web.StreamResponse:
     return _WRITTEN
 
 
+def _define_a_model() -> type:
+    import pydantic
+    import yaml  # noqa: F401  # imported for its cost: the floor's stack is mockserver's
+
+    class Stub(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        path: str
+        status: int = 200
+
+    return Stub
+
+
 async def serve(kind: str, host: str, port: int) -> None:
     runner: web.BaseRunner[web.BaseRequest] | web.AppRunner
-    if kind == "web":
+    if kind == "floor":
+        _define_a_model()
+    if kind in ("web", "floor"):
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", _respond)
         runner = web.AppRunner(app, access_log=None)
@@ -82,7 +99,7 @@ async def serve(kind: str, host: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["web", "lowlevel", "written"])
+    parser.add_argument("kind", choices=["web", "lowlevel", "written", "floor"])
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
