@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Final, Protocol
 
+from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.journal import Journal
 
@@ -50,8 +51,16 @@ class State(Protocol):
         """Drop a removed stub's counter, so a new stub with its id starts at zero."""
         ...
 
+    @property
+    def clock(self) -> ClockSetting:
+        """What "now" is for this namespace's templates (PRODUCT.md section 14)."""
+        ...
+
+    def set_clock(self, setting: ClockSetting) -> None: ...
+
     def reset(self) -> None:
-        """Clear the journal and every counter; every scenario goes back to "started"."""
+        """Clear the journal and every counter; every scenario goes back to "started", the
+        clock to real time."""
         ...
 
 
@@ -62,6 +71,7 @@ class MemoryState:
         self._journal = journal
         self._hits: dict[str, int] = {}
         self._scenarios: dict[str, str] = {}
+        self._clock = REAL
         self._lock = threading.Lock()
 
     @property
@@ -95,18 +105,27 @@ class MemoryState:
         with self._lock:
             self._hits.pop(stub_id, None)
 
+    @property
+    def clock(self) -> ClockSetting:
+        return self._clock
+
+    def set_clock(self, setting: ClockSetting) -> None:
+        self._clock = setting  # one assignment of a frozen value: readers see old or new
+
     def reset(self) -> None:
         self._journal.clear()
         with self._lock:
             self._hits.clear()
             self._scenarios.clear()
+            self._clock = REAL
 
 
 class Namespaces:
     """The state of every namespace: the default one (None) and others created on first use.
 
     Their number is bounded, so a client inventing namespaces cannot exhaust memory; each has
-    its own journal (with the configured bounds), counters and scenario states.
+    its own journal (with the configured bounds), counters, scenario states and clock (which
+    starts as the default namespace's).
     """
 
     def __init__(self, make_state: Callable[[], State], limit: int) -> None:
@@ -128,12 +147,18 @@ class Namespaces:
                         "namespaces; remove unused ones through the admin API or raise "
                         "--max-namespaces"
                     )
-                found = self._states[namespace] = self._make_state()
+                found = self._states[namespace] = self._new_state()
             return found
 
     def fresh(self) -> State:
         """A state belonging to no namespace (what a namespace not yet created looks like)."""
-        return self._make_state()
+        return self._new_state()
+
+    def _new_state(self) -> State:
+        """A new namespace's state: its clock starts as the default namespace's."""
+        state = self._make_state()
+        state.set_clock(self._states[None].clock)
+        return state
 
     def remove(self, namespace: str) -> bool:
         with self._lock:
