@@ -20,6 +20,7 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
+from mockserver.clock import ClockSetting
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError, TemplateError
 from mockserver.incoming import IncomingRequest, header_block, raw_query, split_namespace
@@ -159,7 +160,9 @@ class MockHandler:
                 unmatched: web.Response = (
                     unmatched_response(incoming, near)
                     if answer is None
-                    else shaped_unmatched_response(answer, incoming, near, found.hits)
+                    else shaped_unmatched_response(
+                        answer, incoming, near, found.hits, scope.state.clock
+                    )
                 )
                 self._record(
                     incoming, received, started, False, unmatched.status, near_misses=tuple(near)
@@ -173,7 +176,9 @@ class MockHandler:
                     fixed = render_answer(
                         prepared,
                         prepared.templates,
-                        template_context(incoming, found.path_params, found.hits),
+                        template_context(
+                            incoming, found.path_params, found.hits, scope.state.clock
+                        ),
                     )
                 except TemplateError as failure:
                     self._record(
@@ -273,14 +278,18 @@ class MockHandler:
 
 
 def shaped_unmatched_response(
-    answer: Stub, request: IncomingRequest, near: list[dict[str, Any]], hits: int
+    answer: Stub,
+    request: IncomingRequest,
+    near: list[dict[str, Any]],
+    hits: int,
+    clock: ClockSetting,
 ) -> web.Response:
     """The answer of an `unmatched: true` stub to a request no other stub matched: the shape the
     service's SDK expects of an error, with the explanation in `miss` for its templates."""
     prepared = answer.responses[0]
     if prepared.templates is None:
         return stub_response(prepared)
-    context = template_context(request, {}, hits)
+    context = template_context(request, {}, hits, clock)
     context["miss"] = unmatched_explanation(request, near)
     try:
         return render_response(prepared, prepared.templates, context)
