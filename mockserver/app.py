@@ -144,7 +144,8 @@ class MockHandler:
                 plan = _refused(body.size, body.timed_out, self._max_body, self._client_timeout)
             else:
                 found = await scope.select(incoming)  # select, and claim in the state
-                plan = plan_answer(found, incoming, scope.stubs)
+                clock = await scope.state.clock()
+                plan = plan_answer(found, incoming, scope.stubs, clock)
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )

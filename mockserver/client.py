@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdminError",
+    "AsyncClock",
     "AsyncMockServerClient",
+    "Clock",
+    "ClockState",
     "Headers",
     "JournalEntry",
     "MockServerClient",
@@ -680,8 +683,15 @@ class MockServerClient:
         path = "/scenarios/" + urllib.parse.quote(name, safe="")
         self._run(_json_call("PUT", path, {"state": state}, dict))
 
+    @property
+    def clock(self) -> Clock:
+        """The namespace's clock, which `now()` in templates reads: `freeze(at)`, `offset(ms)`,
+        `advance(ms)`, `reset()`, `get()`."""
+        return Clock(self._run)
+
     def reset(self) -> None:
-        """Clear the journal, scenarios, sequences and counters; remove API-added stubs."""
+        """Clear the journal, scenarios, sequences and counters; remove API-added stubs; put the
+        clock back on real time."""
         self._run(_Call("POST", "/reset", dict))
 
     def in_namespace(self, namespace: str) -> MockServerClient:
@@ -879,6 +889,10 @@ class AsyncMockServerClient:
         path = "/scenarios/" + urllib.parse.quote(name, safe="")
         await self._run(_json_call("PUT", path, {"state": state}, dict))
 
+    @property
+    def clock(self) -> AsyncClock:
+        return AsyncClock(self._run)
+
     async def reset(self) -> None:
         await self._run(_Call("POST", "/reset", dict))
 
@@ -915,3 +929,97 @@ class AsyncMockServerClient:
                     ) from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+# --- the clock --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """A namespace's clock as the server reports it (contract section 14): `mode` is "real",
+    "frozen" or "offset"; `now` is the clock's time when the server answered."""
+
+    mode: str
+    now: datetime
+    frozen: datetime | None
+    offset_ms: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClockState:
+        frozen = data.get("frozen")
+        return cls(
+            mode=str(data["mode"]),
+            now=datetime.fromisoformat(str(data["now"])),
+            frozen=None if frozen is None else datetime.fromisoformat(str(frozen)),
+            offset_ms=int(data.get("offset_ms") or 0),
+        )
+
+
+def _clock_call(method: str, path: str = "/clock", payload: Any = None) -> _Call[ClockState]:
+    if payload is None:
+        return _Call(method, path, ClockState.from_json)
+    return _json_call(method, path, payload, ClockState.from_json)
+
+
+def _freeze_call(at: datetime | str) -> _Call[ClockState]:
+    if isinstance(at, datetime):
+        if at.utcoffset() is None:
+            raise ValueError(
+                f"freeze(at): {at!r} has no time zone; give one, e.g. tzinfo=datetime.UTC"
+            )
+        at = at.isoformat()
+    return _clock_call("PUT", payload={"frozen": at})
+
+
+class Clock:
+    """`client.clock`: the clock of the client's namespace, which `now()` in templates reads
+    (the journal's `time` and the `Date` header stay real). Each call returns the clock as the
+    server then reports it. A namespace's clock starts as the default namespace's; a reset puts
+    it back on real time.
+
+    `client.clock.freeze("2026-01-01T00:00:00Z")`, then `client.clock.advance(60_000)`.
+    """
+
+    def __init__(self, run: Callable[[_Call[ClockState]], ClockState]) -> None:
+        self._run = run
+
+    def get(self) -> ClockState:
+        return self._run(_clock_call("GET"))
+
+    def freeze(self, at: datetime | str) -> ClockState:
+        """Stop the clock at `at`: an aware datetime, or RFC 3339 text with a zone."""
+        return self._run(_freeze_call(at))
+
+    def offset(self, ms: int) -> ClockState:
+        """Run the clock at real time plus `ms` milliseconds (may be negative)."""
+        return self._run(_clock_call("PUT", payload={"offset_ms": ms}))
+
+    def advance(self, ms: int) -> ClockState:
+        """Move a frozen clock by `ms` milliseconds, or add them to the offset of a running one."""
+        return self._run(_clock_call("POST", "/clock/advance", {"ms": ms}))
+
+    def reset(self) -> ClockState:
+        """Back to real time."""
+        return self._run(_clock_call("DELETE"))
+
+
+class AsyncClock:
+    """The async twin of `Clock`: `await client.clock.freeze(at)`."""
+
+    def __init__(self, run: Callable[[_Call[ClockState]], Awaitable[ClockState]]) -> None:
+        self._run = run
+
+    async def get(self) -> ClockState:
+        return await self._run(_clock_call("GET"))
+
+    async def freeze(self, at: datetime | str) -> ClockState:
+        return await self._run(_freeze_call(at))
+
+    async def offset(self, ms: int) -> ClockState:
+        return await self._run(_clock_call("PUT", payload={"offset_ms": ms}))
+
+    async def advance(self, ms: int) -> ClockState:
+        return await self._run(_clock_call("POST", "/clock/advance", {"ms": ms}))
+
+    async def reset(self) -> ClockState:
+        return await self._run(_clock_call("DELETE"))

@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 
+from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.memory_journal import MemoryJournal
 from mockserver.state import (
@@ -28,12 +29,15 @@ from mockserver.state import (
 class MemoryNamespace:
     """One namespace's state in memory."""
 
-    def __init__(self, name: str | None, journal: MemoryJournal) -> None:
+    def __init__(
+        self, name: str | None, journal: MemoryJournal, clock: ClockSetting = REAL
+    ) -> None:
         self._name = name
         self._journal = journal
         self._hits: dict[str, int] = {}
         self._scenarios: dict[str, str] = {}
         self._api = ApiStubs()
+        self._clock = clock
         self._lock = threading.Lock()
 
     @property
@@ -96,12 +100,24 @@ class MemoryNamespace:
             self._api = ApiStubs(changed.stubs, changed.hidden_file_ids, self._api.version + 1)
             return self._api
 
+    def clock_now(self) -> ClockSetting:
+        return self._clock
+
+    async def clock(self) -> ClockSetting:
+        return self._clock
+
+    async def update_clock(self, change: Callable[[ClockSetting], ClockSetting]) -> ClockSetting:
+        with self._lock:
+            self._clock = change(self._clock)
+            return self._clock
+
     async def reset(self) -> int:
         await self._journal.clear()
         with self._lock:
             removed = len(self._api.stubs)
             self._hits.clear()
             self._scenarios.clear()
+            self._clock = REAL
             self._api = ApiStubs((), self._api.hidden_file_ids, self._api.version + 1)
             return removed
 
@@ -133,7 +149,9 @@ class MemoryState:
     def _new(self, name: str | None, journal: MemoryJournal | None = None) -> MemoryNamespace:
         if journal is None:
             journal = MemoryJournal(self._journal_limit, self._journal_max_bytes)
-        return MemoryNamespace(name, journal)
+        # a new namespace's clock starts as the default's (PRODUCT.md §14)
+        clock = REAL if name is None else self._default.clock_now()
+        return MemoryNamespace(name, journal, clock)
 
     @property
     def limit(self) -> int:

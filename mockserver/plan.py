@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockserver.answers import Answer, Faulted, Fixed, Replied, Streamed
+from mockserver.clock import ClockSetting
 from mockserver.errors import TemplateError
 from mockserver.exchange import Outcome
 from mockserver.incoming import IncomingRequest
@@ -32,12 +33,15 @@ class Plan:
     outcome: Outcome
 
 
-def plan_answer(found: Found, request: IncomingRequest, stubs: StubSet) -> Plan:
+def plan_answer(
+    found: Found, request: IncomingRequest, stubs: StubSet, clock: ClockSetting
+) -> Plan:
     """The answer to `request` given what `found` says (`stubs`: the set it was selected from,
-    where an unmatched request's near misses are looked for)."""
+    where an unmatched request's near misses are looked for; `clock`: what `now()` in its
+    templates reads)."""
     stub = found.stub
     if stub is None or found.path_params is None:
-        return _unmatched(found, request, stubs)
+        return _unmatched(found, request, stubs, clock)
     prepared = stub.response_for(found.hits)
     if prepared.fault is not None:
         return Plan(Faulted(prepared, prepared.fault), _matched(stub, None, fault=prepared.fault))
@@ -46,7 +50,7 @@ def plan_answer(found: Found, request: IncomingRequest, stubs: StubSet) -> Plan:
     templates = prepared.templates
     if templates is None:
         return Plan(Fixed(prepared, prepared.delay_ms), _matched(stub, prepared.status))
-    context = template_context(request, found.path_params, found.hits)
+    context = template_context(request, found.path_params, found.hits, clock)
     try:
         rendered = render_answer(prepared, templates, context)
     except TemplateError as failure:
@@ -63,7 +67,7 @@ def _matched(
     return Outcome(True, status, stub.id, stub.service, error=error, fault=fault)
 
 
-def _unmatched(found: Found, request: IncomingRequest, stubs: StubSet) -> Plan:
+def _unmatched(found: Found, request: IncomingRequest, stubs: StubSet, clock: ClockSetting) -> Plan:
     near = tuple(stub_near_misses(stubs, request, found.skipped))
     shaper = found.unmatched_answer
     if shaper is None:
@@ -76,7 +80,7 @@ def _unmatched(found: Found, request: IncomingRequest, stubs: StubSet) -> Plan:
     if templates is None:
         reply = stub_response(prepared)
     else:
-        context = template_context(request, {}, found.hits)
+        context = template_context(request, {}, found.hits, clock)
         context["miss"] = unmatched_explanation(request, near)
         try:
             reply = stub_response(render_answer(prepared, templates, context))

@@ -162,9 +162,10 @@ def mockserver(
     """A client of the mock server; point the application at `mockserver.url`.
 
     Each test works in a namespace of its own (`mockserver.url` carries its `/~name` prefix),
-    so its stubs, requests, counters and scenario states are its own even when many test
+    so its stubs, requests, counters, scenario states and clock are its own even when many test
     processes share one sidecar; the namespace is removed after the test. With a pinned
-    namespace (MOCKSERVER_NAMESPACE), every test works in that one, reset before the test.
+    namespace (MOCKSERVER_NAMESPACE), every test works in that one, reset before the test (the
+    reset puts its clock back on real time too).
     """
     pinned = request.config.stash.get(_PINNED, None)
     if pinned:

@@ -2,11 +2,11 @@
 
 Per namespace (`NamespaceState`): the journal; one atomic claim per match, in which a stub's
 scenario state, its `times`, its position in a response sequence and its hit count are decided
-together; scenario states; the stubs added through the admin API, versioned; and a reset of all
-of it as one operation. Across namespaces (`State`): the registry and its limit, and the counter
-that numbers API stubs. The interface is async, so a store shared over the network (Redis) can
-sit behind it; the in-memory one says it is `local`, which lets the request path take its
-synchronous fast answers (`LocalNamespaceState`).
+together; scenario states; the stubs added through the admin API, versioned; the clock that
+templates read; and a reset of all of it as one operation. Across namespaces (`State`): the
+registry and its limit, and the counter that numbers API stubs. The interface is async, so a
+store shared over the network (Redis) can sit behind it; the in-memory one says it is `local`,
+which lets the request path take its synchronous fast answers (`LocalNamespaceState`).
 
 The compiled side (stub sets, indexes, matchers) is not state: every process builds its own from
 the stubs the state holds. Pure: no sockets.
@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from mockserver.clock import ClockSetting
 from mockserver.journal import Journal, LocalJournal
 from mockserver.stub import Stub
 
@@ -118,9 +119,18 @@ class NamespaceState(Protocol):
         the result, with its new version."""
         ...
 
+    async def clock(self) -> ClockSetting:
+        """What "now" is for this namespace's templates (PRODUCT.md §14)."""
+        ...
+
+    async def update_clock(self, change: Callable[[ClockSetting], ClockSetting]) -> ClockSetting:
+        """Apply `change` to the clock atomically (it may raise to refuse); the new setting."""
+        ...
+
     async def reset(self) -> int:
-        """Clear the journal, every counter and scenario state, and the API stubs, as one
-        operation (file stubs this namespace removed stay removed); how many API stubs went."""
+        """Clear the journal, every counter and scenario state, and the API stubs, and put the
+        clock back on real time, as one operation (file stubs this namespace removed stay
+        removed); how many API stubs went."""
         ...
 
 
@@ -163,7 +173,8 @@ class State(Protocol):
         ...
 
     async def create(self, name: str) -> NamespaceState:
-        """The namespace's state, created if new (NamespaceLimitError past the limit)."""
+        """The namespace's state, created if new (NamespaceLimitError past the limit); a new
+        namespace's clock starts as the default namespace's."""
         ...
 
     async def remove(self, name: str) -> bool: ...

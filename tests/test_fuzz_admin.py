@@ -83,6 +83,8 @@ VALID_BODIES: Final[dict[tuple[str, str], Any]] = {
     ("POST", "/verify"): {"request": {}},
     ("POST", "/verify/sequence"): {"requests": [{}]},
     ("PUT", "/scenarios/{name}"): {"state": "paid"},
+    ("PUT", "/clock"): {"offset_ms": 0},
+    ("POST", "/clock/advance"): {"ms": 0},
 }
 
 

@@ -174,9 +174,11 @@ def test_each_test_starts_clean(pytester: pytest.Pytester) -> None:
                 id="refund", request={"path": "/payments/v1/refunds"}, response={"json": {}})
             charge(mockserver.url, currency="usd")
             mockserver.verify(path="/payments/v1/charges")
+            mockserver.clock.freeze("2026-01-01T00:00:00Z")
 
         def test_sees_neither_the_stub_nor_the_requests(mockserver):
             assert mockserver.requests() == []
+            assert mockserver.clock.get().mode == "real"
             assert [stub["id"] for stub in mockserver.stubs()] == ["create-charge"]
             charge(mockserver.url, currency="usd")
             mockserver.verify(path="/payments/v1/charges", count=1)
@@ -438,10 +440,12 @@ def test_a_pinned_namespace_is_every_tests_reset_before_each_and_kept(
     write(stubs / "once.yaml", ONCE)
     sidecar = start_sidecar(stubs)
     app_url = f"{sidecar}/~app"  # the application's base URL, fixed when it started
-    # what an earlier run left in the namespace: a stub, a request, a spent `times`, a state
+    # what an earlier run left in the namespace: a stub, a request, a spent `times`, a state,
+    # a frozen clock
     earlier = MockServerClient(sidecar, namespace="app")
     earlier.add_stub(id="left-over", request={"path": "/old"})
     earlier.set_scenario("flow", "done")
+    earlier.clock.freeze("2026-01-01T00:00:00Z")
     urllib.request.urlopen(f"{app_url}/once", timeout=10).close()
     monkeypatch.setenv("MOCKSERVER_URL", sidecar)
     monkeypatch.setenv("MOCKSERVER_NAMESPACE", "app")
@@ -456,6 +460,7 @@ def test_a_pinned_namespace_is_every_tests_reset_before_each_and_kept(
             assert sorted(stub["id"] for stub in mockserver.stubs()) == [
                 "create-charge", "flow", "once"]
             assert mockserver.scenarios() == {{"flow": "started"}}
+            assert mockserver.clock.get().mode == "real"
             with urllib.request.urlopen(APP_URL + "/once", timeout=10) as response:
                 assert json.loads(response.read()) == {{"first": True}}  # `times` restored
 
@@ -463,6 +468,7 @@ def test_a_pinned_namespace_is_every_tests_reset_before_each_and_kept(
             starts_clean(mockserver)
             mockserver.add_stub(id="refund", request={{"path": "/payments/v1/refunds"}})
             mockserver.set_scenario("flow", "first")
+            mockserver.clock.offset(3_600_000)
             assert charge(APP_URL, currency="usd")[0] == 201
             mockserver.verify(path="/payments/v1/charges")
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import AdminInputError, NamespaceLimitError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
@@ -174,3 +176,29 @@ async def test_api_orders_are_unique_under_concurrency(make_state: MakeState) ->
     firsts = await asyncio.gather(*(state.next_api_orders(3) for _ in range(50)))
     numbers = [first + offset for first in firsts for offset in range(3)]
     assert len(set(numbers)) == 150
+
+
+async def test_a_namespace_starts_with_the_default_clock_and_reset_makes_it_real(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4)
+    frozen = ClockSetting.frozen_at(datetime(2026, 1, 1, tzinfo=UTC))
+    assert await state.default.clock() == REAL
+    before = await state.create("before")
+    assert await before.clock() == REAL
+    await state.default.update_clock(lambda _current: frozen)
+    assert await state.detached("ghost").clock() == frozen  # what it would start with
+    created = await state.create("after")
+    assert await created.clock() == frozen
+    assert await before.clock() == REAL  # a copy at creation, not a link
+    await created.reset()
+    assert (await created.clock(), await state.default.clock()) == (REAL, frozen)
+
+
+async def test_clock_changes_are_atomic(make_state: MakeState) -> None:
+    state = make_state(4).default
+    await state.update_clock(lambda _current: ClockSetting.offset_by(0))
+    await asyncio.gather(
+        *(state.update_clock(lambda current: current.advance(10)) for _ in range(100))
+    )
+    assert (await state.clock()).offset_ms == 1000

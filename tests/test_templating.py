@@ -13,6 +13,7 @@ import pytest
 from pydantic import JsonValue
 
 from mockserver import templating
+from mockserver.clock import ClockSetting
 from mockserver.errors import TemplateCompileError, TemplateError
 from mockserver.incoming import IncomingRequest, join_headers, parse_query
 from mockserver.templating import (
@@ -179,6 +180,30 @@ def test_now(call: str, offset: timedelta) -> None:
     assert isinstance(rendered, str)
     shown = parse_utc(rendered) - offset
     # wide margins: the test checks the offset and the format, not the clock
+    assert before - timedelta(minutes=1) <= shown <= before + timedelta(minutes=5)
+
+
+def test_now_reads_the_clock_it_is_given() -> None:
+    compiled = compile_template_value(
+        {"now": "{{ now() }}", "later": "{{ now('+1d2h') }}", "text": "at {{ now('-1s') }}"},
+        "response.json",
+    )
+    frozen = ClockSetting.frozen_at(datetime(2026, 1, 1, 0, 0, 0, 750_000, tzinfo=UTC))
+    assert compiled.render(template_context(CHARGE, {}, 1, frozen)) == {
+        "now": "2026-01-01T00:00:00Z",
+        "later": "2026-01-02T02:00:00Z",
+        "text": "at 2025-12-31T23:59:59Z",
+    }
+    ancient = template_context(
+        CHARGE, {}, 1, ClockSetting.frozen_at(datetime(900, 5, 6, tzinfo=UTC))
+    )
+    assert render_text(compile_template_value("{{ now() }}", "body"), ancient) == (
+        "0900-05-06T00:00:00Z"  # four digits of year, as RFC 3339 wants
+    )
+    before = datetime.now(UTC).replace(microsecond=0)
+    ahead = compiled.render(template_context(CHARGE, {}, 1, ClockSetting.offset_by(86_400_000)))
+    assert isinstance(ahead, dict)
+    shown = parse_utc(str(ahead["now"])) - timedelta(days=1)
     assert before - timedelta(minutes=1) <= shown <= before + timedelta(minutes=5)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mockserver.admin.clock import ClockResource
 from mockserver.admin.context import (
     NAMESPACE_ROUTE,
     NAMESPACE_SEGMENT,
@@ -39,6 +40,7 @@ class AdminApi:
             *RequestsResource(context).routes(),
             *VerifyResource(context).routes(),
             *ScenariosResource(context).routes(),
+            *ClockResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:

@@ -184,3 +184,5 @@ class AdminRoute:
     parameters: tuple[dict[str, Any], ...] = ()
     scoped: bool = True
     """Also served under {prefix}/ns/{namespace}/..., acting on that namespace."""
+    answer: dict[str, Any] | None = None
+    """The JSON schema of a successful answer; the OpenAPI document says "object" without one."""

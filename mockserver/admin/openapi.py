@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from mockserver.admin.clock import CLOCK_SCHEMA
 from mockserver.admin.context import NAMESPACE_PARAMETER, NAMESPACE_SEGMENT, AdminRoute
 from mockserver.spec import RequestSpec, StubDocument, StubSpec
 
@@ -59,6 +60,7 @@ def _component_schemas() -> dict[str, Any]:
             }
         },
     }
+    schemas["Clock"] = CLOCK_SCHEMA
     schemas["Error"] = {
         "type": "object",
         "required": ["error", "details"],
@@ -73,7 +75,9 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__.strip("_") + "_" + route.method.lower(),
-            "responses": {str(status): _response(status) for status in route.responses},
+            "responses": {
+                str(status): _response(status, route.answer) for status in route.responses
+            },
         }
         if route.parameters:
             operation["parameters"] = list(route.parameters)
@@ -92,7 +96,7 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
             statuses = sorted({*route.responses, 404, 503})  # a bad name; too many namespaces
             scoped = {
                 **operation,
-                "responses": {str(status): _response(status) for status in statuses},
+                "responses": {str(status): _response(status, route.answer) for status in statuses},
                 "operationId": operation["operationId"] + "_in_namespace",
                 "parameters": [NAMESPACE_PARAMETER, *route.parameters],
                 "tags": ["namespaced"],
@@ -115,8 +119,9 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
     }
 
 
-def _response(status: int) -> dict[str, Any]:
-    content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+def _response(status: int, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+    schema = answer if answer is not None and status < 300 else {"type": "object"}
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
     if status in (400, 404, 503):
         content = {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}
     return {"description": _STATUS_TEXT.get(status, "Response"), "content": content}

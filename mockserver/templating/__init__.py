@@ -21,14 +21,16 @@ import collections
 import math
 import random
 import re
+import time
 import uuid as uuid_module
 from abc import ABC, abstractmethod
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Protocol
 
 from pydantic import JsonValue
 
+from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import TemplateCompileError, TemplateError
 from mockserver.incoming import IncomingRequest
 from mockserver.templating.sandbox import (
@@ -414,9 +416,15 @@ class RequestFields(dict[str, object]):
 
 
 def template_context(
-    request: IncomingRequest, path_params: Mapping[str, str], hits: int
+    request: IncomingRequest,
+    path_params: Mapping[str, str],
+    hits: int,
+    clock: ClockSetting = REAL,
 ) -> dict[str, object]:
     """What a template sees: `request`, `hits` (the stub's count, as the caller gives it), helpers.
+
+    `now()` reads `clock`, the namespace's (real time unless frozen or offset through the admin
+    API).
 
     `request.query.tag` and `request.form.tag` are the first value of a repeated name;
     `request.query_all.tag` and `request.form_all.tag` are the list of all of them. Headers have
@@ -428,7 +436,7 @@ def template_context(
     return {
         "request": RequestFields(request, path_params),
         "hits": hits,
-        "now": now,
+        "now": now if clock.mode == "real" else _now_on(clock),
         "uuid": uuid,
         "random_int": random_int,
         "random_hex": random_hex,
@@ -440,14 +448,26 @@ def now(offset: str = "") -> str:
 
     Units: s, m, h, d, w; a sign is required.
     """
-    moment = datetime.now(UTC)
+    return _shown(datetime.now(UTC), offset)
+
+
+def _now_on(clock: ClockSetting) -> Callable[[str], str]:
+    """`now()` on a frozen or offset clock."""
+
+    def now(offset: str = "") -> str:
+        return _shown(clock.now(time.time()), offset)
+
+    return now
+
+
+def _shown(moment: datetime, offset: str) -> str:
     if offset:
         found = _OFFSET.fullmatch(offset.strip()) if isinstance(offset, str) else None
         if found is None:
             raise ValueError(f"now(): offset {offset!r} must look like '+1h', '-30m' or '+1d12h'")
         seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _OFFSET_PART.findall(found[2]))
         moment += timedelta(seconds=seconds if found[1] == "+" else -seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"  # year 0900 too
 
 
 def uuid() -> str:
