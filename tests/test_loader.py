@@ -1,4 +1,7 @@
-"""Loading stub files: discovery, documents, default ids, and every error located at path:line."""
+"""Loading stub files: discovery, documents, default ids, and every error located at path:line.
+
+The locator itself is tested in test_locations.py, response compilation in test_prepare.py.
+"""
 
 from __future__ import annotations
 
@@ -216,21 +219,6 @@ def test_body_file_symlink_out_of_the_stub_directory_is_refused(tmp_path: Path) 
     assert errors == [
         "s.yaml:2: response.body_file: '__files/link.txt' resolves outside the stub directories"
     ]
-
-
-def test_body_file_is_read_at_load_time(tmp_path: Path) -> None:
-    write_stubs(
-        tmp_path,
-        {
-            "s.yaml": "- request: {path: /a}\n  response: {body_file: __files/c.json}\n",
-            "__files/c.json": '{"id": "cus_1"}',
-        },
-    )
-    loaded = load_paths([tmp_path])
-    (tmp_path / "__files" / "c.json").unlink()
-    response = loaded.stubs[0].responses[0]
-    assert response.body == b'{"id": "cus_1"}'
-    assert ("Content-Type", "application/json; charset=utf-8") in response.headers
 
 
 def test_non_utf8_stub_file_is_an_error(tmp_path: Path) -> None:
