@@ -269,7 +269,7 @@ def model_errors(error: ValidationError) -> list[dict[str, str]]:
     located = []
     for detail in error.errors(include_url=False):
         loc = tuple(detail["loc"])
-        if loc[-1:] == ("template",):  # the user wrote a plain path string
+        if loc[-2:] == ("path", "template"):  # the user wrote a plain path string
             loc = loc[:-1]
         located.append({"field": format_loc(loc), "message": message(detail)})
     return located

@@ -162,11 +162,20 @@ def test_validation_errors_are_placed_at_their_lines() -> None:
             [{"field": "heders", "message": "unknown field 'heders'; did you mean 'headers'?"}],
         ),
         (
+            {"template": True},
+            [
+                {
+                    "field": "template",
+                    "message": "unknown field 'template' here: it belongs elsewhere in a stub",
+                }
+            ],
+        ),
+        (
             {"query": []},
             [{"field": "query", "message": "input should be a valid dictionary (got a list)"}],
         ),
     ],
-    ids=["plain-path-string", "misspelt", "wrong-kind"],
+    ids=["plain-path-string", "misspelt", "right-name-wrong-place", "wrong-kind"],
 )
 def test_model_errors_word_an_admin_body_with_field_paths(
     data: dict[str, object], expected: list[dict[str, str]]
