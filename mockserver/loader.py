@@ -3,14 +3,14 @@
 The only module that reads stub files. YAML is composed by hand (not `safe_load`) to keep each
 node's line, so a pydantic error's `loc` maps back to `path:line` (`locations`). Every file is
 read and every stub validated before failing, so one run reports all errors. A valid `StubSpec`
-becomes a `Stub` in one place, the builder: its responses prepared (`prepare`), its request
-matcher compiled, its id defaulted.
+becomes a `Stub` in one place, `build_stubs`' builder: its responses prepared (`prepare`), its
+request matcher compiled, its id defaulted. Code that makes specs itself (an admin call's JSON,
+later record mode and importers) enters there, without YAML.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -92,8 +92,53 @@ def parse_stub_text(text: str, *, stub_dirs: Sequence[Path], label: str = API_SO
 
 
 def parse_stub_data(data: Any, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
-    """Stubs from already-parsed JSON, re-read as YAML (JSON's superset) to share one path."""
-    return parse_stub_text(json.dumps(data, indent=1), stub_dirs=stub_dirs, label=label)
+    """Stubs from an admin call's parsed JSON: validated as models, then `build_stubs`.
+
+    Errors have `label` ("api") as their source, since the data has no lines.
+    """
+    errors: list[StubError] = []
+    specs: list[StubSpec] = []
+    found = list(_stubs_of(data, None, label, errors))
+    header = found[0][2] if found else _NO_HEADER  # one JSON value is one document
+    for _, stub_data, _ in found:
+        spec = _validated(stub_data, "api", None, label, errors)
+        if spec is not None:
+            specs.append(spec)
+    try:
+        built = build_stubs(
+            specs, "api", _api_base_dir(stub_dirs), stub_dirs=stub_dirs, header=header, name=label
+        )
+    except StubLoadError as error:
+        raise StubLoadError([*errors, *error.errors]) from None
+    if errors:
+        raise StubLoadError(errors)
+    return built
+
+
+def build_stubs(
+    specs: Iterable[StubSpec],
+    origin: Origin,
+    base_dir: Path,
+    *,
+    stub_dirs: Sequence[Path] = (),
+    header: DocumentHeader | None = None,
+    name: str = API_SOURCE,
+) -> list[Stub]:
+    """Stubs from specs that are valid already: the model-first way in, without YAML.
+
+    Responses are prepared as at load: a `body_file` is read relative to `base_dir` and must
+    resolve inside `stub_dirs` (by default `base_dir`). `header` gives the document's service,
+    base path and host. Default ids are `<name>:<index>`; errors have `name` as their source
+    and the field path inside the stub.
+
+    Raises:
+        StubLoadError: every response that cannot be prepared, and duplicate ids.
+    """
+    directories = stub_dirs or (base_dir,)
+    builder = _Builder(tuple(directory.resolve() for directory in directories), origin)
+    for index, spec in enumerate(specs):
+        builder.add(spec, header or _NO_HEADER, base_dir, name, f"{name}:{index}", None)
+    return builder.finish()
 
 
 def _api_base_dir(stub_dirs: Sequence[Path]) -> Path:
