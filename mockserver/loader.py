@@ -1,15 +1,15 @@
-"""Stub files -> YAML nodes with lines -> spec models -> Stub records, or every StubError.
+"""Stub files -> YAML documents -> spec models -> Stub records, or every StubError.
 
-The only module that reads files. YAML is composed by hand (not `safe_load`) to keep each node's
-line, so a pydantic error's `loc` maps back to `path:line`. Every file is read and every stub
-validated before failing, so one run reports all errors. `body_file`s are read here, once, and
-must resolve inside a stub directory.
+The only module that reads stub files. YAML is composed by hand (not `safe_load`) to keep each
+node's line, so a pydantic error's `loc` maps back to `path:line` (`locations`). Every file is
+read and every stub validated before failing, so one run reports all errors. A valid `StubSpec`
+becomes a `Stub` in one place, `build_stubs`' builder: its responses prepared (`prepare`), its
+request matcher compiled, its id defaulted. Code that makes specs itself (an admin call's JSON,
+later record mode and importers) enters there, without YAML.
 """
 
 from __future__ import annotations
 
-import json
-import mimetypes
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,50 +18,18 @@ from typing import Any, Final
 import yaml
 from pydantic import ValidationError
 
-from mockserver.errors import StubError, StubLoadError, TemplateCompileError
+from mockserver.errors import StubError, StubLoadError
+from mockserver.locations import Loc, Located, format_loc, kind_of, message, written_loc
 from mockserver.matching import compile_request
-from mockserver.spec import (
-    BodyMatcher,
-    DocumentHeader,
-    PathMatcher,
-    RequestSpec,
-    ResponseSpec,
-    SseEvent,
-    StubSpec,
-    ValueMatcher,
-)
-from mockserver.stub import (
-    API_SOURCE,
-    Origin,
-    PreparedResponse,
-    ResponseTemplates,
-    Stub,
-    json_bytes,
-)
-from mockserver.templating import (
-    CONTEXT_NAMES,
-    UNMATCHED_CONTEXT_NAMES,
-    Renderable,
-    compile_template_value,
-)
+from mockserver.prepare import ResponseError, prepare_response
+from mockserver.spec import DocumentHeader, StubSpec
+from mockserver.stub import API_SOURCE, Origin, Stub
+from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
-_KNOWN_FIELDS: Final = sorted(
-    {
-        (info.alias or name)
-        for model in (
-            StubSpec,
-            RequestSpec,
-            ResponseSpec,
-            BodyMatcher,
-            ValueMatcher,
-            PathMatcher,
-            DocumentHeader,
-        )
-        for name, info in model.model_fields.items()
-    }
-)
+_HEADER_FIELDS: Final = ("service", "base_path", "host")
+_NO_HEADER: Final = DocumentHeader(stubs=[])
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +38,6 @@ class LoadedStubs:
 
     stubs: tuple[Stub, ...]
     files: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(slots=True)
-class _Context:
-    """Where stubs come from: the directories `body_file` may reach, and the origin."""
-
-    stub_dirs: tuple[Path, ...]
-    origin: Origin
-    errors: list[StubError] = field(default_factory=list)
-    stubs: list[Stub] = field(default_factory=list)
 
 
 def find_stub_files(stub_dirs: Sequence[Path]) -> list[Path]:
@@ -109,448 +67,269 @@ def load_paths(stub_dirs: Sequence[Path]) -> LoadedStubs:
         raise StubLoadError(
             [StubError(path, "", "stub directory does not exist") for path in missing]
         )
-    context = _Context(tuple(directory.resolve() for directory in stub_dirs), "file")
+    builder = _Builder(tuple(directory.resolve() for directory in stub_dirs), "file")
     counts: list[tuple[str, int]] = []
     for path in find_stub_files(stub_dirs):
-        before = len(context.stubs)
+        before = len(builder.stubs)
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as error:
-            context.errors.append(StubError(f"{path}:1", "", f"not UTF-8 text: {error.reason}"))
+            builder.errors.append(StubError(f"{path}:1", "", f"not UTF-8 text: {error.reason}"))
             continue
         except OSError as error:
-            context.errors.append(StubError(f"{path}:1", "", f"cannot read: {error.strerror}"))
+            builder.errors.append(StubError(f"{path}:1", "", f"cannot read: {error.strerror}"))
             continue
-        _load_text(text, str(path), path.parent, path.stem, context)
-        counts.append((str(path), len(context.stubs) - before))
-    _check_unique_ids(context.stubs, context.errors)
-    if context.errors:
-        raise StubLoadError(context.errors)
-    return LoadedStubs(tuple(context.stubs), tuple(counts))
+        _load_text(text, str(path), path.parent, path.stem, builder)
+        counts.append((str(path), len(builder.stubs) - before))
+    return LoadedStubs(tuple(builder.finish()), tuple(counts))
 
 
 def parse_stub_text(text: str, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
     """Stubs from an admin call's body (JSON or YAML: one stub, a list, or documents)."""
-    base_dir = stub_dirs[0].resolve() if stub_dirs else Path.cwd()
-    context = _Context(tuple(directory.resolve() for directory in stub_dirs), "api")
-    _load_text(text, label, base_dir, label, context)
-    _check_unique_ids(context.stubs, context.errors)
-    if context.errors:
-        raise StubLoadError(context.errors)
-    return context.stubs
+    builder = _Builder(tuple(directory.resolve() for directory in stub_dirs), "api")
+    _load_text(text, label, _api_base_dir(stub_dirs), label, builder)
+    return builder.finish()
 
 
 def parse_stub_data(data: Any, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
-    """Stubs from already-parsed JSON, re-read as YAML (JSON's superset) to share one path."""
-    return parse_stub_text(json.dumps(data, indent=1), stub_dirs=stub_dirs, label=label)
+    """Stubs from an admin call's parsed JSON: validated as models, then `build_stubs`.
+
+    Errors have `label` ("api") as their source, since the data has no lines.
+    """
+    errors: list[StubError] = []
+    specs: list[StubSpec] = []
+    found = list(_stubs_of(data, None, label, errors))
+    header = found[0][2] if found else _NO_HEADER  # one JSON value is one document
+    for _, stub_data, _ in found:
+        spec = _validated(stub_data, "api", None, label, errors)
+        if spec is not None:
+            specs.append(spec)
+    try:
+        built = build_stubs(
+            specs, "api", _api_base_dir(stub_dirs), stub_dirs=stub_dirs, header=header, name=label
+        )
+    except StubLoadError as error:
+        raise StubLoadError([*errors, *error.errors]) from None
+    if errors:
+        raise StubLoadError(errors)
+    return built
 
 
-def _load_text(text: str, name: str, base_dir: Path, stem: str, context: _Context) -> None:
+def build_stubs(
+    specs: Iterable[StubSpec],
+    origin: Origin,
+    base_dir: Path,
+    *,
+    stub_dirs: Sequence[Path] = (),
+    header: DocumentHeader | None = None,
+    name: str = API_SOURCE,
+) -> list[Stub]:
+    """Stubs from specs that are valid already: the model-first way in, without YAML.
+
+    Responses are prepared as at load: a `body_file` is read relative to `base_dir` and must
+    resolve inside `stub_dirs` (by default `base_dir`). `header` gives the document's service,
+    base path and host. Default ids are `<name>:<index>`; errors have `name` as their source
+    and the field path inside the stub.
+
+    Raises:
+        StubLoadError: every response that cannot be prepared, and duplicate ids.
+    """
+    directories = stub_dirs or (base_dir,)
+    builder = _Builder(tuple(directory.resolve() for directory in directories), origin)
+    for index, spec in enumerate(specs):
+        builder.add(spec, header or _NO_HEADER, base_dir, name, f"{name}:{index}", None)
+    return builder.finish()
+
+
+def _api_base_dir(stub_dirs: Sequence[Path]) -> Path:
+    # an admin stub's body_file is relative to the first stub directory
+    return stub_dirs[0].resolve() if stub_dirs else Path.cwd()
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Turns valid specs into Stubs in order, collecting every error instead of stopping."""
+
+    stub_dirs: tuple[Path, ...]
+    origin: Origin
+    errors: list[StubError] = field(default_factory=list)
+    stubs: list[Stub] = field(default_factory=list)
+
+    def add(
+        self,
+        spec: StubSpec,
+        header: DocumentHeader,
+        base_dir: Path,
+        name: str,
+        default_id: str,
+        located: Located | None,
+    ) -> None:
+        """Prepare the stub's answers and compile its matcher; `located` places errors."""
+        sequence = spec.responses is not None
+        names = UNMATCHED_CONTEXT_NAMES if spec.unmatched else CONTEXT_NAMES
+        responses = []
+        for position, answer in enumerate(spec.answers):
+            where: Loc = ("responses", position) if sequence else ("response",)
+            try:
+                responses.append(prepare_response(answer, base_dir, self.stub_dirs, names))
+            except ResponseError as failure:
+                loc = (*where, *failure.loc)
+                self.errors.append(_placed(located, name, loc, failure.message, failure.line))
+        if len(responses) != len(spec.answers):
+            return
+        if located is not None and self.origin == "file":
+            source = located.source
+        else:
+            source = API_SOURCE if self.origin == "api" else name
+        self.stubs.append(
+            Stub(
+                id=spec.id or default_id,
+                source=source,
+                origin=self.origin,
+                order=len(self.stubs),
+                spec=spec,
+                service=header.service,
+                base_path=header.base_path,
+                host=header.host,
+                matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
+                responses=tuple(responses),
+            )
+        )
+
+    def finish(self) -> list[Stub]:
+        """The stubs built; raises StubLoadError with every error, duplicate ids included."""
+        seen: dict[str, Stub] = {}
+        for stub in self.stubs:
+            first = seen.setdefault(stub.id, stub)
+            if first is not stub:
+                self.errors.append(
+                    StubError(
+                        stub.source,
+                        "id",
+                        f"duplicate id {stub.id!r}: also defined at {first.source}",
+                    )
+                )
+        if self.errors:
+            raise StubLoadError(self.errors)
+        return self.stubs
+
+
+def _placed(
+    located: Located | None, name: str, loc: Loc, text: str, line_in_value: int | None = None
+) -> StubError:
+    """An error at `loc` inside a stub: at its `path:line` when the stub has lines."""
+    if located is None:
+        return StubError(name, format_loc(loc), text)
+    if line_in_value is None:
+        line = located.line_of(loc)
+    else:
+        line = located.line_in_value(loc, line_in_value)
+    return StubError(f"{located.name}:{line}", format_loc(loc), text)
+
+
+def _load_text(text: str, name: str, base_dir: Path, stem: str, builder: _Builder) -> None:
     index = 0
     try:
-        for node, data in _documents(text):
-            for stub_node, stub_data, header in _stubs_of(node, data, name, context):
-                stub = _build_stub(
-                    stub_node, stub_data, header, name, base_dir, f"{stem}:{index}", context
-                )
+        for located, data in _documents(text, name):
+            for loc, stub_data, header in _stubs_of(data, located, name, builder.errors):
+                stub_at = located.at(loc) or located
+                spec = _validated(stub_data, builder.origin, stub_at, name, builder.errors)
+                if spec is not None:
+                    builder.add(spec, header, base_dir, name, f"{stem}:{index}", stub_at)
                 index += 1
-                if stub is not None:
-                    context.stubs.append(stub)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         column = f" (column {mark.column + 1})" if mark else ""
         problem = error.problem or error.context or "malformed YAML"
-        context.errors.append(StubError(f"{name}:{line}", "", f"malformed YAML: {problem}{column}"))
+        builder.errors.append(StubError(f"{name}:{line}", "", f"malformed YAML: {problem}{column}"))
     except yaml.YAMLError as error:
-        context.errors.append(StubError(f"{name}:1", "", f"malformed YAML: {error}"))
+        builder.errors.append(StubError(f"{name}:1", "", f"malformed YAML: {error}"))
 
 
-def _documents(text: str) -> Iterator[tuple[yaml.Node, Any]]:
-    """Each YAML document as (node tree with marks, constructed Python data)."""
+def _documents(text: str, name: str) -> Iterator[tuple[Located, Any]]:
+    """Each YAML document as (node tree with marks, constructed Python data), one at a time,
+    so the documents before a malformed one still report their own errors."""
     loader = yaml.SafeLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                yield node, loader.construct_document(node)
+                yield Located(name, node), loader.construct_document(node)
     finally:
         loader.dispose()
 
 
 def _stubs_of(
-    node: yaml.Node, data: Any, name: str, context: _Context
-) -> Iterator[tuple[yaml.Node, Any, DocumentHeader]]:
-    """A document's stubs as (node, data) pairs, with the document's own fields."""
+    data: Any, located: Located | None, name: str, errors: list[StubError]
+) -> Iterator[tuple[Loc, Any, DocumentHeader]]:
+    """A document's stubs as (their loc in the document, data), with the document's own fields.
+
+    A list of stubs, a mapping with `stubs`, or one stub on its own (admin calls, short files),
+    which may carry the document fields beside its own.
+    """
     if data is None:
         return
     if isinstance(data, list):
-        header = DocumentHeader(stubs=[])
-        yield from _items(node, data, header)
+        for position, item in enumerate(data):
+            yield (position,), item, _NO_HEADER
         return
     if isinstance(data, dict) and "stubs" in data:
-        try:
-            header = DocumentHeader.model_validate(data)
-        except ValidationError as error:
-            context.errors.extend(_located(error, node, name, prefix=()))
-            return
-        stubs_node = _child(node, "stubs")
-        if stubs_node is not None:
-            yield from _items(stubs_node, header.stubs, header)
+        header = _header(data, located, name, errors)
+        if header is not None:
+            for position, item in enumerate(header.stubs):
+                yield ("stubs", position), item, header
         return
-    if isinstance(data, dict):  # one stub on its own (admin calls, short files)
-        if any(key in data for key in ("service", "base_path", "host")):
-            header_data = {
-                key: data.pop(key) for key in ("service", "base_path", "host") if key in data
-            }
-            try:
-                header = DocumentHeader.model_validate({**header_data, "stubs": []})
-            except ValidationError as error:
-                context.errors.extend(_located(error, node, name, prefix=()))
-                return
-        else:
-            header = DocumentHeader(stubs=[])
-        yield node, data, header
+    if isinstance(data, dict):
+        own = {key: value for key, value in data.items() if key not in _HEADER_FIELDS}
+        fields = {key: data[key] for key in _HEADER_FIELDS if key in data}
+        header = _header({**fields, "stubs": []}, located, name, errors) if fields else _NO_HEADER
+        if header is not None:
+            yield (), own, header
         return
-    line = node.start_mark.line + 1
-    context.errors.append(
+    where = located.source if located is not None else name
+    errors.append(
         StubError(
-            f"{name}:{line}",
+            where,
             "",
-            f"a document must be a list of stubs or a mapping with 'stubs', got {_kind(data)}",
+            f"a document must be a list of stubs or a mapping with 'stubs', got {kind_of(data)}",
         )
     )
 
 
-def _items(
-    node: yaml.Node, items: list[Any], header: DocumentHeader
-) -> Iterator[tuple[yaml.Node, Any, DocumentHeader]]:
-    nodes = node.value if isinstance(node, yaml.SequenceNode) else []
-    for position, item in enumerate(items):
-        yield (nodes[position] if position < len(nodes) else node), item, header
-
-
-def _build_stub(
-    node: yaml.Node,
-    data: Any,
-    header: DocumentHeader,
-    name: str,
-    base_dir: Path,
-    default_id: str,
-    context: _Context,
-) -> Stub | None:
-    line = node.start_mark.line + 1
-    source = f"{name}:{line}" if context.origin == "file" else f"{API_SOURCE}"
-    if not isinstance(data, dict):
-        context.errors.append(
-            StubError(f"{name}:{line}", "", f"a stub must be a mapping, got {_kind(data)}")
-        )
+def _header(
+    data: dict[str, Any], located: Located | None, name: str, errors: list[StubError]
+) -> DocumentHeader | None:
+    try:
+        return DocumentHeader.model_validate(data)
+    except ValidationError as error:
+        errors.extend(_validation_errors(error, data, located, name))
         return None
-    if context.origin == "api":  # read-only fields of a listing may be sent back unchanged
+
+
+def _validated(
+    data: Any, origin: Origin, located: Located | None, name: str, errors: list[StubError]
+) -> StubSpec | None:
+    """The stub's spec, or None with its errors recorded."""
+    if not isinstance(data, dict):
+        where = located.source if located is not None else name
+        errors.append(StubError(where, "", f"a stub must be a mapping, got {kind_of(data)}"))
+        return None
+    if origin == "api":  # read-only fields of a listing may be sent back unchanged
         data = {key: value for key, value in data.items() if key not in ("source", "hits")}
     try:
-        spec = StubSpec.model_validate(data)
+        return StubSpec.model_validate(data)
     except ValidationError as error:
-        context.errors.extend(_located(error, node, name, prefix=()))
+        errors.extend(_validation_errors(error, data, located, name))
         return None
-    sequence = spec.responses is not None
-    names = UNMATCHED_CONTEXT_NAMES if spec.unmatched else CONTEXT_NAMES
-    responses = []
-    for position, answer in enumerate(spec.answers):
-        where: tuple[str | int, ...] = ("responses", position) if sequence else ("response",)
-        try:
-            try:
-                responses.append(_prepare(answer, base_dir, context.stub_dirs, names))
-            except UnicodeEncodeError:
-                raise StubError(
-                    "", "", "holds an unpaired surrogate (such as \\ud800): not valid Unicode"
-                ) from None
-        except _TemplateAt as failure:
-            loc = (*where, *failure.loc)
-            line = _template_line(node, loc, failure.error.line)
-            context.errors.append(
-                StubError(f"{name}:{line}", _format_loc(loc), f"template: {failure.error.reason}")
-            )
-        except StubError as error:
-            line = _line_of(node, (*where, error.field))
-            context.errors.append(
-                StubError(f"{name}:{line}", _format_loc((*where, error.field)), error.message)
-            )
-    if len(responses) != len(spec.answers):
-        return None
-    order = len(context.stubs)
-    return Stub(
-        id=spec.id or default_id,
-        source=source,
-        origin=context.origin,
-        order=order,
-        spec=spec,
-        service=header.service,
-        base_path=header.base_path,
-        host=header.host,
-        matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
-        responses=tuple(responses),
-    )
 
 
-def _prepare(
-    response: ResponseSpec,
-    base_dir: Path,
-    stub_dirs: tuple[Path, ...],
-    names: frozenset[str] = CONTEXT_NAMES,
-) -> PreparedResponse:
-    headers = dict(response.headers)
-    has_type = any(name.lower() == "content-type" for name in headers)
-    stream: tuple[bytes, ...] | None = None
-    interval = 0
-    if response.sse is not None:
-        body, content_type = b"", "text/event-stream; charset=utf-8"
-        stream = tuple(sse_frame(event) for event in response.sse.events)
-        interval = response.sse.interval_ms
-        if not any(name.lower() == "cache-control" for name in headers):
-            headers["Cache-Control"] = "no-cache"
-    elif response.chunks is not None:
-        body, content_type = b"", "text/plain; charset=utf-8"
-        stream = tuple(part.encode("utf-8") for part in response.chunks.parts)
-        interval = response.chunks.interval_ms
-    elif response.has_json:
-        body = json_bytes(response.json_)
-        content_type = "application/json"
-    elif response.body_file is not None:
-        body, content_type = _read_body_file(response.body_file, base_dir, stub_dirs)
-    elif response.body is not None:
-        body = response.body.encode("utf-8")
-        content_type = "text/plain; charset=utf-8"
-    else:
-        body, content_type = b"", ""
-    if content_type and not has_type:
-        headers["Content-Type"] = content_type
-    delay = response.delay_ms
-    templates = _compile_templates(response, names) if response.template else None
-    return PreparedResponse(
-        response.status,
-        tuple(headers.items()),
-        body,
-        delay_ms=None if delay is None else (delay.min, delay.max),
-        fault=response.fault,
-        stream=stream,
-        interval_ms=interval,
-        templates=templates,
-        fixed=response.is_fixed,
-    )
-
-
-class _TemplateAt(Exception):
-    """A template compile error with the path of its value inside the response."""
-
-    def __init__(self, loc: tuple[str | int, ...], error: TemplateCompileError) -> None:
-        super().__init__(str(error))
-        self.loc, self.error = loc, error
-
-
-def _compile_at(value: Any, loc: tuple[str | int, ...], names: frozenset[str]) -> Renderable:
-    try:
-        return compile_template_value(value, _format_loc(("response", *loc)), names)
-    except TemplateCompileError as error:
-        raise _TemplateAt((*loc, *error.loc), error) from None
-
-
-def _compile_templates(response: ResponseSpec, names: frozenset[str]) -> ResponseTemplates:
-    headers = tuple(
-        (name, _compile_at(value, ("headers", name), names))
-        for name, value in response.headers.items()
-    )
-    body: Renderable | None = None
-    if response.has_json:
-        body = _compile_at(response.json_, ("json",), names)
-    elif response.body is not None:
-        body = _compile_at(response.body, ("body",), names)
-    return ResponseTemplates(headers, body, body_is_json=response.has_json)
-
-
-def _template_line(node: yaml.Node, loc: tuple[str | int, ...], template_line: int) -> int:
-    """The file line of a template's own line; block scalars (| >) start below their key."""
-    line, walked = _locate(node, loc)
-    target = node
-    for part in walked:
-        child = _child(target, part)
-        if child is None:
-            break
-        target = child
-    block = isinstance(target, yaml.ScalarNode) and target.style in ("|", ">")
-    return line + template_line - 1 + (1 if block else 0)
-
-
-def sse_frame(event: SseEvent) -> bytes:
-    """One event as text/event-stream: optional id/event/retry lines, data lines, blank line.
-
-    An object or list is JSON on one line; a string goes verbatim (`data: [DONE]`), one `data:`
-    line per line of text.
-    """
-    lines = []
-    if event.id is not None:
-        lines.append(f"id: {event.id}")
-    if event.event is not None:
-        lines.append(f"event: {event.event}")
-    if event.retry is not None:
-        lines.append(f"retry: {event.retry}")
-    data = event.data
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    lines.extend(f"data: {line}" for line in text.split("\n"))
-    return ("\n".join(lines) + "\n\n").encode("utf-8")
-
-
-def _read_body_file(
-    relative: str, base_dir: Path, stub_dirs: tuple[Path, ...]
-) -> tuple[bytes, str]:
-    field_name = "body_file"
-    target = (base_dir / relative).resolve()  # follows symlinks: a link out is caught below
-    if not any(target.is_relative_to(directory) for directory in stub_dirs):
-        raise StubError("", field_name, f"{relative!r} resolves outside the stub directories")
-    try:
-        body = target.read_bytes()
-    except FileNotFoundError:
-        raise StubError("", field_name, f"{relative!r} does not exist ({target})") from None
-    except OSError as error:
-        raise StubError("", field_name, f"{relative!r} cannot be read: {error.strerror}") from None
-    guessed, _ = mimetypes.guess_type(target.name)
-    content_type = guessed or "application/octet-stream"
-    if content_type.startswith("text/") or content_type in ("application/json", "application/xml"):
-        content_type += "; charset=utf-8"
-    return body, content_type
-
-
-def _check_unique_ids(stubs: Iterable[Stub], errors: list[StubError]) -> None:
-    seen: dict[str, Stub] = {}
-    for stub in stubs:
-        first = seen.get(stub.id)
-        if first is None:
-            seen[stub.id] = stub
-            continue
-        errors.append(
-            StubError(
-                stub.source, "id", f"duplicate id {stub.id!r}: also defined at {first.source}"
-            )
-        )
-
-
-# --- mapping pydantic errors to lines -------------------------------------------------------
-
-
-def _located(
-    error: ValidationError, node: yaml.Node, name: str, prefix: tuple[str | int, ...]
+def _validation_errors(
+    error: ValidationError, data: Any, located: Located | None, name: str
 ) -> list[StubError]:
-    located = []
-    for detail in error.errors(include_url=False):
-        loc = tuple(detail["loc"])
-        line, field_path = _locate(node, loc)
-        located.append(
-            StubError(f"{name}:{line}", _format_loc(prefix + field_path), _message(detail))
-        )
-    return located
-
-
-def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if str(key_node.value) == str(key):
-                return value_node  # type: ignore[no-any-return]  # yaml's nodes are untyped
-    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-        return node.value[key]  # type: ignore[no-any-return]
-    return None
-
-
-def _locate(node: yaml.Node, loc: tuple[str | int, ...]) -> tuple[int, tuple[str | int, ...]]:
-    """The line of the deepest node on `loc`, and the part of `loc` the user actually wrote.
-
-    A scalar shorthand (`currency: usd`) ends the walk: its normalised form (`equals`) is not
-    what the user typed, so the field stops at `currency`. A missing key keeps its full path.
-    """
-    line = node.start_mark.line + 1
-    walked: list[str | int] = []
-    for part in loc:
-        if isinstance(node, yaml.ScalarNode):
-            return line, tuple(walked)
-        if isinstance(node, yaml.MappingNode):
-            key_line = None
-            for key_node, value_node in node.value:
-                if str(key_node.value) == str(part):
-                    key_line = key_node.start_mark.line + 1
-                    node = value_node
-                    break
-            walked.append(part)
-            if key_line is None:
-                return line, tuple(walked) + loc[len(walked) :]
-            line = key_line
-            continue
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line, tuple(walked) + loc[len(walked) :]
-            node = node.value[part]
-            line = node.start_mark.line + 1
-            walked.append(part)
-            continue
-        return line, tuple(walked)
-    return line, tuple(walked)
-
-
-def _line_of(node: yaml.Node, loc: tuple[str | int, ...]) -> int:
-    return _locate(node, loc)[0]
-
-
-def _format_loc(loc: Sequence[str | int]) -> str:
-    """("request", "query", "a", 0) -> "request.query.a[0]"."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _message(detail: Any) -> str:
-    kind = detail["type"]
-    value = detail.get("input")
-    if kind == "extra_forbidden":
-        unknown = str(detail["loc"][-1])
-        if unknown in _KNOWN_FIELDS:  # right name, wrong place (template: under request)
-            return f"unknown field {unknown!r} here: it belongs elsewhere in a stub"
-        import difflib  # here: only a misspelt field needs it, not start-up
-
-        close = difflib.get_close_matches(unknown, _KNOWN_FIELDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown field {unknown!r}{hint}"
-    if kind == "missing":
-        return "field required"
-    message = str(detail["msg"]).removeprefix("Value error, ")
-    if kind != "value_error" and _is_scalar(value):
-        message += f" (got {value!r})"
-    elif kind != "value_error" and value is not None:
-        message += f" (got {_kind(value)})"
-    return message[:1].lower() + message[1:]
-
-
-def _is_scalar(value: object) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    return f"{type(value).__name__} {value!r}"
-
-
-def model_errors(error: ValidationError) -> list[dict[str, str]]:
-    """An admin body's validation errors as `details` entries with field paths."""
-    located = []
-    for detail in error.errors(include_url=False):
-        loc = tuple(detail["loc"])
-        if loc[-1:] == ("template",):  # the user wrote a plain path string
-            loc = loc[:-1]
-        located.append({"field": _format_loc(loc), "message": _message(detail)})
-    return located
+    if located is not None:
+        return located.errors(error)
+    return [
+        StubError(name, format_loc(written_loc(data, tuple(detail["loc"]))), message(detail))
+        for detail in error.errors(include_url=False)
+    ]

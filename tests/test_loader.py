@@ -1,4 +1,7 @@
-"""Loading stub files: discovery, documents, default ids, and every error located at path:line."""
+"""Loading stub files: discovery, documents, default ids, and every error located at path:line.
+
+The locator itself is tested in test_locations.py, response compilation in test_prepare.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from mockserver.errors import StubLoadError
-from mockserver.loader import find_stub_files, load_paths, parse_stub_text
+from mockserver.loader import (
+    build_stubs,
+    find_stub_files,
+    load_paths,
+    parse_stub_data,
+    parse_stub_text,
+)
+from mockserver.spec import DocumentHeader, StubSpec
 from tests.serving import write_stubs
 
 
@@ -218,21 +228,6 @@ def test_body_file_symlink_out_of_the_stub_directory_is_refused(tmp_path: Path) 
     ]
 
 
-def test_body_file_is_read_at_load_time(tmp_path: Path) -> None:
-    write_stubs(
-        tmp_path,
-        {
-            "s.yaml": "- request: {path: /a}\n  response: {body_file: __files/c.json}\n",
-            "__files/c.json": '{"id": "cus_1"}',
-        },
-    )
-    loaded = load_paths([tmp_path])
-    (tmp_path / "__files" / "c.json").unlink()
-    response = loaded.stubs[0].responses[0]
-    assert response.body == b'{"id": "cus_1"}'
-    assert ("Content-Type", "application/json; charset=utf-8") in response.headers
-
-
 def test_non_utf8_stub_file_is_an_error(tmp_path: Path) -> None:
     write_stubs(tmp_path, {"s.yaml": b"- request: {path: /\xff}\n"})
     assert relative(load_errors(tmp_path), tmp_path) == [
@@ -258,4 +253,92 @@ def test_admin_text_errors_carry_the_line_of_the_body(tmp_path: Path) -> None:
         parse_stub_text("- request: {path: /a}\n- request: {heders: {}}\n", stub_dirs=[tmp_path])
     assert [str(error) for error in caught.value.errors] == [
         "api:2: request.heders: unknown field 'heders'; did you mean 'headers'?"
+    ]
+
+
+def test_build_stubs_makes_stubs_from_specs_without_yaml(tmp_path: Path) -> None:
+    write_stubs(tmp_path, {"__files/c.json": '{"id": "cus_1"}'})
+    specs = [
+        StubSpec.model_validate({"request": {"path": "/a"}, "response": {"json": {"n": 1}}}),
+        StubSpec.model_validate(
+            {"id": "file", "request": {"path": "/b"}, "response": {"body_file": "__files/c.json"}}
+        ),
+    ]
+    header = DocumentHeader(service="pay", base_path="/pay", stubs=[])
+    stubs = build_stubs(specs, "file", tmp_path, header=header, name="recorded")
+    assert [(stub.id, stub.source, stub.origin, stub.service) for stub in stubs] == [
+        ("recorded:0", "recorded", "file", "pay"),
+        ("file", "recorded", "file", "pay"),
+    ]
+    assert [stub.responses[0].body for stub in stubs] == [b'{"n":1}', b'{"id": "cus_1"}']
+    assert stubs[0].matcher.path is not None
+    assert stubs[0].matcher.path.base_path == "/pay"
+
+
+def test_build_stubs_errors_name_the_field_with_the_given_source(tmp_path: Path) -> None:
+    specs = [
+        StubSpec.model_validate({"id": "x", "request": {}}),
+        StubSpec.model_validate(
+            {"id": "x", "request": {}, "responses": [{}, {"body_file": "gone.json"}]}
+        ),
+    ]
+    with pytest.raises(StubLoadError) as caught:
+        build_stubs(specs, "api", tmp_path)
+    assert [str(error) for error in caught.value.errors] == [
+        f"api: responses[1].body_file: 'gone.json' does not exist ({tmp_path}/gone.json)"
+    ]
+    with pytest.raises(StubLoadError) as caught:
+        build_stubs(specs[:1] * 2, "api", tmp_path)
+    assert [str(error) for error in caught.value.errors] == [
+        "api: id: duplicate id 'x': also defined at api"
+    ]
+
+
+def test_admin_json_is_validated_as_models_and_errors_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(StubLoadError) as caught:
+        parse_stub_data(
+            [
+                {"request": {"path": "v1/charges"}},
+                {"request": {"query": {"q": {"matches": "("}}, "heders": {}}},
+                "a string",
+            ],
+            stub_dirs=[tmp_path],
+        )
+    assert [str(error) for error in caught.value.errors] == [
+        "api: request.path: path 'v1/charges' must start with '/'",
+        "api: request.query.q.matches: invalid regular expression '(': missing ), "
+        "unterminated subpattern at position 0",
+        "api: request.heders: unknown field 'heders'; did you mean 'headers'?",
+        "api: a stub must be a mapping, got str 'a string'",
+    ]
+
+
+def test_admin_json_keeps_its_numbers(tmp_path: Path) -> None:
+    # read back through YAML 1.1, JSON's 1e+100 would have become the string "1e+100"
+    stubs = parse_stub_data(
+        {"request": {}, "response": {"json": {"big": 1e100, "small": 1e-7}}}, stub_dirs=[tmp_path]
+    )
+    assert stubs[0].responses[0].body == b'{"big":1e+100,"small":1e-07}'
+
+
+def test_admin_json_document_fields_apply_and_listing_fields_are_ignored(tmp_path: Path) -> None:
+    stubs = parse_stub_data(
+        {
+            "service": "pay",
+            "base_path": "/pay/",
+            "stubs": [
+                {"id": "one", "source": "s.yaml:1", "hits": 3, "request": {}},
+                {"request": {}},
+            ],
+        },
+        stub_dirs=[tmp_path],
+    )
+    assert [(stub.id, stub.service, stub.base_path, stub.source) for stub in stubs] == [
+        ("one", "pay", "/pay", "api"),
+        ("api:1", "pay", "/pay", "api"),
+    ]
+    with pytest.raises(StubLoadError) as caught:
+        parse_stub_data({"base_path": "pay", "request": {}}, stub_dirs=[tmp_path])
+    assert [str(error) for error in caught.value.errors] == [
+        "api: base_path: base_path 'pay' must start with '/'"
     ]

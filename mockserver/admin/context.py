@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from mockserver.config import Settings
 from mockserver.errors import AdminInputError, MockServerError
 from mockserver.incoming import NAMESPACE_NAME
-from mockserver.loader import model_errors
+from mockserver.locations import model_errors
 from mockserver.matching import RequestMatcher, compile_request
 from mockserver.responder import json_response
 from mockserver.spec import RequestSpec
