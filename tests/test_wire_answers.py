@@ -92,12 +92,19 @@ async def exchange_kept_open(
 
 
 def parse_complete(data: bytes) -> list[tuple[str, dict[str, str], bytes]]:
-    """The responses fully received so far (the last may still be arriving)."""
+    """The responses fully received so far (the last may still be arriving, its head too)."""
     complete = []
-    for status, headers, body in parse_responses(data):
-        if len(body) < int(headers.get("Content-Length", "0")):
+    while data:
+        head, separator, rest = data.partition(b"\r\n\r\n")
+        if not separator:  # a read can stop in the middle of a head
             break
-        complete.append((status, headers, body))
+        status, *lines = head.decode("utf-8").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        length = int(headers.get("Content-Length", "0"))
+        if len(rest) < length:
+            break
+        complete.append((status, headers, rest[:length]))
+        data = rest[length:]
     return complete
 
 

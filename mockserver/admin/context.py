@@ -115,6 +115,10 @@ def parse_json(text: str, *, what: str) -> Any:
             f"body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
             [{"field": "body", "message": error.msg, "line": error.lineno, "column": error.colno}],
         ) from None
+    except ValueError as error:  # an integer past Python's 4300-digit conversion limit
+        raise AdminInputError(
+            f"body is not usable JSON: {error}", [{"field": "body", "message": str(error)}]
+        ) from None
 
 
 async def read_json_object(
