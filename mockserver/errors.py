@@ -25,18 +25,12 @@ class StubError(MockServerError):
     """A stub that cannot be used. `source` is "path:line", or "api" for an admin call."""
 
     def __init__(self, source: str, field: str, message: str) -> None:
-        self.source, self.field = source, field
-        text = f"{source}: {field}: {message}" if field else f"{source}: {message}"
-        super().__init__(text)
-        self.message = message
+        # the text (what str() gives) is built once, here; `message` keeps the bare reason
+        super().__init__(f"{source}: {field}: {message}" if field else f"{source}: {message}")
+        self.source, self.field, self.message = source, field, message
 
     def as_detail(self) -> dict[str, str]:
         return {"source": self.source, "field": self.field, "message": self.message}
-
-    def __str__(self) -> str:
-        if self.field:
-            return f"{self.source}: {self.field}: {self.message}"
-        return f"{self.source}: {self.message}"
 
 
 class StubLoadError(MockServerError):
