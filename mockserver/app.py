@@ -14,7 +14,6 @@ import functools
 import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from aiohttp import HttpVersion11, web
 from aiohttp.http_parser import RawRequestMessage
@@ -26,7 +25,7 @@ from mockserver.incoming import IncomingRequest, header_block, raw_query, split_
 from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
-from mockserver.nearmiss import stub_near_misses
+from mockserver.nearmiss import NearMiss, stub_near_misses
 from mockserver.responder import (
     NO_BODY,
     FaultSent,
@@ -236,7 +235,7 @@ class MockHandler:
         stub_id: str | None = None,
         service: str | None = None,
         *,
-        near_misses: tuple[dict[str, Any], ...] = (),
+        near_misses: tuple[NearMiss, ...] = (),
         error: str | None = None,
         fault: str | None = None,
     ) -> None:
@@ -273,7 +272,7 @@ class MockHandler:
 
 
 def shaped_unmatched_response(
-    answer: Stub, request: IncomingRequest, near: list[dict[str, Any]], hits: int
+    answer: Stub, request: IncomingRequest, near: list[NearMiss], hits: int
 ) -> web.Response:
     """The answer of an `unmatched: true` stub to a request no other stub matched: the shape the
     service's SDK expects of an error, with the explanation in `miss` for its templates."""

@@ -24,6 +24,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack
 
+from mockserver.wording import describe_matcher, describe_near_miss, value_text
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -71,7 +73,7 @@ def _detail_text(detail: Any) -> str:
         # as the server prints a stub error: "path:line: field: message"
         parts = (detail.get("source"), detail.get("field"), detail["message"])
         return ": ".join(str(part) for part in parts if part)
-    return detail if isinstance(detail, str) else _compact(detail)
+    return detail if isinstance(detail, str) else value_text(detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,27 +104,24 @@ class NearMiss:
         )
 
     def describe(self) -> str:
-        """`stub create-charge (stubs/stripe.yaml:12): body.form.currency: expected equals 'usd',
-        got 'eur'`"""
-        if self.request_seq is not None:
-            who = f"request #{self.request_seq}"
-            if self.method or self.path:
-                who += f" {self.method or ''} {self.path or ''}".rstrip()
-        else:
-            who = f"stub {self.stub_id}" if self.stub_id else "stub"
-            if self.source:
-                who += f" ({self.source})"
-        return f"{who}: {self.field}: expected {self.expected}, got {_actual_text(self.actual)}"
-
-
-def _actual_text(actual: Any) -> str:
-    if actual is None:
-        return "nothing"
-    return repr(actual) if isinstance(actual, str) else _compact(actual)
+        """The near miss on one line, worded as the server words it:
+        `stub create-charge (stubs/stripe.yaml:12): body.form.currency: expected equals 'usd',
+        got "eur"`"""
+        return describe_near_miss(
+            self.field,
+            self.expected,
+            self.actual,
+            stub_id=self.stub_id,
+            source=self.source,
+            request_seq=self.request_seq,
+            method=self.method,
+            path=self.path,
+        )
 
 
 class VerificationError(AssertionError):
-    """A verify that failed: what was expected, how many arrived, and what came close."""
+    """A verify that failed: the server's message (what was expected, what was found), what came
+    close, and what arrived. `response` is the server's 422 answer as it came."""
 
     def __init__(
         self,
@@ -280,8 +279,8 @@ class _Call(Generic[T]):
     body: bytes | None = None
     content_type: str | None = None
     query: Mapping[str, str] | None = None
-    # the matcher and condition of a verify: a 422 then means VerificationError
-    verify: tuple[Any, str] | None = None
+    # the matcher (a sequence's matchers) of a verify: a 422 then means VerificationError
+    verify: JsonObject | list[JsonObject] | None = None
     # seconds the server may hold the call (a verify's `within`), added to the timeout
     wait: float = 0.0
 
@@ -292,10 +291,6 @@ class _Call(Generic[T]):
 
 def _json_call(method: str, path: str, payload: Any, read: Callable[[Any], T]) -> _Call[T]:
     return _Call(method, path, read, jsonlib.dumps(payload).encode(), _JSON)
-
-
-def _compact(value: Any) -> str:
-    return jsonlib.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
 def _quote(stub_id: str) -> str:
@@ -365,25 +360,6 @@ def _matcher(request: Mapping[str, Any] | None, fields: RequestFields) -> JsonOb
     return matcher
 
 
-def _describe_matcher(matcher: Mapping[str, Any]) -> str:
-    """`{"method": "POST", "path": "/v1/charges", "body": {...}}` ->
-    `POST /v1/charges body={...}`"""
-    method = matcher.get("method")
-    path = matcher.get("path")
-    words = [
-        "|".join(method) if isinstance(method, list) else str(method or "any method"),
-        path
-        if isinstance(path, str)
-        else ("any path" if path is None else f"path={_compact(path)}"),
-    ]
-    words += [
-        f"{name}={_compact(value)}"
-        for name, value in matcher.items()
-        if name not in ("method", "path")
-    ]
-    return " ".join(words)
-
-
 def _condition(count: int | None, at_least: int | None, at_most: int | None) -> JsonObject:
     if count is not None and (at_least is not None or at_most is not None):
         raise TypeError("give count, or at_least and/or at_most, not both")
@@ -393,22 +369,12 @@ def _condition(count: int | None, at_least: int | None, at_most: int | None) -> 
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _describe_condition(condition: Mapping[str, int]) -> str:
-    if "count" in condition:
-        return f"exactly {condition['count']}"
-    if "at_least" in condition and "at_most" in condition:
-        return f"between {condition['at_least']} and {condition['at_most']}"
-    if "at_least" in condition:
-        return f"at least {condition['at_least']}"
-    return f"at most {condition['at_most']}"
-
-
 def _verify(matcher: JsonObject, condition: JsonObject, within: float | None) -> _Call[int]:
     body: JsonObject = {"request": matcher, **condition}
     if within is not None:
         body["within_ms"] = round(within * 1000)
     call = _json_call("POST", "/verify", body, lambda data: int(data["count"]))
-    return replace(call, verify=(matcher, _describe_condition(condition)), wait=within or 0.0)
+    return replace(call, verify=matcher, wait=within or 0.0)
 
 
 def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
@@ -419,7 +385,7 @@ def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
         {"requests": steps},
         lambda data: [int(seq) for seq in data.get("matched_seqs", [])],
     )
-    return replace(call, verify=(steps, "in order"))
+    return replace(call, verify=steps)
 
 
 def _entries(key: str = "requests") -> Callable[[Any], list[JournalEntry]]:
@@ -441,23 +407,16 @@ def _filters(filters: Mapping[str, Any]) -> dict[str, str]:
 def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: str) -> Exception:
     """The exception for an answer >= 400: VerificationError for a failed verify, else
     AdminError."""
-    if isinstance(data, dict) and call.verify is not None and status == 422:
-        matcher, condition = call.verify
-        count: int | None = None
+    matcher = call.verify
+    if isinstance(data, dict) and matcher is not None and status == 422:
+        message = str(data.get("message", "the verification failed"))
         if isinstance(matcher, list):  # a sequence
-            message = _sequence_failure(matcher, data)
-        else:
-            count = int(data.get("count", 0))
-            plural = "" if condition in ("exactly 1", "at most 1") else "s"
-            message = (
-                f"Expected {condition} request{plural} matching {_describe_matcher(matcher)}, "
-                f"found {count}"
-            )
+            message += "\n" + _sequence_steps(matcher, data)
         return VerificationError(
             message,
             matcher=matcher,
-            expected=condition,
-            count=count,
+            expected=str(data.get("expected", "in order")),
+            count=data.get("count"),
             near_misses=[NearMiss.from_json(m) for m in data.get("near_misses") or ()],
             response=data,
         )
@@ -468,11 +427,11 @@ def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: st
     return AdminError(call.method, where, status, text.strip()[:500] or "(empty answer)")
 
 
-def _sequence_failure(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str:
+def _sequence_steps(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str:
     """Each step, with the seq of the request it matched or where the order broke."""
     seqs = list(data.get("matched_seqs") or [])
     failed = data.get("failed_step", len(seqs))
-    lines = [f"Expected requests in this order: {data.get('message', 'they did not happen')}"]
+    lines = []
     for index, step in enumerate(steps):
         if index < len(seqs):
             outcome = f"matched request #{seqs[index]}"
@@ -480,7 +439,7 @@ def _sequence_failure(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any
             outcome = "NOT FOUND"
         else:
             outcome = "not checked"
-        lines.append(f"  {index}. {_describe_matcher(step)}: {outcome}")
+        lines.append(f"  {index}. {describe_matcher(step)}: {outcome}")
     return "\n".join(lines)
 
 

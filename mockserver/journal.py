@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from mockserver.incoming import IncomingRequest
+from mockserver.nearmiss import NearMiss
 
 _ENTRY_OVERHEAD: Final = 300
 """Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
@@ -50,8 +51,8 @@ BODY: Final = 11
 NAMESPACE: Final = 12
 SIZE: Final = 13
 EXTRA: Final = 14
-"""None, or the rarely set fields: (near misses, error, fault, client certificate subject,
-body size, body truncated)."""
+"""None, or the rarely set fields: (near misses (each `NearMiss.packed()`), error, fault, client
+certificate subject, body size, body truncated)."""
 
 
 def request_of(record: Record) -> IncomingRequest:
@@ -82,7 +83,7 @@ class JournalEntry:
     duration_ms: float
     stub_id: str | None = None
     service: str | None = None
-    near_misses: tuple[dict[str, Any], ...] = ()
+    near_misses: tuple[NearMiss, ...] = ()
     error: str | None = None
     fault: str | None = None
     size: int = field(default=0, compare=False)
@@ -90,7 +91,7 @@ class JournalEntry:
     @classmethod
     def of(cls, record: Record) -> JournalEntry:
         extra = record[EXTRA]
-        near_misses, error, fault = ((), None, None) if extra is None else extra[:3]
+        packed, error, fault = ((), None, None) if extra is None else extra[:3]
         return cls(
             record[SEQ],
             record[TIME],
@@ -100,7 +101,7 @@ class JournalEntry:
             record[DURATION_MS],
             record[STUB_ID],
             record[SERVICE],
-            near_misses,
+            tuple(NearMiss.unpacked(near_miss) for near_miss in packed),
             error,
             fault,
             record[SIZE],
@@ -172,7 +173,7 @@ class Journal:
         duration_ms: float,
         stub_id: str | None = None,
         service: str | None = None,
-        near_misses: tuple[dict[str, Any], ...] = (),
+        near_misses: tuple[NearMiss, ...] = (),
         error: str | None = None,
         fault: str | None = None,
     ) -> int:
@@ -181,7 +182,7 @@ class Journal:
         extra = None
         if near_misses or error or fault or request.client_cert or request.body_truncated:
             extra = (
-                near_misses,
+                tuple(near_miss.packed() for near_miss in near_misses),
                 error,
                 fault,
                 request.client_cert,

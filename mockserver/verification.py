@@ -8,13 +8,15 @@ Pure: works on journal records already read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import JsonValue
 
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import METHOD, PATH, SEQ, JournalEntry, Record, request_of
 from mockserver.matching import RequestMatcher, match_params, record_filter
-from mockserver.nearmiss import request_near_misses
+from mockserver.nearmiss import NearMiss, request_near_misses
 
 NEAR_MISS_SCAN_LIMIT: Final = 10_000
 """Near misses of a failed verify are looked for among this many newest entries."""
@@ -54,11 +56,40 @@ class CountCondition:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The outcome of a count or a sequence verification, as `/__admin/verify` and
+    `/__admin/verify/sequence` answer it (`to_json`); `message` is the headline a person reads.
+
+    A count: `count` requests matched, `expected` says how many should have. A sequence:
+    `matched_seqs` are the seqs of the steps that matched, in order; `failed_step` is the first
+    that did not (`count` is how many did). `near_misses`: the recorded requests that came
+    closest to what was missing.
+    """
+
     ok: bool
     count: int
-    expected: str
     message: str
-    near_misses: list[dict[str, Any]] = field(default_factory=list)
+    expected: str | None = None
+    near_misses: tuple[NearMiss, ...] = ()
+    matched_seqs: tuple[int, ...] | None = None
+    failed_step: int | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """A count: 200 `{ok, count}`, 422 `{ok, count, expected, message, near_misses}`.
+        A sequence: 200 `{ok, matched_seqs}`, 422 `{ok, matched_seqs, failed_step, message,
+        near_misses}`."""
+        shown: dict[str, JsonValue] = {"ok": self.ok}
+        if self.matched_seqs is None:
+            shown["count"] = self.count
+            if not self.ok:
+                shown["expected"] = self.expected
+        else:
+            shown["matched_seqs"] = list(self.matched_seqs)
+            if not self.ok:
+                shown["failed_step"] = self.failed_step
+        if not self.ok:
+            shown["message"] = self.message
+            shown["near_misses"] = [miss.to_json() for miss in self.near_misses]
+        return shown
 
 
 def matching_records(matcher: RequestMatcher, records: Sequence[Record]) -> list[Record]:
@@ -95,10 +126,10 @@ def verify_count(
     found = len(matching_records(matcher, records))
     expected = condition.describe()
     if condition.holds(found):
-        return Verdict(True, found, expected, f"{description}: {found} as expected")
+        return Verdict(True, found, f"{description}: {found} as expected", expected=expected)
     message = f"expected {expected} request{_s(condition)} matching {description}, found {found}"
     near = request_near_misses(matcher, _recent_requests(records))
-    return Verdict(False, found, expected, message, near)
+    return Verdict(False, found, message, expected=expected, near_misses=tuple(near))
 
 
 def _s(condition: CountCondition) -> str:
@@ -107,7 +138,7 @@ def _s(condition: CountCondition) -> str:
 
 def verify_sequence(
     matchers: Sequence[tuple[RequestMatcher, str]], records: Sequence[Record]
-) -> dict[str, Any]:
+) -> Verdict:
     """Whether requests matching each matcher happened in this order (others may interleave)."""
     position = 0
     seqs: list[int] = []
@@ -120,11 +151,12 @@ def verify_sequence(
         else:
             after = f" after request seq {seqs[-1]}" if seqs else ""
             remaining = records[position:]
-            return {
-                "ok": False,
-                "matched_seqs": seqs,
-                "failed_step": step,
-                "message": f"step {step} ({description}) did not happen{after}",
-                "near_misses": request_near_misses(matcher, _recent_requests(remaining)),
-            }
-    return {"ok": True, "matched_seqs": seqs}
+            return Verdict(
+                False,
+                len(seqs),
+                f"step {step} ({description}) did not happen{after}",
+                near_misses=tuple(request_near_misses(matcher, _recent_requests(remaining))),
+                matched_seqs=tuple(seqs),
+                failed_step=step,
+            )
+    return Verdict(True, len(seqs), f"{len(seqs)} steps in order", matched_seqs=tuple(seqs))

@@ -117,7 +117,11 @@ class RequestsResource:
         return ok(
             {
                 "requests": [
-                    {**entry.to_json(), "near_misses": list(entry.near_misses)} for entry in entries
+                    {
+                        **entry.to_json(),
+                        "near_misses": [near_miss.to_json() for near_miss in entry.near_misses],
+                    }
+                    for entry in entries
                 ]
             }
         )

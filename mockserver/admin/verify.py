@@ -85,14 +85,7 @@ class VerifyResource:
                 lambda: verify_count(matcher, journal.records(), condition, description),
                 condition,
             )
-        payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
-        if not verdict.ok:
-            payload.update(
-                expected=verdict.expected,
-                message=verdict.message,
-                near_misses=verdict.near_misses,
-            )
-        return json_response(200 if verdict.ok else 422, payload)
+        return json_response(200 if verdict.ok else 422, verdict.to_json())
 
     async def verify_sequence(self, request: web.Request) -> web.Response:
         data = await read_json_object(
@@ -105,8 +98,8 @@ class VerifyResource:
                 [{"field": "requests", "message": "expected a non-empty list"}],
             )
         matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
-        outcome = verify_sequence(matchers, self._context.scope(request).state.journal.records())
-        return json_response(200 if outcome["ok"] else 422, outcome)
+        verdict = verify_sequence(matchers, self._context.scope(request).state.journal.records())
+        return json_response(200 if verdict.ok else 422, verdict.to_json())
 
 
 async def _wait_for(
