@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypedDict, TypeVar, Unpack
 
 from mockserver.wording import describe_matcher, describe_near_miss, value_text
 
@@ -35,6 +35,7 @@ __all__ = [
     "Headers",
     "JournalEntry",
     "MockServerClient",
+    "MockServerClientError",
     "NearMiss",
     "RequestFields",
     "VerificationError",
@@ -55,7 +56,12 @@ JsonObject = dict[str, Any]
 # --- errors -----------------------------------------------------------------------------------
 
 
-class AdminError(Exception):
+class MockServerClientError(Exception):
+    """Base of what the clients raise about the mock server: `AdminError` (the admin API refused
+    a call) and `VerificationError` (a verify failed)."""
+
+
+class AdminError(MockServerClientError):
     """The admin API refused a call: `status`, and the server's `error` and `details`."""
 
     def __init__(
@@ -119,7 +125,7 @@ class NearMiss:
         )
 
 
-class VerificationError(AssertionError):
+class VerificationError(MockServerClientError, AssertionError):
     """A verify that failed: the server's message (what was expected, what was found), what came
     close, and what arrived. `response` is the server's 422 answer as it came."""
 
@@ -470,11 +476,11 @@ def _base_url(url: str, admin_prefix: str, namespace: str | None) -> tuple[str, 
     return root, f"{root}/~{namespace}", f"{admin}/ns/{namespace}"
 
 
-# --- the sync client --------------------------------------------------------------------------
+# --- the clients ------------------------------------------------------------------------------
 
 
-class MockServerClient:
-    """A client of a running mock server's admin API, over the standard library only.
+class _BaseClient:
+    """What the sync and the async client share: where the server is, and how to reach it.
 
     Args:
         url: where the mock server listens, e.g. "http://127.0.0.1:8080" (the URL the application
@@ -501,11 +507,27 @@ class MockServerClient:
         self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
-        # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def __repr__(self) -> str:
-        return f"MockServerClient({self.url!r})"
+        return f"{type(self).__name__}({self.url!r})"
+
+    def in_namespace(self, namespace: str) -> Self:
+        """A client of the same server working in `namespace` (created on first use)."""
+        return type(self)(
+            self.server_url,
+            admin_prefix=self.admin_prefix,
+            timeout=self.timeout,
+            namespace=namespace,
+            token=self.token,
+        )
+
+
+class MockServerClient(_BaseClient):
+    """A client of a running mock server's admin API, over the standard library only (its
+    arguments: `_BaseClient`)."""
+
+    # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
+    _opener: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def _run(self, call: _Call[T]) -> T:
         request = urllib.request.Request(
@@ -642,16 +664,6 @@ class MockServerClient:
         """Clear the journal, scenarios, sequences and counters; remove API-added stubs."""
         self._run(_Call("POST", "/reset", dict))
 
-    def in_namespace(self, namespace: str) -> MockServerClient:
-        """A client of the same server working in `namespace` (created on first use)."""
-        return MockServerClient(
-            self.server_url,
-            admin_prefix=self.admin_prefix,
-            timeout=self.timeout,
-            namespace=namespace,
-            token=self.token,
-        )
-
     def remove_namespace(self) -> None:
         """Remove this client's namespace with everything in it (the server frees it)."""
         if self.namespace is None:
@@ -678,31 +690,10 @@ class MockServerClient:
             delay = min(delay * 2, 0.2)
 
 
-# --- the async client -------------------------------------------------------------------------
-
-
-class AsyncMockServerClient:
+class AsyncMockServerClient(_BaseClient):
     """The async twin of `MockServerClient`, over aiohttp; use `async with` or `aclose()`."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        admin_prefix: str = DEFAULT_ADMIN_PREFIX,
-        timeout: float = DEFAULT_TIMEOUT,
-        namespace: str | None = None,
-        token: str | None = None,
-    ) -> None:
-        self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
-        self.namespace = namespace
-        self.admin_prefix = admin_prefix
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-        self._admin_path = urllib.parse.urlsplit(self.admin_url).path
-        self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncMockServerClient({self.url!r})"
+    _session: aiohttp.ClientSession | None = None  # made on the first call, in its loop
 
     async def __aenter__(self) -> AsyncMockServerClient:
         return self
@@ -839,15 +830,6 @@ class AsyncMockServerClient:
 
     async def reset(self) -> None:
         await self._run(_Call("POST", "/reset", dict))
-
-    def in_namespace(self, namespace: str) -> AsyncMockServerClient:
-        return AsyncMockServerClient(
-            self.server_url,
-            admin_prefix=self.admin_prefix,
-            timeout=self.timeout,
-            namespace=namespace,
-            token=self.token,
-        )
 
     async def remove_namespace(self) -> None:
         if self.namespace is None:

@@ -413,3 +413,11 @@ async def test_async_client_in_a_namespace(server: RunningServer) -> None:
         await client.add_stub(id="a", request={"path": "/a"})
         assert [stub["id"] for stub in await client.stubs()] == ["a", "create-charge"]
         await client.remove_namespace()
+    # the twins share one constructor: a namespaced twin is of the same kind, with the same settings
+    async with AsyncMockServerClient(server.url, timeout=3.0, token="t").in_namespace("w1") as twin:
+        assert isinstance(twin, AsyncMockServerClient)
+        assert (twin.namespace, twin.timeout, twin.token) == ("w1", 3.0, "t")
+        assert repr(twin) == f"AsyncMockServerClient('{server.url}/~w1')"
+    assert repr(MockServerClient(server.url).in_namespace("w1")) == (
+        f"MockServerClient('{server.url}/~w1')"
+    )
