@@ -47,7 +47,8 @@ def describe_near_miss(
 
 
 def describe_matcher(matcher: Mapping[str, Any]) -> str:
-    """A request matcher on one line, for verify messages.
+    """A request matcher on one line, for verify messages; its JSON reads like a near miss's
+    value (`value_text`).
 
     `{"method": "POST", "path": "/v1/x", "body": {...}}` -> `POST /v1/x {"body": {...}}`
     """
@@ -56,8 +57,8 @@ def describe_matcher(matcher: Mapping[str, Any]) -> str:
     path = matcher.get("path", "any path")
     words = [
         "/".join(method) if isinstance(method, list) else str(method),
-        path if isinstance(path, str) else json.dumps(path),
+        path if isinstance(path, str) else value_text(path),
     ]
     if rest:
-        words.append(json.dumps(rest, separators=(", ", ": ")))
+        words.append(value_text(rest))
     return " ".join(words)

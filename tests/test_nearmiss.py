@@ -18,6 +18,7 @@ from mockserver.config import Settings
 from mockserver.nearmiss import NearMiss as ServerNearMiss
 from mockserver.nearmiss import RequestTarget, StubTarget
 from mockserver.server import RunningServer, start_in_thread
+from mockserver.wording import describe_matcher
 
 STUB = StubTarget("create-charge", "stubs/stripe.yaml:4")
 REQUEST = RequestTarget(3, "POST", "/v1/charges")
@@ -173,3 +174,20 @@ def test_a_near_miss_reads_the_same_in_every_place_it_is_shown(shop: RunningServ
     assert f"  {request_line}" in str(failed).splitlines()
     # the headline is the server's, as it sent it
     assert str(failed).splitlines()[0] == failed.response["message"]
+
+
+@pytest.mark.parametrize(
+    ("matcher", "text"),
+    [
+        ({}, "any method any path"),
+        ({"method": ["GET", "HEAD"], "path": "/v1/x"}, "GET/HEAD /v1/x"),
+        ({"path": {"starts_with": "/v1/"}}, 'any method {"starts_with": "/v1/"}'),
+        (
+            {"method": "POST", "path": "/v1/charges", "body": {"form": {"currency": "€"}}},
+            'POST /v1/charges {"body": {"form": {"currency": "€"}}}',
+        ),
+    ],
+    ids=["anything", "methods", "path-matcher", "body-non-ascii"],
+)
+def test_a_matcher_reads_on_one_line(matcher: dict[str, Any], text: str) -> None:
+    assert describe_matcher(matcher) == text
