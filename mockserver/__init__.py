@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         AsyncMockServerClient,
         JournalEntry,
         MockServerClient,
+        MockServerClientError,
         NearMiss,
         VerificationError,
     )
@@ -28,6 +29,7 @@ __all__ = [
     "AsyncMockServerClient",
     "JournalEntry",
     "MockServerClient",
+    "MockServerClientError",
     "NearMiss",
     "VerificationError",
     "__version__",

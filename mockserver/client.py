@@ -22,7 +22,9 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypedDict, TypeVar, Unpack
+
+from mockserver.wording import describe_matcher, describe_near_miss, value_text
 
 if TYPE_CHECKING:
     import aiohttp
@@ -36,6 +38,7 @@ __all__ = [
     "Headers",
     "JournalEntry",
     "MockServerClient",
+    "MockServerClientError",
     "NearMiss",
     "RequestFields",
     "VerificationError",
@@ -56,7 +59,12 @@ JsonObject = dict[str, Any]
 # --- errors -----------------------------------------------------------------------------------
 
 
-class AdminError(Exception):
+class MockServerClientError(Exception):
+    """Base of what the clients raise about the mock server: `AdminError` (the admin API refused
+    a call) and `VerificationError` (a verify failed)."""
+
+
+class AdminError(MockServerClientError):
     """The admin API refused a call: `status`, and the server's `error` and `details`."""
 
     def __init__(
@@ -74,7 +82,7 @@ def _detail_text(detail: Any) -> str:
         # as the server prints a stub error: "path:line: field: message"
         parts = (detail.get("source"), detail.get("field"), detail["message"])
         return ": ".join(str(part) for part in parts if part)
-    return detail if isinstance(detail, str) else _compact(detail)
+    return detail if isinstance(detail, str) else value_text(detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +113,24 @@ class NearMiss:
         )
 
     def describe(self) -> str:
-        """`stub create-charge (stubs/stripe.yaml:12): body.form.currency: expected equals 'usd',
-        got 'eur'`"""
-        if self.request_seq is not None:
-            who = f"request #{self.request_seq}"
-            if self.method or self.path:
-                who += f" {self.method or ''} {self.path or ''}".rstrip()
-        else:
-            who = f"stub {self.stub_id}" if self.stub_id else "stub"
-            if self.source:
-                who += f" ({self.source})"
-        return f"{who}: {self.field}: expected {self.expected}, got {_actual_text(self.actual)}"
+        """The near miss on one line, worded as the server words it:
+        `stub create-charge (stubs/stripe.yaml:12): body.form.currency: expected equals 'usd',
+        got "eur"`"""
+        return describe_near_miss(
+            self.field,
+            self.expected,
+            self.actual,
+            stub_id=self.stub_id,
+            source=self.source,
+            request_seq=self.request_seq,
+            method=self.method,
+            path=self.path,
+        )
 
 
-def _actual_text(actual: Any) -> str:
-    if actual is None:
-        return "nothing"
-    return repr(actual) if isinstance(actual, str) else _compact(actual)
-
-
-class VerificationError(AssertionError):
-    """A verify that failed: what was expected, how many arrived, and what came close."""
+class VerificationError(MockServerClientError, AssertionError):
+    """A verify that failed: the server's message (what was expected, what was found), what came
+    close, and what arrived. `response` is the server's 422 answer as it came."""
 
     def __init__(
         self,
@@ -283,8 +288,8 @@ class _Call(Generic[T]):
     body: bytes | None = None
     content_type: str | None = None
     query: Mapping[str, str] | None = None
-    # the matcher and condition of a verify: a 422 then means VerificationError
-    verify: tuple[Any, str] | None = None
+    # the matcher (a sequence's matchers) of a verify: a 422 then means VerificationError
+    verify: JsonObject | list[JsonObject] | None = None
     # seconds the server may hold the call (a verify's `within`), added to the timeout
     wait: float = 0.0
 
@@ -295,10 +300,6 @@ class _Call(Generic[T]):
 
 def _json_call(method: str, path: str, payload: Any, read: Callable[[Any], T]) -> _Call[T]:
     return _Call(method, path, read, jsonlib.dumps(payload).encode(), _JSON)
-
-
-def _compact(value: Any) -> str:
-    return jsonlib.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
 def _quote(stub_id: str) -> str:
@@ -368,25 +369,6 @@ def _matcher(request: Mapping[str, Any] | None, fields: RequestFields) -> JsonOb
     return matcher
 
 
-def _describe_matcher(matcher: Mapping[str, Any]) -> str:
-    """`{"method": "POST", "path": "/v1/charges", "body": {...}}` ->
-    `POST /v1/charges body={...}`"""
-    method = matcher.get("method")
-    path = matcher.get("path")
-    words = [
-        "|".join(method) if isinstance(method, list) else str(method or "any method"),
-        path
-        if isinstance(path, str)
-        else ("any path" if path is None else f"path={_compact(path)}"),
-    ]
-    words += [
-        f"{name}={_compact(value)}"
-        for name, value in matcher.items()
-        if name not in ("method", "path")
-    ]
-    return " ".join(words)
-
-
 def _condition(count: int | None, at_least: int | None, at_most: int | None) -> JsonObject:
     if count is not None and (at_least is not None or at_most is not None):
         raise TypeError("give count, or at_least and/or at_most, not both")
@@ -396,22 +378,12 @@ def _condition(count: int | None, at_least: int | None, at_most: int | None) -> 
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _describe_condition(condition: Mapping[str, int]) -> str:
-    if "count" in condition:
-        return f"exactly {condition['count']}"
-    if "at_least" in condition and "at_most" in condition:
-        return f"between {condition['at_least']} and {condition['at_most']}"
-    if "at_least" in condition:
-        return f"at least {condition['at_least']}"
-    return f"at most {condition['at_most']}"
-
-
 def _verify(matcher: JsonObject, condition: JsonObject, within: float | None) -> _Call[int]:
     body: JsonObject = {"request": matcher, **condition}
     if within is not None:
         body["within_ms"] = round(within * 1000)
     call = _json_call("POST", "/verify", body, lambda data: int(data["count"]))
-    return replace(call, verify=(matcher, _describe_condition(condition)), wait=within or 0.0)
+    return replace(call, verify=matcher, wait=within or 0.0)
 
 
 def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
@@ -422,7 +394,7 @@ def _verify_sequence(matchers: Sequence[Mapping[str, Any]]) -> _Call[list[int]]:
         {"requests": steps},
         lambda data: [int(seq) for seq in data.get("matched_seqs", [])],
     )
-    return replace(call, verify=(steps, "in order"))
+    return replace(call, verify=steps)
 
 
 def _entries(key: str = "requests") -> Callable[[Any], list[JournalEntry]]:
@@ -444,23 +416,16 @@ def _filters(filters: Mapping[str, Any]) -> dict[str, str]:
 def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: str) -> Exception:
     """The exception for an answer >= 400: VerificationError for a failed verify, else
     AdminError."""
-    if isinstance(data, dict) and call.verify is not None and status == 422:
-        matcher, condition = call.verify
-        count: int | None = None
+    matcher = call.verify
+    if isinstance(data, dict) and matcher is not None and status == 422:
+        message = str(data.get("message", "the verification failed"))
         if isinstance(matcher, list):  # a sequence
-            message = _sequence_failure(matcher, data)
-        else:
-            count = int(data.get("count", 0))
-            plural = "" if condition in ("exactly 1", "at most 1") else "s"
-            message = (
-                f"Expected {condition} request{plural} matching {_describe_matcher(matcher)}, "
-                f"found {count}"
-            )
+            message += "\n" + _sequence_steps(matcher, data)
         return VerificationError(
             message,
             matcher=matcher,
-            expected=condition,
-            count=count,
+            expected=str(data.get("expected", "in order")),
+            count=data.get("count"),
             near_misses=[NearMiss.from_json(m) for m in data.get("near_misses") or ()],
             response=data,
         )
@@ -471,11 +436,11 @@ def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: st
     return AdminError(call.method, where, status, text.strip()[:500] or "(empty answer)")
 
 
-def _sequence_failure(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str:
+def _sequence_steps(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str:
     """Each step, with the seq of the request it matched or where the order broke."""
     seqs = list(data.get("matched_seqs") or [])
     failed = data.get("failed_step", len(seqs))
-    lines = [f"Expected requests in this order: {data.get('message', 'they did not happen')}"]
+    lines = []
     for index, step in enumerate(steps):
         if index < len(seqs):
             outcome = f"matched request #{seqs[index]}"
@@ -483,7 +448,7 @@ def _sequence_failure(steps: Sequence[Mapping[str, Any]], data: Mapping[str, Any
             outcome = "NOT FOUND"
         else:
             outcome = "not checked"
-        lines.append(f"  {index}. {_describe_matcher(step)}: {outcome}")
+        lines.append(f"  {index}. {describe_matcher(step)}: {outcome}")
     return "\n".join(lines)
 
 
@@ -515,11 +480,11 @@ def _base_url(url: str, admin_prefix: str, namespace: str | None) -> tuple[str, 
     return root, f"{root}/~{namespace}", f"{admin}/ns/{namespace}"
 
 
-# --- the sync client --------------------------------------------------------------------------
+# --- the clients ------------------------------------------------------------------------------
 
 
-class MockServerClient:
-    """A client of a running mock server's admin API, over the standard library only.
+class _BaseClient:
+    """What the sync and the async client share: where the server is, and how to reach it.
 
     Args:
         url: where the mock server listens, e.g. "http://127.0.0.1:8080" (the URL the application
@@ -546,11 +511,27 @@ class MockServerClient:
         self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         self._admin_path = urllib.parse.urlsplit(self.admin_url).path
         self.timeout = timeout
-        # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def __repr__(self) -> str:
-        return f"MockServerClient({self.url!r})"
+        return f"{type(self).__name__}({self.url!r})"
+
+    def in_namespace(self, namespace: str) -> Self:
+        """A client of the same server working in `namespace` (created on first use)."""
+        return type(self)(
+            self.server_url,
+            admin_prefix=self.admin_prefix,
+            timeout=self.timeout,
+            namespace=namespace,
+            token=self.token,
+        )
+
+
+class MockServerClient(_BaseClient):
+    """A client of a running mock server's admin API, over the standard library only (its
+    arguments: `_BaseClient`)."""
+
+    # a test's admin calls go straight to the mock: HTTP(S)_PROXY is meant for the outside world
+    _opener: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def _run(self, call: _Call[T]) -> T:
         request = urllib.request.Request(
@@ -694,16 +675,6 @@ class MockServerClient:
         clock back on real time."""
         self._run(_Call("POST", "/reset", dict))
 
-    def in_namespace(self, namespace: str) -> MockServerClient:
-        """A client of the same server working in `namespace` (created on first use)."""
-        return MockServerClient(
-            self.server_url,
-            admin_prefix=self.admin_prefix,
-            timeout=self.timeout,
-            namespace=namespace,
-            token=self.token,
-        )
-
     def remove_namespace(self) -> None:
         """Remove this client's namespace with everything in it (the server frees it)."""
         if self.namespace is None:
@@ -730,31 +701,10 @@ class MockServerClient:
             delay = min(delay * 2, 0.2)
 
 
-# --- the async client -------------------------------------------------------------------------
-
-
-class AsyncMockServerClient:
+class AsyncMockServerClient(_BaseClient):
     """The async twin of `MockServerClient`, over aiohttp; use `async with` or `aclose()`."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        admin_prefix: str = DEFAULT_ADMIN_PREFIX,
-        timeout: float = DEFAULT_TIMEOUT,
-        namespace: str | None = None,
-        token: str | None = None,
-    ) -> None:
-        self.server_url, self.url, self.admin_url = _base_url(url, admin_prefix, namespace)
-        self.namespace = namespace
-        self.admin_prefix = admin_prefix
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-        self._admin_path = urllib.parse.urlsplit(self.admin_url).path
-        self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncMockServerClient({self.url!r})"
+    _session: aiohttp.ClientSession | None = None  # made on the first call, in its loop
 
     async def __aenter__(self) -> AsyncMockServerClient:
         return self
@@ -895,15 +845,6 @@ class AsyncMockServerClient:
 
     async def reset(self) -> None:
         await self._run(_Call("POST", "/reset", dict))
-
-    def in_namespace(self, namespace: str) -> AsyncMockServerClient:
-        return AsyncMockServerClient(
-            self.server_url,
-            admin_prefix=self.admin_prefix,
-            timeout=self.timeout,
-            namespace=namespace,
-            token=self.token,
-        )
 
     async def remove_namespace(self) -> None:
         if self.namespace is None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from mockserver.incoming import IncomingRequest
+from mockserver.nearmiss import NearMiss
 
 _BOOT: Final = uuid.uuid4().hex[:12]
 """Makes entry ids unique across server restarts while costing nothing per request."""
@@ -31,8 +32,8 @@ class Outcome:
     status: int | None
     stub_id: str | None = None
     service: str | None = None
-    near_misses: tuple[Any, ...] = ()
-    """The closest stubs of an unmatched request (`nearmiss.NearMiss`, rendered by `to_json`)."""
+    near_misses: tuple[NearMiss, ...] = ()
+    """The closest stubs of an unmatched request."""
     error: str | None = None
     fault: str | None = None
 
@@ -46,11 +47,6 @@ class Exchange:
     outcome: Outcome
     time: float
     duration_ms: float
-
-
-def _near_miss_json(near_miss: Any) -> Any:
-    to_json = getattr(near_miss, "to_json", None)
-    return near_miss if to_json is None else to_json()
 
 
 @dataclass(slots=True)
@@ -108,5 +104,5 @@ class JournalEntry:
         if request.client_cert is not None:
             rendered["client_cert_subject"] = request.client_cert
         if near_misses:
-            rendered["near_misses"] = [_near_miss_json(miss) for miss in outcome.near_misses]
+            rendered["near_misses"] = [miss.to_json() for miss in outcome.near_misses]
         return rendered

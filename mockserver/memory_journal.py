@@ -25,6 +25,7 @@ from mockserver.exchange import Exchange, JournalEntry, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
 from mockserver.matching import match_params, record_filter
+from mockserver.nearmiss import NearMiss
 
 _ENTRY_OVERHEAD: Final = 300
 """Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
@@ -49,8 +50,9 @@ _BODY: Final = 11
 _NAMESPACE: Final = 12
 _SIZE: Final = 13
 _EXTRA: Final = 14
-"""None, or the rarely set fields: (near misses, error, fault, client certificate subject,
-body size, body truncated)."""
+"""None, or the rarely set fields: (near misses (each `NearMiss.packed()`: plain values, so the
+collector drops the record from its view), error, fault, client certificate subject, body size,
+body truncated)."""
 
 
 def _stored(seq: int, exchange: Exchange) -> _Record:
@@ -66,7 +68,7 @@ def _stored(seq: int, exchange: Exchange) -> _Record:
         or request.body_truncated
     ):
         extra = (
-            outcome.near_misses,
+            tuple(near_miss.packed() for near_miss in outcome.near_misses),
             outcome.error,
             outcome.fault,
             request.client_cert,
@@ -98,13 +100,13 @@ def _request(record: _Record) -> IncomingRequest:
 
 def _entry(record: _Record) -> JournalEntry:
     extra = record[_EXTRA]
-    near_misses, error, fault = ((), None, None) if extra is None else extra[:3]
+    packed, error, fault = ((), None, None) if extra is None else extra[:3]
     outcome = Outcome(
         record[_MATCHED],
         record[_STATUS],
         record[_STUB_ID],
         record[_SERVICE],
-        near_misses,
+        tuple(NearMiss.unpacked(near_miss) for near_miss in packed),
         error,
         fault,
     )

@@ -20,6 +20,7 @@ from multidict import CIMultiDict
 
 from mockserver.errors import TemplateError
 from mockserver.incoming import IncomingRequest
+from mockserver.nearmiss import NearMiss
 from mockserver.stub import PreparedResponse, ResponseTemplates, json_bytes
 from mockserver.templating import render_header, render_text
 
@@ -209,34 +210,31 @@ def request_summary(request: IncomingRequest) -> dict[str, Any]:
     return summary
 
 
-def unmatched_explanation(
-    request: IncomingRequest, near_misses: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    """Why nothing matched: the 404's body, plus `message`, the same on one line (for an error
-    message an SDK shows)."""
-    error = f"no stub matched {request.method} {request.path}"
-    message = error
-    if near_misses:
-        closest = near_misses[0]
-        message += (
-            f"; closest: {closest['stub_id']} ({closest['source']}): {closest['field']} "
-            f"expected {closest['expected']}, got {json_bytes(closest['actual']).decode()}"
-        )
+def unmatched_body(request: IncomingRequest, near_misses: Sequence[NearMiss]) -> dict[str, Any]:
+    """The 404's body: the request as received and the stubs that came closest."""
     return {
-        "error": error,
-        "message": message,
+        "error": f"no stub matched {request.method} {request.path}",
         "request": request_summary(request),
-        "near_misses": list(near_misses),
+        "near_misses": [near_miss.to_json() for near_miss in near_misses],
     }
 
 
-def unmatched_response(
-    request: IncomingRequest, near_misses: Sequence[dict[str, Any]]
-) -> web.Response:
+def unmatched_explanation(
+    request: IncomingRequest, near_misses: Sequence[NearMiss]
+) -> dict[str, Any]:
+    """Why nothing matched, as `miss` in an `unmatched: true` stub's templates: the 404's body,
+    plus `message`, the same on one line (for an error message an SDK shows)."""
+    explanation = unmatched_body(request, near_misses)
+    message = explanation["error"]
+    if near_misses:
+        message += f"; closest: {near_misses[0].describe()}"
+    explanation["message"] = message
+    return explanation
+
+
+def unmatched_response(request: IncomingRequest, near_misses: Sequence[NearMiss]) -> web.Response:
     """404 that explains itself: the request and the stubs that came closest."""
-    explanation = unmatched_explanation(request, near_misses)
-    del explanation["message"]
-    return json_response(404, explanation)
+    return json_response(404, unmatched_body(request, near_misses))
 
 
 def too_large_response(size: int, limit: int) -> web.Response:

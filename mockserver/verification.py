@@ -8,12 +8,14 @@ Reads the journal only through its interface (queries are pushed down to it); no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import JsonValue
 
 from mockserver.journal import Journal, JournalQuery
 from mockserver.matching import RequestMatcher, match_params
-from mockserver.nearmiss import request_near_misses
+from mockserver.nearmiss import NearMiss, request_near_misses
 
 NEAR_MISS_SCAN_LIMIT: Final = 10_000
 """Near misses of a failed verify are looked for among this many newest entries."""
@@ -53,11 +55,40 @@ class CountCondition:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The outcome of a count or a sequence verification, as `/__admin/verify` and
+    `/__admin/verify/sequence` answer it (`to_json`); `message` is the headline a person reads.
+
+    A count: `count` requests matched, `expected` says how many should have. A sequence:
+    `matched_seqs` are the seqs of the steps that matched, in order; `failed_step` is the first
+    that did not (`count` is how many did). `near_misses`: the recorded requests that came
+    closest to what was missing.
+    """
+
     ok: bool
     count: int
-    expected: str
     message: str
-    near_misses: list[dict[str, Any]] = field(default_factory=list)
+    expected: str | None = None
+    near_misses: tuple[NearMiss, ...] = ()
+    matched_seqs: tuple[int, ...] | None = None
+    failed_step: int | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """A count: 200 `{ok, count}`, 422 `{ok, count, expected, message, near_misses}`.
+        A sequence: 200 `{ok, matched_seqs}`, 422 `{ok, matched_seqs, failed_step, message,
+        near_misses}`."""
+        shown: dict[str, JsonValue] = {"ok": self.ok}
+        if self.matched_seqs is None:
+            shown["count"] = self.count
+            if not self.ok:
+                shown["expected"] = self.expected
+        else:
+            shown["matched_seqs"] = list(self.matched_seqs)
+            if not self.ok:
+                shown["failed_step"] = self.failed_step
+        if not self.ok:
+            shown["message"] = self.message
+            shown["near_misses"] = [miss.to_json() for miss in self.near_misses]
+        return shown
 
 
 async def verify_count(
@@ -74,11 +105,11 @@ async def verify_count(
         found = await journal.count(JournalQuery(matcher=matcher))
     expected = condition.describe()
     if condition.holds(found):
-        return Verdict(True, found, expected, f"{description}: {found} as expected")
+        return Verdict(True, found, f"{description}: {found} as expected", expected=expected)
     message = f"expected {expected} request{_s(condition)} matching {description}, found {found}"
     recent = await journal.latest(NEAR_MISS_SCAN_LIMIT)
     near = request_near_misses(matcher, ((entry.seq, entry.request) for entry in recent))
-    return Verdict(False, found, expected, message, near)
+    return Verdict(False, found, message, expected=expected, near_misses=tuple(near))
 
 
 def _s(condition: CountCondition) -> str:
@@ -87,7 +118,7 @@ def _s(condition: CountCondition) -> str:
 
 async def verify_sequence(
     journal: Journal, matchers: Sequence[tuple[RequestMatcher, str]]
-) -> dict[str, Any]:
+) -> Verdict:
     """Whether requests matching each matcher happened in this order (others may interleave)."""
     entries = (await journal.find()).entries
     position = 0
@@ -101,13 +132,13 @@ async def verify_sequence(
         else:
             after = f" after request seq {seqs[-1]}" if seqs else ""
             remaining = entries[position:][-NEAR_MISS_SCAN_LIMIT:]
-            return {
-                "ok": False,
-                "matched_seqs": seqs,
-                "failed_step": step,
-                "message": f"step {step} ({description}) did not happen{after}",
-                "near_misses": request_near_misses(
-                    matcher, ((entry.seq, entry.request) for entry in remaining)
-                ),
-            }
-    return {"ok": True, "matched_seqs": seqs}
+            near = request_near_misses(matcher, ((entry.seq, entry.request) for entry in remaining))
+            return Verdict(
+                False,
+                len(seqs),
+                f"step {step} ({description}) did not happen{after}",
+                near_misses=tuple(near),
+                matched_seqs=tuple(seqs),
+                failed_step=step,
+            )
+    return Verdict(True, len(seqs), f"{len(seqs)} steps in order", matched_seqs=tuple(seqs))

@@ -432,9 +432,9 @@ async def test_an_unmatched_stub_shapes_the_404_and_the_request_stays_unmatched(
     error = (await response.json())["error"]
     assert error["type"] == "invalid_request_error"
     assert error["message"] == (
-        "no stub matched POST /stripe/v1/charges; closest: create-charge ("
+        "no stub matched POST /stripe/v1/charges; closest: stub create-charge ("
         + error["near_misses"][0]["source"]
-        + "): body.form.currency expected equals 'usd', got \"eur\""
+        + "): body.form.currency: expected equals 'usd', got \"eur\""
     )
     assert [miss["stub_id"] for miss in error["near_misses"]] == ["create-charge"]
     # a match is still a match; outside the base path the contract's 404 answers

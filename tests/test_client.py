@@ -201,12 +201,14 @@ def test_failed_verify_names_expectation_count_and_near_misses(client: MockServe
     assert isinstance(error, AssertionError)
     assert (error.count, error.expected) == (0, "exactly 1")
     seq = client.requests()[-1].seq
+    # the headline is the server's message, as it came
+    assert error.summary == error.response["message"]
     assert str(error).splitlines() == [
-        "Expected exactly 1 request matching POST /payments/v1/charges "
-        'body={"form": {"currency": "usd"}}, found 0',
+        "expected exactly 1 request matching POST /payments/v1/charges "
+        '{"body": {"form": {"currency": "usd"}}}, found 0',
         "Near misses (closest first):",
         f"  request #{seq} POST /payments/v1/charges: body.form.currency: "
-        "expected equals 'usd', got 'eur'",
+        "expected equals 'usd', got \"eur\"",
         "Received (newest 1):",
         f"  #{seq} POST /payments/v1/charges -> 404 (no stub) body 'currency=eur&amount=2000'",
     ]
@@ -218,7 +220,7 @@ def test_failed_verify_with_nothing_received_says_so(client: MockServerClient) -
     with pytest.raises(VerificationError) as caught:
         client.verify(path="/payments/v1/charges", at_least=2)
     assert str(caught.value).splitlines() == [
-        "Expected at least 2 requests matching any method /payments/v1/charges, found 0",
+        "expected at least 2 requests matching any method /payments/v1/charges, found 0",
         "Near misses: none (no recorded request came close)",
         "Received: no requests at all",
     ]
@@ -226,7 +228,7 @@ def test_failed_verify_with_nothing_received_says_so(client: MockServerClient) -
 
 def test_a_missing_field_is_shown_as_absent(client: MockServerClient) -> None:
     send(client.url + "/search")
-    with pytest.raises(VerificationError, match=r"query\.q: expected equals 'x', got nothing"):
+    with pytest.raises(VerificationError, match=r"query\.q: expected equals 'x', got null"):
         client.verify(path="/search", query={"q": "x"})
 
 
@@ -239,7 +241,7 @@ def test_verify_sequence(client: MockServerClient) -> None:
     with pytest.raises(VerificationError) as caught:
         client.verify_sequence([{"path": "/pay"}, {"method": "GET", "path": "/login"}])
     lines = str(caught.value).splitlines()
-    assert lines[0].startswith("Expected requests in this order: ")
+    assert lines[0] == f"step 1 (GET /login) did not happen after request seq {seqs[1]}"
     assert lines[1] == f"  0. any method /pay: matched request #{seqs[1]}"
     assert lines[2] == "  1. GET /login: NOT FOUND"
 
@@ -260,7 +262,7 @@ def test_unmatched_requests_carry_their_near_misses(client: MockServerClient) ->
     assert nearest.source.endswith("payments.yaml:5")
     assert nearest.describe() == (
         f"stub create-charge ({nearest.source}): body.form.currency: "
-        "expected equals 'usd', got 'eur'"
+        "expected equals 'usd', got \"eur\""
     )
 
 
@@ -411,3 +413,11 @@ async def test_async_client_in_a_namespace(server: RunningServer) -> None:
         await client.add_stub(id="a", request={"path": "/a"})
         assert [stub["id"] for stub in await client.stubs()] == ["a", "create-charge"]
         await client.remove_namespace()
+    # the twins share one constructor: a namespaced twin is of the same kind, with the same settings
+    async with AsyncMockServerClient(server.url, timeout=3.0, token="t").in_namespace("w1") as twin:
+        assert isinstance(twin, AsyncMockServerClient)
+        assert (twin.namespace, twin.timeout, twin.token) == ("w1", 3.0, "t")
+        assert repr(twin) == f"AsyncMockServerClient('{server.url}/~w1')"
+    assert repr(MockServerClient(server.url).in_namespace("w1")) == (
+        f"MockServerClient('{server.url}/~w1')"
+    )

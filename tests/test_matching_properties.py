@@ -372,7 +372,7 @@ def stub_lists(draw: st.DrawFn) -> list[Stub]:
 def test_near_misses_are_at_most_three_well_formed_entries(
     stubs: list[Stub], request: IncomingRequest
 ) -> None:
-    near = stub_near_misses(stubs, request)
+    near = [near_miss.to_json() for near_miss in stub_near_misses(stubs, request)]
     missed = {
         stub.id: outcome
         for stub in stubs

@@ -119,17 +119,17 @@ def test_failed_verify_reads_like_the_test_intent(pytester: pytest.Pytester) -> 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *VerificationError: Expected exactly 1 request matching "
-            'POST /payments/v1/charges body={"form": {"currency": "usd"}}, found 0',
+            "E *VerificationError: expected exactly 1 request matching "
+            'POST /payments/v1/charges {"body": {"form": {"currency": "usd"}}}, found 0',
             "E *Near misses (closest first):",
             "E *  request #1 POST /payments/v1/charges: body.form.currency: "
-            "expected equals 'usd', got 'eur'",
+            "expected equals 'usd', got \"eur\"",
             "E *Received (newest 1):",
             "E *  #1 POST /payments/v1/charges -> 404 (no stub) body 'amount=2000&currency=eur'",
             "*- mockserver: unmatched requests -*",
             "#1 POST /payments/v1/charges -> 404 (no stub) body 'amount=2000&currency=eur'",
             "    near miss: stub create-charge (stubs/payments.yaml:4): body.form.currency: "
-            "expected equals 'usd', got 'eur'",
+            "expected equals 'usd', got \"eur\"",
         ]
     )
 

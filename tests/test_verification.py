@@ -90,12 +90,12 @@ async def test_a_sequence_allows_other_requests_in_between_but_not_another_order
     steps = [(matcher({"path": "/login"}), "login"), (matcher({"path": "/pay"}), "pay")]
     ok = await verify_sequence(journal, steps)
     assert _field(ok, "ok") is True
-    assert _field(ok, "matched_seqs") == [1, 3]
+    assert list(_field(ok, "matched_seqs")) == [1, 3]
     reversed_steps = list(reversed(steps))
     failed = await verify_sequence(journal, reversed_steps)
     assert _field(failed, "ok") is False
     assert _field(failed, "failed_step") == 1
-    assert _field(failed, "matched_seqs") == [3]
+    assert list(_field(failed, "matched_seqs")) == [3]
 
 
 def _field(outcome: Any, name: str) -> Any:

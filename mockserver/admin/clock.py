@@ -30,7 +30,6 @@ CLOCK_SCHEMA: Final[dict[str, Any]] = {
     },
 }
 """The clock as every call answers it; `now` is the clock's time when the call was answered."""
-_CLOCK: Final = {"$ref": "#/components/schemas/Clock"}
 _SETTING: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,
@@ -73,7 +72,6 @@ class ClockResource:
                 "/clock",
                 admin_handler(self.read_clock),
                 "The clock that now() in templates reads",
-                answer=_CLOCK,
             ),
             AdminRoute(
                 "PUT",
@@ -85,14 +83,12 @@ class ClockResource:
                     "schema": _SETTING,
                 },
                 responses=(200, 400),
-                answer=_CLOCK,
             ),
             AdminRoute(
                 "DELETE",
                 "/clock",
                 admin_handler(self.reset_clock),
                 "Put the clock back on real time",
-                answer=_CLOCK,
             ),
             AdminRoute(
                 "POST",
@@ -101,7 +97,6 @@ class ClockResource:
                 "Move a frozen clock, or add to the offset of a running one",
                 body={"description": '{"ms": 1000}', "schema": _ADVANCE},
                 responses=(200, 400),
-                answer=_CLOCK,
             ),
         ]
 

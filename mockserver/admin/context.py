@@ -24,6 +24,7 @@ from mockserver.matching import RequestMatcher, compile_request
 from mockserver.responder import json_response
 from mockserver.spec import RequestSpec
 from mockserver.store import ScopedStore, StubStore
+from mockserver.wording import describe_matcher
 
 log = logging.getLogger("mockserver.admin")
 
@@ -153,20 +154,6 @@ def parse_matcher(data: Any, field: str) -> tuple[RequestMatcher, str]:
     return compile_request(spec), describe_matcher(data)
 
 
-def describe_matcher(data: dict[str, Any]) -> str:
-    """{"method": "POST", "path": "/v1/x", "body": {...}} -> 'POST /v1/x {"body": ...}'."""
-    rest = {key: value for key, value in data.items() if key not in ("method", "path")}
-    method = data.get("method", "any method")
-    path = data.get("path", "any path")
-    words = [
-        "/".join(method) if isinstance(method, list) else str(method),
-        path if isinstance(path, str) else json.dumps(path),
-    ]
-    if rest:
-        words.append(json.dumps(rest, separators=(", ", ": ")))
-    return " ".join(words)
-
-
 def created(payload: Any) -> web.Response:
     return json_response(201, payload)
 
@@ -188,5 +175,3 @@ class AdminRoute:
     parameters: tuple[dict[str, Any], ...] = ()
     scoped: bool = True
     """Also served under {prefix}/ns/{namespace}/..., acting on that namespace."""
-    answer: dict[str, Any] | None = None
-    """The JSON schema of a successful answer; the OpenAPI document says "object" without one."""

@@ -1,12 +1,17 @@
 """The OpenAPI 3.1 document of the admin API, built from the same route table the app serves.
 
-Building both from one list means a route cannot be served without being described.
+Building both from one list means a route cannot be served without being described. What each
+route answers (its 200/201/422 body) is described here, in `_ANSWERS`, by method and path: this
+module is imported only when the document is asked for, so start-up builds no schemas. Operation
+ids are derived from method and path (`get_requests_unmatched`): unique, and the same when a
+handler is renamed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pydantic import TypeAdapter
 
@@ -20,7 +25,7 @@ _STATUS_TEXT = {
     201: "Created",
     400: "Bad input: {error, details}",
     404: "Unknown id: {error, details}",
-    422: "Verification failed: {ok: false, count, expected, message, near_misses}",
+    422: "Verification failed: what was found, the server's message and the near misses",
     503: "The namespace would exceed --max-namespaces: {error, details}",
 }
 
@@ -60,24 +65,24 @@ def _component_schemas() -> dict[str, Any]:
             }
         },
     }
-    schemas["Clock"] = CLOCK_SCHEMA
     schemas["Error"] = {
         "type": "object",
         "required": ["error", "details"],
         "properties": {"error": {"type": "string"}, "details": {"type": "array"}},
     }
+    schemas["Clock"] = CLOCK_SCHEMA
+    schemas.update(_ANSWER_SCHEMAS)
     return schemas
 
 
 def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
+        answer = _ANSWERS.get((route.method, route.path), UNDESCRIBED)
         operation: dict[str, Any] = {
             "summary": route.summary,
-            "operationId": route.handler.__name__.strip("_") + "_" + route.method.lower(),
-            "responses": {
-                str(status): _response(status, route.answer) for status in route.responses
-            },
+            "operationId": _operation_id(route.method, route.path),
+            "responses": {str(status): _response(status, answer) for status in route.responses},
         }
         if route.parameters:
             operation["parameters"] = list(route.parameters)
@@ -96,8 +101,8 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
             statuses = sorted({*route.responses, 404, 503})  # a bad name; too many namespaces
             scoped = {
                 **operation,
-                "responses": {str(status): _response(status, route.answer) for status in statuses},
-                "operationId": operation["operationId"] + "_in_namespace",
+                "responses": {str(status): _response(status, answer) for status in statuses},
+                "operationId": _operation_id(route.method, NAMESPACE_SEGMENT + route.path),
                 "parameters": [NAMESPACE_PARAMETER, *route.parameters],
                 "tags": ["namespaced"],
             }
@@ -119,9 +124,253 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
     }
 
 
-def _response(status: int, answer: dict[str, Any] | None = None) -> dict[str, Any]:
-    schema = answer if answer is not None and status < 300 else {"type": "object"}
-    content: dict[str, Any] = {"application/json": {"schema": schema}}
-    if status in (400, 404, 503):
-        content = {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}
-    return {"description": _STATUS_TEXT.get(status, "Response"), "content": content}
+def _operation_id(method: str, path: str) -> str:
+    """ "GET", "/ns/{namespace}/requests/unmatched" -> "get_ns_namespace_requests_unmatched"."""
+    return "_".join([method.lower(), *re.findall(r"[A-Za-z0-9]+", path)])
+
+
+def _response(status: int, answer: dict[str, Any]) -> dict[str, Any]:
+    """A route's answer for `status`: its own body on success and for a failed verification,
+    else `{error, details}`."""
+    schema = _ref("Error") if status in (400, 404, 503) else answer
+    return {
+        "description": _STATUS_TEXT.get(status, "Response"),
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+# --- what each route answers ------------------------------------------------------------------
+
+
+def _ref(model: str) -> dict[str, Any]:
+    return {"$ref": _REF.format(model=model)}
+
+
+def _object(
+    properties: dict[str, Any], *, optional: Sequence[str] = (), description: str | None = None
+) -> dict[str, Any]:
+    """An object with these properties, each required unless named in `optional`, and no others
+    (so a field the server adds without describing it fails the schemathesis run)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    if description is not None:
+        schema["description"] = description
+    return schema
+
+
+def _list_of(name: str, items: dict[str, Any]) -> dict[str, Any]:
+    return _object({name: {"type": "array", "items": items}})
+
+
+def _failed_requires(*names: str) -> dict[str, Any]:
+    """If `ok` is false, these are present: what a 422 adds to a 200."""
+    return {
+        "if": {"properties": {"ok": {"const": False}}, "required": ["ok"]},
+        "then": {"required": list(names)},
+    }
+
+
+_STRING: Final = {"type": "string"}
+_COUNT: Final = {"type": "integer", "minimum": 0}
+_SEQ: Final = {"type": "integer", "minimum": 1}
+_HEADERS: Final = {"type": "object", "additionalProperties": _STRING}
+_NAME_TO_VALUES: Final = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": _STRING},
+}
+_NEAR_MISSES: Final = {"type": "array", "maxItems": 3, "items": _ref("NearMiss")}
+_NEAR_MISS_FIELDS: Final = {
+    "field": {"type": "string", "description": "The first field that differed, as in stub files"},
+    "expected": {"type": "string", "description": "What the matcher wanted: equals 'usd'"},
+    "actual": {"description": "What the request had there (any JSON); null when it lacked it"},
+}
+_JOURNAL_ENTRY: Final = {
+    "seq": _SEQ,
+    "id": _STRING,
+    "namespace": {"type": ["string", "null"]},
+    "time": {"type": "string", "format": "date-time"},
+    "service": {"type": ["string", "null"]},
+    "method": _STRING,
+    "path": _STRING,
+    "query": _NAME_TO_VALUES,
+    "headers": _HEADERS,
+    "body": {"type": "string", "description": "The body as text, or base64 (body_encoding)"},
+    "json": {"description": "The body decoded as JSON; null when it is not JSON"},
+    "form": _NAME_TO_VALUES,
+    "matched": {"type": "boolean"},
+    "stub_id": {"type": ["string", "null"]},
+    "status": {"type": ["integer", "null"], "description": "null when a fault was sent"},
+    "duration_ms": {"type": "number", "minimum": 0},
+    "body_encoding": {"const": "base64", "description": "When the body is not UTF-8 text"},
+    "body_truncated": {"const": True, "description": "When the body went over --max-body"},
+    "body_size": {**_COUNT, "description": "The size of a body that was cut"},
+    "error": {"type": "string", "description": "Why the answer was cut or failed"},
+    "fault": {"type": "string", "description": "The fault the stub sent instead of an answer"},
+    "client_cert_subject": {"type": "string", "description": "Under mTLS: CN=app,O=Example"},
+}
+_JOURNAL_OPTIONAL: Final = (
+    "body_encoding",
+    "body_truncated",
+    "body_size",
+    "error",
+    "fault",
+    "client_cert_subject",
+)
+
+_ANSWER_SCHEMAS: Final[dict[str, Any]] = {
+    "NearMiss": {
+        "description": "What came close and the first field that differed: a stub, for a "
+        "request no stub matched; a recorded request, for a failed verification",
+        "oneOf": [
+            _object({"stub_id": _STRING, "source": _STRING, **_NEAR_MISS_FIELDS}),
+            _object({"request_seq": _SEQ, "method": _STRING, "path": _STRING, **_NEAR_MISS_FIELDS}),
+        ],
+    },
+    "Verdict": {
+        **_object(
+            {
+                "ok": {"type": "boolean"},
+                "count": {**_COUNT, "description": "How many recorded requests matched"},
+                "expected": {"type": "string", "description": "exactly 1, at least 2, ..."},
+                "message": {"type": "string", "description": "The headline, on one line"},
+                "near_misses": _NEAR_MISSES,
+            },
+            optional=("expected", "message", "near_misses"),
+            description="A count verification: 200 {ok, count}; a 422 adds expected, message "
+            "and the recorded requests that came closest",
+        ),
+        **_failed_requires("expected", "message", "near_misses"),
+    },
+    "SequenceVerdict": {
+        **_object(
+            {
+                "ok": {"type": "boolean"},
+                "matched_seqs": {
+                    "type": "array",
+                    "items": _SEQ,
+                    "description": "The seq of the request each step matched, in order",
+                },
+                "failed_step": {**_COUNT, "description": "The first step that did not happen"},
+                "message": {"type": "string", "description": "The headline, on one line"},
+                "near_misses": _NEAR_MISSES,
+            },
+            optional=("failed_step", "message", "near_misses"),
+            description="A sequence verification: 200 {ok, matched_seqs}; a 422 adds the step "
+            "that did not happen, message and the recorded requests that came closest to it",
+        ),
+        **_failed_requires("failed_step", "message", "near_misses"),
+    },
+    "JournalEntry": _object(
+        _JOURNAL_ENTRY,
+        optional=_JOURNAL_OPTIONAL,
+        description="One recorded request and how the mock answered it",
+    ),
+    "UnmatchedEntry": _object(
+        {**_JOURNAL_ENTRY, "near_misses": _NEAR_MISSES},
+        optional=_JOURNAL_OPTIONAL,
+        description="A recorded request no stub matched, with the stubs that came closest",
+    ),
+    "Unmatched404": _object(
+        {
+            "error": {"type": "string", "description": "no stub matched POST /v1/x"},
+            "request": _object(
+                {
+                    "method": _STRING,
+                    "path": _STRING,
+                    "query": _NAME_TO_VALUES,
+                    "headers": _HEADERS,
+                    "body": _STRING,
+                }
+            ),
+            "near_misses": _NEAR_MISSES,
+        },
+        description="For reference, not an admin answer: the body of the 404 that a mocked "
+        "request no stub matched gets (unless an `unmatched: true` stub shapes it)",
+    ),
+    "Health": _object(
+        {
+            "status": {"const": "ok"},
+            "version": _STRING,
+            "state": {"type": "string", "description": "The state store: memory"},
+            "stubs": _COUNT,
+            "requests": _COUNT,
+            "dropped": _COUNT,
+        }
+    ),
+    "StubView": {
+        "type": "object",
+        "description": "A stub in the stub format, with where it came from and its hits",
+        "required": ["id", "source", "hits"],
+        "properties": {
+            "id": _STRING,
+            "source": {"type": "string", "description": "path:line of its file, or api"},
+            "hits": _COUNT,
+            "service": _STRING,
+            "base_path": _STRING,
+            "host": _STRING,
+        },
+    },
+}
+
+_REMOVED_ID: Final = _object({"removed": _STRING})
+_ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("GET", "/health"): _ref("Health"),
+    ("POST", "/reset"): _object({"reset": {"const": True}, "removed_stubs": _COUNT}),
+    ("GET", "/schema"): {"type": "object", "description": "The stub JSON Schema"},
+    ("GET", "/openapi.json"): {
+        "type": "object",
+        "required": ["openapi", "info", "paths"],
+        "description": "This document",
+    },
+    ("GET", "/namespaces"): _object(
+        {
+            "namespaces": {
+                "type": "array",
+                "items": _object({"name": _STRING, "requests": _COUNT, "stubs": _COUNT}),
+            },
+            "limit": _COUNT,
+        }
+    ),
+    ("DELETE", "/ns/{namespace}"): _REMOVED_ID,
+    ("GET", "/stubs"): _list_of("stubs", _ref("StubView")),
+    ("POST", "/stubs"): _list_of("ids", _STRING),
+    ("DELETE", "/stubs"): _object({"removed": {**_COUNT, "description": "How many stubs"}}),
+    ("POST", "/stubs/reload"): _object(
+        {
+            "stubs": _COUNT,
+            "files": {"type": "array", "items": _object({"path": _STRING, "stubs": _COUNT})},
+        }
+    ),
+    ("GET", "/stubs/{id}"): _ref("StubView"),
+    ("PUT", "/stubs/{id}"): _ref("StubView"),
+    ("DELETE", "/stubs/{id}"): _REMOVED_ID,
+    ("GET", "/requests"): _object(
+        {
+            "requests": {"type": "array", "items": _ref("JournalEntry")},
+            "total": _COUNT,
+            "dropped": _COUNT,
+        }
+    ),
+    ("DELETE", "/requests"): _object({"cleared": _COUNT}),
+    ("POST", "/requests/find"): _list_of("requests", _ref("JournalEntry")),
+    ("POST", "/requests/count"): _object({"count": _COUNT}),
+    ("GET", "/requests/unmatched"): _list_of("requests", _ref("UnmatchedEntry")),
+    ("POST", "/verify"): _ref("Verdict"),
+    ("POST", "/verify/sequence"): _ref("SequenceVerdict"),
+    ("GET", "/scenarios"): _object(
+        {"scenarios": {"type": "object", "additionalProperties": _STRING}}
+    ),
+    ("PUT", "/scenarios/{name}"): _object({"name": _STRING, "state": _STRING, "initial": _STRING}),
+    ("GET", "/clock"): _ref("Clock"),
+    ("PUT", "/clock"): _ref("Clock"),
+    ("DELETE", "/clock"): _ref("Clock"),
+    ("POST", "/clock/advance"): _ref("Clock"),
+}
+"""The body each route answers with on success (and, for the verifications, with a 422)."""
+
+UNDESCRIBED: Final[dict[str, Any]] = {"type": "object"}
+"""How a route missing from `_ANSWERS` is described (tests/admin/test_meta.py fails then)."""

@@ -83,14 +83,7 @@ class VerifyResource:
         else:
             found = await journal.count(query)
         verdict = await verify_count(journal, matcher, condition, description, found=found)
-        payload: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count}
-        if not verdict.ok:
-            payload.update(
-                expected=verdict.expected,
-                message=verdict.message,
-                near_misses=verdict.near_misses,
-            )
-        return json_response(200 if verdict.ok else 422, payload)
+        return json_response(200 if verdict.ok else 422, verdict.to_json())
 
     async def verify_sequence(self, request: web.Request) -> web.Response:
         data = await read_json_object(
@@ -104,8 +97,8 @@ class VerifyResource:
             )
         matchers = [parse_matcher(step, f"requests[{i}]") for i, step in enumerate(steps)]
         journal = (await self._context.scope(request)).state.journal
-        outcome = await verify_sequence(journal, matchers)
-        return json_response(200 if outcome["ok"] else 422, outcome)
+        verdict = await verify_sequence(journal, matchers)
+        return json_response(200 if verdict.ok else 422, verdict.to_json())
 
 
 async def _count_until(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+import pytest
+from openapi_spec_validator import validate
 
+from mockserver.admin.openapi import UNDESCRIBED
 from tests.serving import ServeStubs
 
 
@@ -57,6 +60,50 @@ async def test_openapi_describes_every_route_the_app_serves(serve: ServeStubs) -
             served.add((route.method, path))
     assert served == described
     assert len(served) >= 18
+
+
+async def test_openapi_document_is_valid_and_describes_every_answer(serve: ServeStubs) -> None:
+    client = await serve()
+    document: dict[str, Any] = await (await client.get("/__admin/openapi.json")).json()
+    validate(document)  # OpenAPI 3.1, as client generators and linters read it
+    operations = [
+        (method.upper(), path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(set(ids)) == len(ids)
+    # derived from method and path, so a handler's name does not leak into generated clients
+    assert "get_requests_unmatched" in ids
+    assert {"get_scenarios", "get_stubs", "get_ns_namespace_scenarios"} <= set(ids)
+    for method, path, operation in operations:
+        for status, answer in operation["responses"].items():
+            schema = answer["content"]["application/json"]["schema"]
+            assert schema != UNDESCRIBED, f"{method} {path} -> {status} has no schema"
+    schemas = document["components"]["schemas"]
+    verify = document["paths"]["/__admin/verify"]["post"]["responses"]
+    assert verify["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Verdict"
+    }
+    assert {"NearMiss", "Verdict", "SequenceVerdict", "JournalEntry", "Unmatched404"} <= set(
+        schemas
+    )
+
+
+async def test_unmatched_404_body_is_as_documented(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": "- id: a\n  request: {method: POST, path: /a}\n"})
+    document: dict[str, Any] = await (await client.get("/__admin/openapi.json")).json()
+    body = await (await client.get("/a?x=1")).json()
+    assert body["near_misses"][0]["stub_id"] == "a"
+    # the mocked 404 is no admin answer: its schema is there for reference, checked here
+    schema = {
+        "$ref": "#/components/schemas/Unmatched404",
+        "components": document["components"],
+    }
+    jsonschema.Draft202012Validator(schema).validate(body)
+    body["near_misses"][0]["score"] = 1.0  # what the schema does not describe, it refuses
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate(body)
 
 
 async def test_unknown_admin_paths_and_methods_are_json_errors(serve: ServeStubs) -> None:

@@ -86,7 +86,8 @@ async def test_sequence_in_order_passes_and_out_of_order_explains(serve: ServeSt
     response = await client.post("/__admin/verify/sequence", json=reversed_order)
     assert response.status == 422
     outcome = await response.json()
-    assert outcome["failed_step"] == 1
+    assert set(outcome) == {"ok", "matched_seqs", "failed_step", "message", "near_misses"}
+    assert (outcome["ok"], outcome["matched_seqs"], outcome["failed_step"]) == (False, [3], 1)
     assert outcome["message"] == (
         "step 1 (any method /v1/customers) did not happen after request seq 3"
     )

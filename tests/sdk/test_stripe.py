@@ -230,9 +230,9 @@ def test_an_unstubbed_call_raises_the_sdks_own_error_with_the_explanation(
     assert error.http_status == 404
     assert error.user_message is not None
     assert error.user_message.startswith(
-        "no stub matched POST /stripe/v1/charges; closest: stripe-create-charge ("
+        "no stub matched POST /stripe/v1/charges; closest: stub stripe-create-charge ("
     )
-    assert "body.form.source expected starts with 'tok_', got \"card_123\"" in error.user_message
+    assert "body.form.source: expected starts with 'tok_', got \"card_123\"" in error.user_message
     assert error.request_id is not None
     assert error.request_id.startswith("req_")
     # still an unmatched request for the test's assertions
