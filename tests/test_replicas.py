@@ -1,0 +1,71 @@
+"""Replicas sharing one Redis (`--state redis://...`): `mockserver serve` processes on their own
+ports, one real redis-server, one shared state (PRODUCT.md §15)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.redis_server import unique_prefix
+from tests.serving import write_stubs
+from tests.test_cli import Server
+
+
+def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    sent = urllib.request.Request(url, data=data, method=method)
+    sent.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(sent, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def replicas(redis_url: str, tmp_path: Path) -> Iterator[list[Server]]:
+    stubs = write_stubs(
+        tmp_path / "stubs",
+        {
+            "once.yaml": "- id: once\n  request: {path: /once}\n  times: 1\n"
+            "  response: {json: {ok: true}}\n",
+        },
+    )
+    flags = ("--stubs", str(stubs), "--port", "0", "--state", redis_url)
+    prefix = ("--state-prefix", unique_prefix())
+    started: list[Server] = []
+    try:
+        for _ in range(2):
+            started.append(Server(*flags, *prefix))
+        yield started
+    finally:
+        for server in started:
+            if server.process.poll() is None:
+                server.stop()
+
+
+def test_two_replicas_share_times_the_journal_and_api_stubs(replicas: list[Server]) -> None:
+    one, two = replicas
+    assert call(one.url + "/__admin/health")[1]["state"] == "redis"
+    targets = [server.url + "/once" for server in replicas for _ in range(10)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(status for status, _ in pool.map(call, targets))
+    assert statuses == [200] + [404] * 19  # `times: 1` answers once across both
+
+    for server in replicas:  # every request in one journal, one seq sequence
+        status, found = call(server.url + "/__admin/requests")
+        assert status == 200
+        assert sorted(entry["seq"] for entry in found["requests"]) == list(range(1, 21))
+        assert call(server.url + "/__admin/requests/count", "POST", {})[1] == {"count": 20}
+
+    added = {"id": "added", "request": {"path": "/added"}, "response": {"json": {"from": "one"}}}
+    assert call(one.url + "/__admin/stubs", "POST", added)[0] == 201
+    assert call(two.url + "/added") == (200, {"from": "one"})
+    assert call(two.url + "/__admin/stubs/added")[1]["id"] == "added"
