@@ -51,6 +51,8 @@ from mockserver.stub import Stub
 DEFAULT_PREFIX: Final = "mockserver:"
 _CONNECTIONS: Final = 64
 """Connections a process opens at most; more concurrent calls wait for one."""
+_CONNECT_TIMEOUT: Final = 5.0
+"""Seconds a connection to Redis may take: an unreachable host fails a call, never hangs it."""
 
 _CLAIM: Final = """
 local name = ARGV[3]
@@ -272,7 +274,9 @@ class RedisState:
         stub_dirs: Sequence[Path] = (),
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
-        pool = BlockingConnectionPool.from_url(url, max_connections=_CONNECTIONS, timeout=None)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=_CONNECTIONS, timeout=None, socket_connect_timeout=_CONNECT_TIMEOUT
+        )
         self.client: Redis = Redis.from_pool(pool)  # closing the client closes the pool
         self.journal_limit = journal_limit
         self.journal_max_bytes = journal_max_bytes
