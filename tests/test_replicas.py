@@ -69,3 +69,16 @@ def test_two_replicas_share_times_the_journal_and_api_stubs(replicas: list[Serve
     assert call(one.url + "/__admin/stubs", "POST", added)[0] == 201
     assert call(two.url + "/added") == (200, {"from": "one"})
     assert call(two.url + "/__admin/stubs/added")[1]["id"] == "added"
+
+
+def test_a_verify_waiting_on_one_replica_sees_a_request_to_the_other(
+    replicas: list[Server],
+) -> None:
+    one, two = replicas
+    condition = {"request": {"path": "/late"}, "count": 1, "within_ms": 20000}
+    with ThreadPoolExecutor(1) as pool:
+        # on a namespace that the request, sent to the other replica, creates
+        waiting = pool.submit(call, two.url + "/__admin/ns/team/verify", "POST", condition)
+        assert call(one.url + "/~team/late")[0] == 404
+        assert waiting.result(timeout=15) == (200, {"ok": True, "count": 1})
+    assert call(two.url + "/__admin/namespaces")[1]["namespaces"][0]["name"] == "team"
