@@ -7,7 +7,8 @@ Keys, all under a prefix (default `mockserver:`): `names` (the set of namespaces
   expected state and `times`, counts the hit and moves the scenario, as one step;
 - `api`: a hash with `version` and `doc`, the JSON of the API stubs (each stub's spec with its
   id, source, order, service, base path and host) and of the file stubs the namespace hid;
-  changed under WATCH/MULTI, retried when another replica changed it first. Each process
+  changed under WATCH/MULTI, retried when another replica changed it first. Versions come from
+  one counter (`api-version`), so no two states of any namespace share one. Each process
   rebuilds `Stub`s from it with the loader's `build_stubs` and keeps them while the version
   holds;
 - `clock`: the JSON of the `ClockSetting` (a namespace not yet created reads the default's);
@@ -212,7 +213,8 @@ class RedisNamespace:
         async def apply(pipe: Any) -> Callable[[], ApiStubs]:
             current = self._api_from(*await pipe.hmget(self._api_key, "version", "doc"))
             changed = change(current)  # may raise: nothing was written
-            api = ApiStubs(changed.stubs, changed.hidden_file_ids, current.version + 1)
+            version = await self._state.next_api_version(pipe)
+            api = ApiStubs(changed.stubs, changed.hidden_file_ids, version)
             pipe.multi()
             pipe.hset(self._api_key, mapping=self._api_mapping(api))
             if changed.forget:
@@ -247,7 +249,7 @@ class RedisNamespace:
             nonlocal removed
             current = self._api_from(*await pipe.hmget(self._api_key, "version", "doc"))
             removed = len(current.stubs)
-            api = ApiStubs((), current.hidden_file_ids, current.version + 1)
+            api = ApiStubs((), current.hidden_file_ids, await self._state.next_api_version(pipe))
             journal, meta = self._journal.keys
             pipe.multi()
             pipe.delete(journal, self._hits, self._scenarios)
@@ -285,6 +287,7 @@ class RedisState:
         self._prefix = prefix
         self._names = prefix + "names"
         self._api_order = prefix + "api-order"
+        self._api_version = prefix + "api-version"
         self._create = self.client.register_script(_CREATE)
         self._remove = self.client.register_script(_REMOVE)
         self._default = RedisNamespace(self, None)
@@ -379,6 +382,11 @@ class RedisState:
             return self._default
         # the same keys as the namespace once created: a reader sees what it records
         return self._namespaces.get(name) or RedisNamespace(self, name)
+
+    async def next_api_version(self, pipe: Any) -> int:
+        """A version no namespace has had: a namespace removed and created again never shows a
+        replica the version of stubs it compiled before."""
+        return int(await pipe.incr(self._api_version))
 
     async def next_api_orders(self, count: int) -> int:
         last = await self.client.incrby(self._api_order, count)

@@ -89,3 +89,22 @@ async def test_namespaces_and_the_clock_are_shared(replica: Replicas) -> None:
     assert await found.clock() == frozen
     assert await one.remove("team")
     assert await two.lookup("team") is None
+
+
+async def test_a_namespace_created_again_never_shows_stubs_compiled_before(
+    replica: Replicas, tmp_path: Path
+) -> None:
+    one, two = replica(), replica()
+    (first,) = parse_stub_text("id: first\nrequest: {path: /a}\n", stub_dirs=[tmp_path])
+    (second,) = parse_stub_text("id: second\nrequest: {path: /a}\n", stub_dirs=[tmp_path])
+    await (await one.create("team")).update_api_stubs(
+        lambda _: ApiStubsChange((first,), frozenset())
+    )
+    seen = await two.lookup("team")
+    assert seen is not None
+    assert [stub.id for stub in (await seen.api_stubs()).stubs] == ["first"]
+    await one.remove("team")
+    await (await one.create("team")).update_api_stubs(
+        lambda _: ApiStubsChange((second,), frozenset())
+    )
+    assert [stub.id for stub in (await seen.api_stubs()).stubs] == ["second"]
