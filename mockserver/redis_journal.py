@@ -165,8 +165,11 @@ def _filters(query: JournalQuery) -> bool:
 class RedisJournal:
     """A bounded, numbered record of exchanges in Redis (see the module's docstring)."""
 
-    def __init__(self, client: Redis, base: str, limit: int, max_bytes: int) -> None:
+    def __init__(
+        self, client: Redis, base: str, limit: int, max_bytes: int, *, feeds: Redis | None = None
+    ) -> None:
         self._client = client
+        self._feeds = client if feeds is None else feeds
         self._list = base + "journal"
         self._meta = base + "journal-meta"
         self.channel = base + "journal-feed"
@@ -184,6 +187,11 @@ class RedisJournal:
     @property
     def client(self) -> Redis:
         return self._client
+
+    @property
+    def feeds(self) -> Redis:
+        """Where subscriptions take their connections: each holds one while it follows."""
+        return self._feeds
 
     async def record(self, exchange: Exchange) -> int:
         args = (_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel)
@@ -273,7 +281,7 @@ class RedisSubscription:
 
     async def _start(self) -> None:
         if self._pubsub is None:
-            pubsub = self._pubsub = self._journal.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
         if self._last_seq is None:
             self._last_seq = await self._journal.last_seq()

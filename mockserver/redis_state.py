@@ -129,7 +129,9 @@ class RedisNamespace:
         self._api_key = base + "api"
         self._clock_key = base + "clock"
         self._default_clock = state.base(None) + "clock"
-        self._journal = RedisJournal(client, base, state.journal_limit, state.journal_max_bytes)
+        self._journal = RedisJournal(
+            client, base, state.journal_limit, state.journal_max_bytes, feeds=state.feeds
+        )
         self._api = ApiStubs()
         self._claim = client.register_script(_CLAIM)
 
@@ -280,6 +282,10 @@ class RedisState:
             url, max_connections=_CONNECTIONS, timeout=None, socket_connect_timeout=_CONNECT_TIMEOUT
         )
         self.client: Redis = Redis.from_pool(pool)  # closing the client closes the pool
+        # subscriptions (a verify waiting with within_ms, a live feed) hold a connection each
+        # while they follow: from a pool of their own, so that however many wait, requests
+        # still get the connections of the bounded pool
+        self.feeds: Redis = Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT)
         self.journal_limit = journal_limit
         self.journal_max_bytes = journal_max_bytes
         self._limit = limit
@@ -299,6 +305,7 @@ class RedisState:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.feeds.aclose()
 
     async def watching(
         self, keys: Sequence[str], apply: Callable[[Any], Awaitable[Callable[[], T]]]

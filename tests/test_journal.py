@@ -62,6 +62,7 @@ async def make_journal(request: pytest.FixtureRequest) -> AsyncIterator[MakeJour
     for journal in made:
         if isinstance(journal, RedisJournal):
             await journal.client.aclose()
+            await journal.feeds.aclose()
 
 
 def exchange(

@@ -108,3 +108,19 @@ async def test_a_namespace_created_again_never_shows_stubs_compiled_before(
         lambda _: ApiStubsChange((second,), frozenset())
     )
     assert [stub.id for stub in (await seen.api_stubs()).stubs] == ["second"]
+
+
+async def test_many_waiting_subscriptions_leave_connections_for_requests(
+    replica: Replicas,
+) -> None:
+    # more followers than the bounded pool has connections (verifies waiting with within_ms)
+    journal = replica().default.journal
+    feeds = [journal.subscribe() for _ in range(80)]
+    async with asyncio.timeout(10):
+        for feed in feeds:
+            await feed.__aenter__()
+        waiting = [asyncio.ensure_future(anext(feed)) for feed in feeds]
+        assert await journal.record(request("/x")) == 1
+        assert {entry.seq for entry in await asyncio.gather(*waiting)} == {1}
+    for feed in feeds:
+        await feed.__aexit__(None, None, None)
