@@ -1,5 +1,5 @@
-"""Replicas sharing one Redis (`--state redis://...`): `mockserver serve` processes on their own
-ports, one real redis-server, one shared state (PRODUCT.md §15)."""
+"""Replicas sharing one Redis (`--state redis://...`): two or three `mockserver serve` processes
+on their own ports, one real redis-server, one shared state (PRODUCT.md §15)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
 
 
 @pytest.fixture
-def replicas(redis_url: str, tmp_path: Path) -> Iterator[list[Server]]:
+def replicas(
+    redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[Server]]:
+    """Two replicas (or as many as the test's parameter says) sharing one Redis."""
+    count: int = getattr(request, "param", 2)
     stubs = write_stubs(
         tmp_path / "stubs",
         {
@@ -42,7 +46,7 @@ def replicas(redis_url: str, tmp_path: Path) -> Iterator[list[Server]]:
     prefix = ("--state-prefix", unique_prefix())
     started: list[Server] = []
     try:
-        for _ in range(2):
+        for _ in range(count):
             started.append(Server(*flags, *prefix))
         yield started
     finally:
@@ -51,24 +55,30 @@ def replicas(redis_url: str, tmp_path: Path) -> Iterator[list[Server]]:
                 server.stop()
 
 
-def test_two_replicas_share_times_the_journal_and_api_stubs(replicas: list[Server]) -> None:
-    one, two = replicas
+@pytest.mark.parametrize("replicas", [2, 3], indirect=True)
+def test_replicas_share_times_the_journal_and_api_stubs(replicas: list[Server]) -> None:
+    one, *others = replicas
     assert call(one.url + "/__admin/health")[1]["state"] == "redis"
     targets = [server.url + "/once" for server in replicas for _ in range(10)]
+    requests = len(targets)
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(status for status, _ in pool.map(call, targets))
-    assert statuses == [200] + [404] * 19  # `times: 1` answers once across both
+    assert statuses == [200] + [404] * (requests - 1)  # `times: 1` answers once across all
 
     for server in replicas:  # every request in one journal, one seq sequence
         status, found = call(server.url + "/__admin/requests")
         assert status == 200
-        assert sorted(entry["seq"] for entry in found["requests"]) == list(range(1, 21))
-        assert call(server.url + "/__admin/requests/count", "POST", {})[1] == {"count": 20}
+        assert sorted(entry["seq"] for entry in found["requests"]) == list(range(1, requests + 1))
+        assert call(server.url + "/__admin/requests/count", "POST", {})[1] == {"count": requests}
 
     added = {"id": "added", "request": {"path": "/added"}, "response": {"json": {"from": "one"}}}
     assert call(one.url + "/__admin/stubs", "POST", added)[0] == 201
-    assert call(two.url + "/added") == (200, {"from": "one"})
-    assert call(two.url + "/__admin/stubs/added")[1]["id"] == "added"
+    for other in others:
+        assert call(other.url + "/added") == (200, {"from": "one"})
+        assert call(other.url + "/__admin/stubs/added")[1]["id"] == "added"
+    status, listed = call(one.url + "/__admin/stubs")
+    hits = {stub["id"]: stub.get("hits") for stub in listed["stubs"]}
+    assert hits["added"] == len(others)  # hit counts are shared too
 
 
 def test_a_verify_waiting_on_one_replica_sees_a_request_to_the_other(
