@@ -15,7 +15,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -39,6 +39,7 @@ from mockserver.responder import (
     send_prepared,
     too_large_response,
 )
+from mockserver.state import State
 from mockserver.store import StubStore
 from mockserver.transport import MockServerRunner
 
@@ -259,7 +260,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     Serve it with `mock_runner`, whose connections hand mocked requests to the `MockHandler`."""
     if loaded is None:
         loaded = load_paths(settings.stubs)
-    state = MemoryState(settings.journal_limit, settings.journal_max_bytes, settings.max_namespaces)
+    state, close_state = _state(settings)
     store = StubStore(loaded.stubs, state)
     context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
     admin = AdminApi(context)
@@ -275,7 +276,34 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
         await mocked.drain()
 
     app.on_cleanup.append(drain)
+    if close_state is not None:
+
+        async def close(_app: web.Application) -> None:
+            await close_state()
+
+        app.on_cleanup.append(close)
     return app
+
+
+def _state(settings: Settings) -> tuple[State, Callable[[], Awaitable[None]] | None]:
+    """The state `--state` names, and how to close it (None: nothing to close)."""
+    if settings.state == "memory":
+        state = MemoryState(
+            settings.journal_limit, settings.journal_max_bytes, settings.max_namespaces
+        )
+        return state, None
+    # the optional extra (mockserver[redis]): imported only when asked for
+    from mockserver.redis_state import RedisState
+
+    shared = RedisState(
+        settings.state,
+        journal_limit=settings.journal_limit,
+        journal_max_bytes=settings.journal_max_bytes,
+        limit=settings.max_namespaces,
+        stub_dirs=settings.stubs,
+        prefix=settings.state_prefix,
+    )
+    return shared, shared.close
 
 
 def mock_runner(app: web.Application, settings: Settings, **options: Any) -> MockServerRunner:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from mockserver.config import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_NAMESPACES,
     DEFAULT_PORT,
+    DEFAULT_STATE_PREFIX,
     Settings,
 )
 from mockserver.errors import MockServerError, StartupError, StubLoadError
@@ -103,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=_env_number("max_namespaces", DEFAULT_MAX_NAMESPACES, int),
         help="namespaces (/~name/ path prefixes) that may exist at once (default %(default)s)",
+    )
+    run.add_argument(
+        "--state",
+        default=_env("state") or "memory",
+        metavar="memory|redis://HOST:PORT/DB",
+        help="where journal, counters, scenarios, API stubs and namespaces live: this process's "
+        "memory, or a Redis that replicas share (needs mockserver[redis]; default %(default)s)",
+    )
+    run.add_argument(
+        "--state-prefix",
+        default=_env("state_prefix") or DEFAULT_STATE_PREFIX,
+        metavar="PREFIX",
+        help="prefix of the Redis keys; replicas that share state use the same "
+        "(default %(default)s)",
     )
     run.add_argument(
         "--shutdown-grace",
@@ -246,9 +262,13 @@ def _serve(args: argparse.Namespace) -> int:
             tls_key=_path(args.tls_key),
             tls_client_ca=_path(args.tls_client_ca),
             client_timeout=args.client_timeout,
+            state=args.state,
+            state_prefix=args.state_prefix,
         )
     except ValueError as error:
         _fail(str(error))
+    if settings.state != "memory" and importlib.util.find_spec("redis") is None:
+        _fail("--state redis://... needs the redis package: pip install 'mockserver[redis]'")
     logs.configure(args.log_level, args.log_format)
     _import_server()
     from mockserver.server import serve

@@ -14,6 +14,8 @@ DEFAULT_JOURNAL_LIMIT: Final = 100_000
 DEFAULT_JOURNAL_MAX_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_MAX_BODY: Final = 10 * 1024 * 1024
 DEFAULT_MAX_NAMESPACES: Final = 256
+DEFAULT_STATE_PREFIX: Final = "mockserver:"
+_REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,10 @@ class Settings:
     client_timeout: float = 30.0
     max_headers: int = 100
     max_header_bytes: int = 8190
+    state: str = "memory"
+    """Where the state lives: "memory", or the URL of a Redis that replicas share."""
+    state_prefix: str = DEFAULT_STATE_PREFIX
+    """The prefix of every Redis key (replicas that share state share it)."""
 
     def __post_init__(self) -> None:
         prefix = "/" + self.admin_prefix.strip("/")
@@ -57,5 +63,10 @@ class Settings:
             raise ValueError("--tls-cert and --tls-key go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.state != "memory" and not self.state.startswith(_REDIS_SCHEMES):
+            raise ValueError(
+                "--state must be 'memory' or a Redis URL (redis://HOST:PORT/DB), "
+                f"got {self.state!r}"
+            )
         if self.admin_token is not None and not self.admin_token:
             raise ValueError("the admin token must not be empty")

@@ -349,7 +349,7 @@ class StubStore:
         """The scope of `namespace`, created on first use (NamespaceLimitError past the limit)."""
         scope = self._scopes.get(namespace)
         if scope is not None:
-            return scope
+            return await self._current(scope)
         assert namespace is not None  # the default scope always exists
         return await self._compile(await self.state.create(namespace))
 
@@ -358,11 +358,19 @@ class StubStore:
         so that reads cannot fill the registry up to --max-namespaces."""
         scope = self._scopes.get(namespace)
         if scope is not None:
-            return scope
+            return await self._current(scope)
         found = await self.state.lookup(namespace)
         if found is not None:
             return await self._compile(found)
         return ScopedStore(self, self.state.detached(namespace), ApiStubs())
+
+    @staticmethod
+    async def _current(scope: ScopedStore) -> ScopedStore:
+        """`scope` with the API stubs its state holds now: a shared state's may have been
+        changed by another replica (a local one's change only through this scope)."""
+        if scope.local is None:
+            scope.adopt(await scope.state.api_stubs())
+        return scope
 
     async def _compile(self, state: NamespaceState) -> ScopedStore:
         api = await state.api_stubs()

@@ -1,3 +1,4 @@
-"""Shared fixtures: the real server on a free loopback port (see tests/serving.py)."""
+"""Shared fixtures: the real server on a free loopback port (see tests/serving.py), a real
+redis-server (tests/redis_server.py)."""
 
-pytest_plugins = ["tests.serving"]
+pytest_plugins = ["tests.serving", "tests.redis_server"]

@@ -155,6 +155,14 @@ def test_missing_stub_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr == f"mockserver: error: stub directory not found: {tmp_path}/nope\n"
 
 
+def test_a_state_that_is_neither_memory_nor_redis_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run("serve", "--stubs", str(tmp_path), "--port", "0", env={"MOCKSERVER_STATE": "x"})
+    assert result.returncode == 2
+    assert "--state must be 'memory' or a Redis URL (redis://HOST:PORT/DB), got 'x'" in (
+        result.stderr
+    )
+
+
 def test_serve_refuses_bad_stubs_with_their_errors(tmp_path: Path) -> None:
     write_stubs(tmp_path, {"a.yaml": "- request: {path: nope}\n"})
     result = run("serve", "--stubs", str(tmp_path), "--port", "0")
@@ -282,7 +290,7 @@ def test_help_lists_every_serve_flag() -> None:
         "--stubs", "--host", "--port", "--admin-prefix", "--journal-limit",
         "--journal-max-bytes", "--max-body", "--journal-dump", "--shutdown-grace", "--log-level",
         "--watch", "--access-log", "--log-format", "--admin-token", "--tls-cert", "--tls-key",
-        "--tls-client-ca", "--client-timeout", "--max-namespaces",
+        "--tls-client-ca", "--client-timeout", "--max-namespaces", "--state", "--state-prefix",
     ):  # fmt: skip
         assert flag in result.stdout
 

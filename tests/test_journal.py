@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -19,15 +19,50 @@ from mockserver.journal import EVERYTHING, Journal, JournalQuery
 from mockserver.matching import compile_request
 from mockserver.memory_journal import MemoryJournal
 from mockserver.nearmiss import NearMiss, StubTarget
+from mockserver.redis_journal import RedisJournal
+from mockserver.redis_state import RedisState
 from mockserver.spec import RequestSpec
+from tests.redis_server import unique_prefix
 
 MakeJournal = Callable[[int, int], Journal]
-JOURNALS: dict[str, MakeJournal] = {"memory": MemoryJournal}
+
+
+def memory_journals(_request: pytest.FixtureRequest) -> MakeJournal:
+    return MemoryJournal
+
+
+def redis_journals(request: pytest.FixtureRequest) -> MakeJournal:
+    url = request.getfixturevalue("redis_url")  # the session's redis-server
+
+    def make(limit: int, max_bytes: int) -> Journal:
+        state = RedisState(
+            url, journal_limit=limit, journal_max_bytes=max_bytes, limit=4, prefix=unique_prefix()
+        )
+        return state.default.journal
+
+    return make
+
+
+JOURNALS: dict[str, Callable[[pytest.FixtureRequest], MakeJournal]] = {
+    "memory": memory_journals,
+    "redis": redis_journals,
+}
 
 
 @pytest.fixture(params=sorted(JOURNALS))
-def make_journal(request: pytest.FixtureRequest) -> MakeJournal:
-    return JOURNALS[request.param]
+async def make_journal(request: pytest.FixtureRequest) -> AsyncIterator[MakeJournal]:
+    new_journal = JOURNALS[request.param](request)
+    made: list[Journal] = []
+
+    def make(limit: int, max_bytes: int) -> Journal:
+        made.append(new_journal(limit, max_bytes))
+        return made[-1]
+
+    yield make
+    for journal in made:
+        if isinstance(journal, RedisJournal):
+            await journal.client.aclose()
+            await journal.feeds.aclose()
 
 
 def exchange(

@@ -20,8 +20,11 @@ from tests.serving import write_stubs
 # jsonpath_rfc9535 and regex by the stubs that use templates, json_schema, json_path and
 # matches; watchfiles by --watch; logging.handlers by the first log record; difflib by a
 # misspelt field; the OpenAPI module and pydantic's TypeAdapter (JSON Schema) by GET
-# openapi.json or `mockserver schema`.
+# openapi.json or `mockserver schema`; redis and the Redis state by --state redis://.
 OPTIONAL = {
+    "redis",
+    "mockserver.redis_state",
+    "mockserver.redis_journal",
     "mockserver.client",
     "jinja2",
     "jsonschema",

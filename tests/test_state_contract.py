@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,16 +19,44 @@ from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.loader import parse_stub_text
 from mockserver.memory_state import MemoryState
+from mockserver.redis_state import RedisState
 from mockserver.state import STARTED, ApiStubs, ApiStubsChange, Refusal, ScenarioStep, State
 from mockserver.stub import Stub
+from tests.redis_server import unique_prefix
 
 MakeState = Callable[[int], State]
-STATES: dict[str, MakeState] = {"memory": lambda limit: MemoryState(1000, 10**9, limit)}
+
+
+def memory_states(_request: pytest.FixtureRequest) -> MakeState:
+    return lambda limit: MemoryState(1000, 10**9, limit)
+
+
+def redis_states(request: pytest.FixtureRequest) -> MakeState:
+    url = request.getfixturevalue("redis_url")  # the session's redis-server
+    return lambda limit: RedisState(
+        url, journal_limit=1000, journal_max_bytes=10**9, limit=limit, prefix=unique_prefix()
+    )
+
+
+STATES: dict[str, Callable[[pytest.FixtureRequest], MakeState]] = {
+    "memory": memory_states,
+    "redis": redis_states,
+}
 
 
 @pytest.fixture(params=sorted(STATES))
-def make_state(request: pytest.FixtureRequest) -> MakeState:
-    return STATES[request.param]
+async def make_state(request: pytest.FixtureRequest) -> AsyncIterator[MakeState]:
+    new_state = STATES[request.param](request)
+    made: list[State] = []
+
+    def make(limit: int) -> State:
+        made.append(new_state(limit))
+        return made[-1]
+
+    yield make
+    for state in made:
+        if isinstance(state, RedisState):
+            await state.close()
 
 
 def stub(text: str, tmp_path: Path) -> Stub:

@@ -1,0 +1,337 @@
+"""RedisJournal: a namespace's journal in Redis, shared by every replica that names the same one.
+
+Layout (keys under the namespace's base, see `redis_state`):
+- `journal`: a list of entries, oldest first. Entries leave only from the head (the bounds) or all
+  at once (a clear), and the script that appends also numbers, so the seqs a list holds are
+  consecutive: the entry with seq `s` is at index `s - first`, where `first` is the newest seq
+  minus the length plus one. So `get`, `since` and `latest` are one `LRANGE` of what they need,
+  the oldest go first with `LPOP`, and no index beside the list is kept. (A stream would number
+  its own ids; a hash by seq would need a second structure to drop the oldest.)
+- `journal-meta`: a hash with `seq` (the last seq given, kept by a clear), `bytes` (the size the
+  byte bound counts) and `dropped`.
+- `journal-feed`: the pub/sub channel each append announces its seq on.
+
+One Lua script numbers an entry, appends it, applies the bounds and counts what they dropped,
+so an entry is never half-written and two replicas never share a seq. An entry is one string: a
+compact JSON array of its fields, a NUL byte, then the header block and the body as received
+(`_encoded` and `_decoded` are the only functions that know it).
+
+A subscription listens on the feed and, after each announcement (and once on start), reads what
+is new since the last entry it handed out: each entry once, in seq order, none invented. Pure of
+aiohttp; the connection is `redis.asyncio`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from types import TracebackType
+from typing import Any, Final, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from mockserver.exchange import Exchange, JournalEntry, Outcome
+from mockserver.incoming import IncomingRequest
+from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
+from mockserver.nearmiss import NearMiss
+
+_ENTRY_OVERHEAD: Final = 100
+"""Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
+--journal-max-bytes bounds."""
+
+_RECORD: Final = """
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+local held = redis.call('RPUSH', KEYS[1], ARGV[1])
+local overhead = tonumber(ARGV[4])
+local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[1] + overhead)
+local limit, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+local dropped = 0
+while held > limit or (bytes > max_bytes and held > 1) do
+  local oldest = redis.call('LPOP', KEYS[1])
+  bytes = bytes - (#oldest + overhead)
+  held = held - 1
+  dropped = dropped + 1
+end
+if dropped > 0 then
+  redis.call('HINCRBY', KEYS[2], 'dropped', dropped)
+  redis.call('HSET', KEYS[2], 'bytes', bytes)
+end
+redis.call('PUBLISH', ARGV[5], seq)
+return seq
+"""
+
+_RANGE: Final = """
+local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped')
+local last = tonumber(meta[1] or '0')
+local dropped = tonumber(meta[2] or '0')
+local held = redis.call('LLEN', KEYS[1])
+local first = last - held + 1
+local start = 0
+local after = tonumber(ARGV[1])
+if after >= first then start = after - first + 1 end
+local stop = held - 1
+local count = tonumber(ARGV[2])
+if count >= 0 then
+  if ARGV[3] == '1' then
+    start = math.max(start, held - count)
+  else
+    stop = math.min(stop, start + count - 1)
+  end
+end
+local entries = {}
+if start <= stop then entries = redis.call('LRANGE', KEYS[1], start, stop) end
+return {first + start, dropped, last, held, entries}
+"""
+
+_CLEAR: Final = """
+local held = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'bytes', 0, 'dropped', 0)
+return held
+"""
+
+
+def _encoded(exchange: Exchange) -> bytes:
+    """An exchange as stored (the inverse of `_decoded`)."""
+    request, outcome = exchange.request, exchange.outcome
+    query_string, block = request.wire()
+    extra = None
+    if (
+        outcome.near_misses
+        or outcome.error
+        or outcome.fault
+        or request.client_cert
+        or request.body_truncated
+    ):
+        extra = [
+            [near_miss.packed() for near_miss in outcome.near_misses],
+            outcome.error,
+            outcome.fault,
+            request.client_cert,
+            request.body_size,
+            request.body_truncated,
+        ]
+    fields = [
+        exchange.time, exchange.duration_ms, outcome.matched, outcome.status, outcome.stub_id,
+        outcome.service, request.method, request.path, query_string, request.namespace,
+        len(block), extra,
+    ]  # fmt: skip
+    # ASCII JSON (escapes, lone surrogates included) holds no NUL byte: the first one ends it
+    return json.dumps(fields, separators=(",", ":")).encode() + b"\0" + block + request.body
+
+
+def _decoded(seq: int, stored: bytes) -> JournalEntry:
+    end = stored.index(b"\0")
+    fields: list[Any] = json.loads(stored[:end])
+    (time, duration_ms, matched, status, stub_id, service, method, path, query_string,
+     namespace, block_size, extra) = fields  # fmt: skip
+    rest = stored[end + 1 :]
+    packed, error, fault, cert, body_size, truncated = (
+        ((), None, None, None, None, False) if extra is None else extra
+    )
+    request = IncomingRequest.from_wire(
+        method,
+        path,
+        query_string,
+        rest[:block_size],
+        rest[block_size:],
+        body_size=body_size,
+        body_truncated=truncated,
+        namespace=namespace,
+        client_cert=cert,
+    )
+    near_misses = tuple(NearMiss.unpacked(tuple(values)) for values in packed)
+    outcome = Outcome(matched, status, stub_id, service, near_misses, error, fault)
+    return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
+
+
+def _filters(query: JournalQuery) -> bool:
+    """Whether the query filters entries by their content (not only by seq and limit)."""
+    return any(
+        value is not None
+        for value in (
+            query.matcher,
+            query.method,
+            query.path,
+            query.service,
+            query.stub_id,
+            query.matched,
+        )
+    )
+
+
+class RedisJournal:
+    """A bounded, numbered record of exchanges in Redis (see the module's docstring)."""
+
+    def __init__(
+        self, client: Redis, base: str, limit: int, max_bytes: int, *, feeds: Redis | None = None
+    ) -> None:
+        self._client = client
+        self._feeds = client if feeds is None else feeds
+        self._list = base + "journal"
+        self._meta = base + "journal-meta"
+        self.channel = base + "journal-feed"
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._record = client.register_script(_RECORD)
+        self._range = client.register_script(_RANGE)
+        self._clear = client.register_script(_CLEAR)
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The keys a reset clears or a removal deletes (the feed is a channel, not a key)."""
+        return self._list, self._meta
+
+    @property
+    def client(self) -> Redis:
+        return self._client
+
+    @property
+    def feeds(self) -> Redis:
+        """Where subscriptions take their connections: each holds one while it follows."""
+        return self._feeds
+
+    async def record(self, exchange: Exchange) -> int:
+        args = (_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel)
+        seq = await self._record(keys=[self._list, self._meta], args=args)
+        return int(seq)
+
+    async def _read(
+        self, after: int, count: int | None = None, *, newest: bool = False
+    ) -> tuple[list[JournalEntry], int, int, int]:
+        """Entries after seq `after`, at most `count` (the newest `count` when `newest`); with
+        the dropped count, the last seq and how many entries are held."""
+        first, dropped, last, held, stored = await self._range(
+            keys=[self._list, self._meta],
+            args=(after, -1 if count is None else count, 1 if newest else 0),
+        )
+        entries = [_decoded(first + offset, item) for offset, item in enumerate(stored)]
+        return entries, int(dropped), int(last), int(held)
+
+    async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
+        since = query.since_seq
+        after = -1 if since is None else since
+        if not _filters(query):  # seq and limit only: Redis reads just the page
+            entries, dropped, last, held = await self._read(
+                after, query.limit, newest=since is None
+            )
+            total = held if since is None else max(0, min(held, last - since))
+            return JournalPage(entries, total, dropped)
+        entries, dropped, _, _ = await self._read(after)
+        selected = [entry for entry in entries if query.accepts(entry)]
+        return JournalPage(query.page(selected), len(selected), dropped)
+
+    async def count(self, query: JournalQuery = EVERYTHING) -> int:
+        if query == EVERYTHING:
+            return int(await self._client.llen(self._list))
+        return (await self.find(query)).total
+
+    async def get(self, seq: int) -> JournalEntry | None:
+        entries, *_ = await self._read(seq - 1, 1)
+        return next((entry for entry in entries if entry.seq == seq), None)
+
+    async def since(self, seq: int, limit: int | None = None) -> list[JournalEntry]:
+        entries, *_ = await self._read(seq, limit)
+        return entries
+
+    async def latest(self, limit: int) -> list[JournalEntry]:
+        entries, *_ = await self._read(-1, limit, newest=True)
+        return entries
+
+    async def unmatched(self) -> list[JournalEntry]:
+        return (await self.find(JournalQuery(matched=False))).entries
+
+    async def stats(self) -> JournalStats:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.llen(self._list)
+            pipe.hmget(self._meta, "dropped", "seq")
+            held, (dropped, last) = await pipe.execute()
+        return JournalStats(int(held), int(dropped or 0), int(last or 0))
+
+    async def last_seq(self) -> int:
+        return int(await self._client.hget(self._meta, "seq") or 0)
+
+    async def clear(self) -> int:
+        return int(await self._clear(keys=[self._list, self._meta]))
+
+    def subscribe(self, after_seq: int | None = None) -> RedisSubscription:
+        return RedisSubscription(self, after_seq)
+
+
+class RedisSubscription:
+    """Follows a Redis journal through its feed channel: on each announcement it reads what is
+    new since the last entry it handed out (see the module's docstring). Without `after_seq` it
+    starts at the journal's last seq when entered (`async with`) or first read."""
+
+    def __init__(self, journal: RedisJournal, after_seq: int | None) -> None:
+        self._journal = journal
+        self._last_seq = after_seq
+        self._pending: list[JournalEntry] = []
+        self._pubsub: PubSub | None = None
+        self._closed = asyncio.Event()
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq or 0
+
+    def __aiter__(self) -> RedisSubscription:
+        return self
+
+    async def _start(self) -> None:
+        if self._pubsub is None:
+            pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
+        if self._last_seq is None:
+            self._last_seq = await self._journal.last_seq()
+
+    async def __anext__(self) -> JournalEntry:
+        while not self._pending:
+            if self._closed.is_set():
+                await self.aclose()
+                raise StopAsyncIteration
+            await self._start()
+            self._pending = await self._journal.since(self.last_seq)
+            if not self._pending:
+                await self._announced()
+        entry = self._pending.pop(0)
+        self._last_seq = entry.seq
+        return entry
+
+    async def _announced(self) -> None:
+        """Wait for an announcement on the feed, or for `close`."""
+        assert self._pubsub is not None
+        message = asyncio.ensure_future(self._pubsub.get_message(timeout=None))
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((message, closed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (message, closed):
+                if not waiter.done():
+                    waiter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiter
+
+    async def __aenter__(self) -> RedisSubscription:
+        await self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.aclose()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def aclose(self) -> None:
+        """Give the feed's connection back (`close` only stops the iteration)."""
+        self._closed.set()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            await cast(Any, pubsub).aclose()  # untyped in redis-py
