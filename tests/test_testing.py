@@ -10,6 +10,7 @@ Outside CI they skip, saying so, where the engine, the image or the extra is mis
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import tempfile
 import textwrap
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,13 +46,17 @@ def engine() -> None:
         import testcontainers  # noqa: F401
     except ImportError:
         _missing("testcontainers is not installed (pip install -e '.[testcontainers]')")
-    try:
-        client = docker.from_env()
-    except docker.errors.DockerException as error:
-        _missing(
-            f"no container engine answers ({error}): run `bash .ci/container` (podman), or "
-            "start Docker and `docker build -t mockserver:latest .`"
-        )
+    socket = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    how = "run `bash .ci/container` (podman), or start Docker and `docker build -t mockserver .`"
+    if socket.startswith("unix://") and not Path(socket.removeprefix("unix://")).exists():
+        _missing(f"no container engine at {socket}: {how}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # docker leaks a failed connection
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as error:
+            gc.collect()
+            _missing(f"no container engine answers at {socket} ({error}): {how}")
     with contextlib.closing(client):
         try:
             client.images.get(IMAGE)
