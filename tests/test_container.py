@@ -836,6 +836,9 @@ def test_compose_runner_runs_the_example_tests_against_the_mock(
         assert (ROOT / path).exists(), f"the runner's command names {path}, which is missing"
     for requirement in re.findall(r"-r\s+(\S+)", service_command(runner)):
         assert (ROOT / requirement).is_file(), f"the runner installs {requirement}: missing"
+    # what the example's tests need (pytest, the SDKs, the wheel), not the project's test extra
+    assert "[test]" not in service_command(runner)
+    assert "/wheels/" in service_command(runner), "mockserver itself, from the wheel just built"
 
 
 def test_ci_runs_the_same_example_tests(compose: dict[str, Any]) -> None:
