@@ -313,6 +313,7 @@ class StubUsage:
 
     stubs: dict[str, str] = field(default_factory=dict)
     hit: set[str] = field(default_factory=set)
+    read: bool = False  # some test's namespace was read
 
     def collect(self, client: MockServerClient) -> None:
         """Add what `client`'s namespace knows: its file stubs and their hit counts."""
@@ -320,6 +321,7 @@ class StubUsage:
             listed = client.stubs()
         except (OSError, AdminError):  # a dead server reports elsewhere
             return
+        self.read = True
         for stub in listed:
             source = str(stub.get("source", _API_SOURCE))
             if source == _API_SOURCE:
@@ -331,6 +333,7 @@ class StubUsage:
     def merge(self, data: Mapping[str, Any]) -> None:
         self.stubs.update(data.get("stubs", {}))
         self.hit.update(data.get("hit", []))
+        self.read = self.read or bool(data.get("read"))
 
     def unused(self) -> list[tuple[str, str]]:
         """(source, id) of the stubs no test hit, in file order."""
@@ -357,7 +360,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     usage = session.config.stash.get(_USAGE, None)
     workeroutput = getattr(session.config, "workeroutput", None)
     if usage is not None and workeroutput is not None:  # an xdist worker: to the controller
-        workeroutput[_WORKER_OUTPUT] = {"stubs": usage.stubs, "hit": sorted(usage.hit)}
+        workeroutput[_WORKER_OUTPUT] = {
+            "stubs": usage.stubs,
+            "hit": sorted(usage.hit),
+            "read": usage.read,
+        }
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -375,7 +382,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     if not usage.stubs:
         terminalreporter.write_sep("=", UNUSED_SECTION)
-        terminalreporter.write_line("no test used the mockserver fixture: no stub to report")
+        terminalreporter.write_line(
+            "the mock server has no file stubs"
+            if usage.read
+            else "no test used the mockserver fixture: no stub to report"
+        )
         return
     unused = usage.unused()
     terminalreporter.write_sep(

@@ -206,8 +206,14 @@ def test_unused_with_a_pinned_namespace_reads_each_tests_hits_before_the_reset(
     assert "  refund" not in out
 
 
-def test_unused_when_no_test_used_the_fixture(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_nothing():\n    pass\n")
+def test_unused_when_no_test_used_the_fixture_or_there_are_no_file_stubs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_plain="def test_nothing():\n    pass\n")
     result = run(pytester, "--mockserver-unused")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*no test used the mockserver fixture*"])
+    pytester.makepyfile(test_fixture="def test_uses(mockserver):\n    mockserver.health()\n")
+    result = run(pytester, "--mockserver-unused")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["the mock server has no file stubs"])
