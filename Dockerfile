@@ -26,11 +26,12 @@ RUN groupadd --system --gid 10001 mockserver \
 
 # One layer: install, then take out what the server never runs. The extension modules' wheels
 # carry their debug symbols (uvloop's library is 13 MiB with them, 1.6 MiB without), so binutils
-# comes in for `strip` and goes again; packages' own tests and C/Cython sources go too. The
-# bytecode stays: pip compiled it, and the unprivileged user could not write it at start-up.
+# (bookworm's 2.40, whatever Debian revision) comes in for `strip` and goes again; packages' own
+# tests and C/Cython sources go too. The bytecode stays: pip compiled it, and the unprivileged
+# user could not write it at start-up.
 COPY --from=build /wheels /tmp/wheels
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends binutils=2.40-2 \
+    && apt-get install -y --no-install-recommends 'binutils=2.40*' \
     && pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore \
         /tmp/wheels/*.whl \
     && find /usr/local/lib/python3.11 -path '*-packages/*' -name '*.so' \
