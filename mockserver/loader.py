@@ -41,23 +41,51 @@ class LoadedStubs:
 
 
 def find_stub_files(stub_dirs: Sequence[Path]) -> list[Path]:
-    """Every *.yaml|*.yml|*.json under each directory, recursively, sorted; not under __files."""
+    """Every *.yaml|*.yml|*.json under each directory, recursively, sorted; not under __files.
+
+    Hidden names are skipped, symlinks followed, and a file reached by several paths is loaded
+    once, under the first path in sorted order. So a Kubernetes ConfigMap mount (`stripe.yaml ->
+    ..data/stripe.yaml`, `..data -> ..2026_01_02_...`: both hidden) gives each file once, named
+    as the user mounted it, and a symlink to a directory above ends the walk there.
+    """
     found: list[Path] = []
+    seen: set[Path] = set()  # resolved files, across every directory
     for directory in stub_dirs:
-        files = [
-            path
-            for path in directory.rglob("*")
-            if path.suffix.lower() in STUB_SUFFIXES
-            and path.is_file()
-            and not _skipped(path.relative_to(directory).parts)
+        files: list[tuple[tuple[str, ...], Path]] = []
+        # each folder with the resolved folders above it: a symlink back up is not walked
+        pending: list[tuple[Path, tuple[str, ...], frozenset[Path]]] = [
+            (directory, (), frozenset())
         ]
-        found.extend(sorted(files, key=lambda path: path.relative_to(directory).parts))
+        while pending:
+            folder, parts, above = pending.pop()
+            try:
+                real = folder.resolve()
+                entries = [] if real in above else list(folder.iterdir())
+            except OSError:  # unreadable, or a link that points nowhere: not a stub directory
+                continue
+            for entry in entries:
+                relative = (*parts, entry.name)
+                if entry.is_dir():
+                    if not _skipped(relative, directory=True):
+                        pending.append((entry, relative, above | {real}))
+                elif (
+                    entry.suffix.lower() in STUB_SUFFIXES
+                    and entry.is_file()
+                    and not _skipped(relative)
+                ):
+                    files.append((relative, entry))
+        for _, path in sorted(files):
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append(path)
     return found
 
 
-def _skipped(parts: tuple[str, ...]) -> bool:
-    # body files, and hidden files such as editors' swap and lock files
-    return BODY_FILES_DIR in parts[:-1] or any(part.startswith(".") for part in parts)
+def _skipped(parts: tuple[str, ...], *, directory: bool = False) -> bool:
+    # body files, and hidden files such as editors' swap and lock files (and ConfigMaps' ..data)
+    inside = parts if directory else parts[:-1]
+    return BODY_FILES_DIR in inside or any(part.startswith(".") for part in parts)
 
 
 def load_paths(stub_dirs: Sequence[Path]) -> LoadedStubs:

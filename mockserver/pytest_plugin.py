@@ -11,6 +11,11 @@ With `MOCKSERVER_NAMESPACE` (or the ini option `mockserver_namespace`) every tes
 namespace instead, reset before each test and never removed: for an application under test that
 runs on its own, with base URLs fixed at its start (`http://mock:8080/~name/payments`). Those tests
 share its namespace, so they run one at a time: more than one xdist worker is refused.
+
+Strictness (ini `mockserver_strict`, marker `mockserver_strict`): a test whose namespace received
+a request no stub matched fails at teardown, listing them with their near misses.
+`--mockserver-unused` prints, at the end of the run, the file stubs no test hit: each test's hits
+are read before its namespace goes, and xdist workers send theirs to the controller.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Generator, Iterator
-from dataclasses import replace
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -31,7 +36,13 @@ URL_ENV: Final = "MOCKSERVER_URL"
 NAMESPACE_ENV: Final = "MOCKSERVER_NAMESPACE"
 NAMESPACE_INI: Final = "mockserver_namespace"
 STUB_FILES_MARKER: Final = "mockserver_stub_files"
+STRICT_MARKER: Final = "mockserver_strict"
+STRICT_INI: Final = "mockserver_strict"
 REPORT_SECTION: Final = "mockserver: unmatched requests"
+UNUSED_SECTION: Final = "mockserver: file stubs no test hit"
+_WORKER_OUTPUT: Final = "mockserver_stub_usage"
+_API_SOURCE: Final = "api"
+"""The `source` of a stub added through the admin API; a file stub's is `path:line`."""
 _FAILED = pytest.StashKey[bool]()
 _PINNED = pytest.StashKey[str | None]()
 SIDECAR_READY_TIMEOUT: Final = 30.0
@@ -56,6 +67,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="stub directories of the in-process mock server, relative to the ini file "
         "(default: stubs/)",
     )
+    group.addoption(
+        "--mockserver-unused",
+        action="store_true",
+        dest="mockserver_unused",
+        default=False,
+        help="at the end of the run, list the file stubs that no test hit (each test's hits are "
+        "read before its namespace is removed; xdist workers' are merged)",
+    )
+    parser.addini(
+        STRICT_INI,
+        type="bool",
+        default=False,
+        help="a test whose requests include one that no stub matched fails at teardown, "
+        f"listing them with their near misses (per test: @pytest.mark.{STRICT_MARKER})",
+    )
     parser.addini(
         NAMESPACE_INI,
         type="string",
@@ -71,6 +97,13 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{STUB_FILES_MARKER}(*paths): load these stub files (relative to the rootdir or to the "
         "test file) into the mock server for this test only",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{STRICT_MARKER}(on=True): fail the test at teardown when a request it caused matched "
+        f"no stub (ini {STRICT_INI} sets it for every test; on=False turns it off for one)",
+    )
+    if config.getoption("mockserver_unused", False):
+        config.stash[_USAGE] = StubUsage()
     pinned = _pinned_namespace(config)
     config.stash[_PINNED] = pinned
     workers = _xdist_workers(config)
@@ -132,12 +165,15 @@ def _stub_dirs(config: pytest.Config) -> tuple[Path, ...]:
 @pytest.fixture(scope="session")
 def _mockserver_session(pytestconfig: pytest.Config) -> Iterator[MockServerClient]:
     """One server per session (per xdist worker): the sidecar, or one started here."""
+    usage = pytestconfig.stash.get(_USAGE, None)
     url = os.environ.get(URL_ENV)
     if url:
         client = MockServerClient(url)
         client.wait_until_ready(SIDECAR_READY_TIMEOUT)
         client.reset()  # a previous run may have left stubs behind
         yield client
+        if usage is not None:  # requests sent without a namespace hit stubs too
+            usage.collect(client)
         return
 
     # imported here: only a session that uses the fixture pays for aiohttp and the server
@@ -150,7 +186,10 @@ def _mockserver_session(pytestconfig: pytest.Config) -> Iterator[MockServerClien
     except MockServerError as error:
         pytest.fail(f"mockserver could not start:\n{error}", pytrace=False)
     try:
-        yield MockServerClient(running.url)
+        client = MockServerClient(running.url)
+        yield client
+        if usage is not None:
+            usage.collect(client)
     finally:
         running.stop()
 
@@ -174,18 +213,50 @@ def mockserver(
         client.reset()
     else:
         client = _mockserver_session.in_namespace(f"test-{uuid.uuid4().hex[:20]}")
+    strict_failure = ""
     try:
         # the farthest marker first, so a test's own files win over its class's or module's
         for marker in reversed(list(request.node.iter_markers(STUB_FILES_MARKER))):
             for name in marker.args:
                 client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
         yield client
+        # a test that failed already lists its unmatched requests in its report
+        if _strict(request) and not request.node.stash.get(_FAILED, False):
+            strict_failure = _strict_failure(client, request.config.rootpath)
     finally:
+        usage = request.config.stash.get(_USAGE, None)
+        if usage is not None:  # before the namespace, and its hit counts, are gone
+            usage.collect(client)
         # a failed test's namespace stays, so a sidecar's --journal-dump keeps its requests;
         # a pinned one always stays: the application under test keeps sending to it
-        if not pinned and not request.node.stash.get(_FAILED, False):
+        failed = strict_failure or request.node.stash.get(_FAILED, False)
+        if not pinned and not failed:
             with contextlib.suppress(OSError, AdminError):  # a dead server reports elsewhere
                 client.remove_namespace()
+    if strict_failure:
+        pytest.fail(strict_failure, pytrace=False)
+
+
+def _strict(request: pytest.FixtureRequest) -> bool:
+    """The closest mockserver_strict marker decides, else the ini option."""
+    marker = request.node.get_closest_marker(STRICT_MARKER)
+    if marker is not None:
+        return bool(marker.args[0]) if marker.args else bool(marker.kwargs.get("on", True))
+    return bool(request.config.getini(STRICT_INI))
+
+
+def _strict_failure(client: MockServerClient, root: Path) -> str:
+    """The strict teardown's message, or "" when every request of the test matched a stub."""
+    try:
+        entries = client.unmatched()
+    except (OSError, AdminError) as error:
+        return f"{STRICT_MARKER}: could not read the unmatched requests from {client.url}: {error}"
+    if not entries:
+        return ""
+    count = f"{len(entries)} request{'s' * (len(entries) != 1)}"
+    lines = [f"{STRICT_MARKER}: {count} of this test matched no stub:"]
+    lines += [_describe_unmatched(entry, root) for entry in entries]
+    return "\n".join(lines)
 
 
 def _stub_file(request: pytest.FixtureRequest, name: str | os.PathLike[str]) -> Path:
@@ -232,3 +303,96 @@ def _describe_unmatched(entry: JournalEntry, root: Path) -> str:
     if not entry.near_misses:
         lines.append("    no stub came close")
     return "\n".join(lines)
+
+
+# --- --mockserver-unused ----------------------------------------------------------------------
+
+
+@dataclass
+class StubUsage:
+    """File stubs seen (id -> source) and the ids of those hit, over every test of the run."""
+
+    stubs: dict[str, str] = field(default_factory=dict)
+    hit: set[str] = field(default_factory=set)
+    read: bool = False  # some test's namespace was read
+
+    def collect(self, client: MockServerClient) -> None:
+        """Add what `client`'s namespace knows: its file stubs and their hit counts."""
+        try:
+            listed = client.stubs()
+        except (OSError, AdminError):  # a dead server reports elsewhere
+            return
+        self.read = True
+        for stub in listed:
+            source = str(stub.get("source", _API_SOURCE))
+            if source == _API_SOURCE:
+                continue
+            self.stubs[str(stub["id"])] = source
+            if stub.get("hits"):
+                self.hit.add(str(stub["id"]))
+
+    def merge(self, data: Mapping[str, Any]) -> None:
+        self.stubs.update(data.get("stubs", {}))
+        self.hit.update(data.get("hit", []))
+        self.read = self.read or bool(data.get("read"))
+
+    def unused(self) -> list[tuple[str, str]]:
+        """(source, id) of the stubs no test hit, in file order."""
+        return sorted(
+            (
+                (source, stub_id)
+                for stub_id, source in self.stubs.items()
+                if stub_id not in self.hit
+            ),
+            key=lambda each: _source_order(each[0]),
+        )
+
+
+_USAGE = pytest.StashKey[StubUsage]()
+
+
+def _source_order(source: str) -> tuple[str, int]:
+    """ "stubs/a.yaml:12" -> ("stubs/a.yaml", 12)."""
+    path, _, line = source.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (source, 0)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    usage = session.config.stash.get(_USAGE, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if usage is not None and workeroutput is not None:  # an xdist worker: to the controller
+        workeroutput[_WORKER_OUTPUT] = {
+            "stubs": usage.stubs,
+            "hit": sorted(usage.hit),
+            "read": usage.read,
+        }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: a worker finished; merge the stubs its tests hit."""
+    usage = node.config.stash.get(_USAGE, None)
+    data = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT)
+    if usage is not None and data:
+        usage.merge(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    usage = config.stash.get(_USAGE, None)
+    if usage is None or getattr(config, "workeroutput", None) is not None:
+        return
+    if not usage.stubs:
+        terminalreporter.write_sep("=", UNUSED_SECTION)
+        terminalreporter.write_line(
+            "the mock server has no file stubs"
+            if usage.read
+            else "no test used the mockserver fixture: no stub to report"
+        )
+        return
+    unused = usage.unused()
+    terminalreporter.write_sep(
+        "=", f"{UNUSED_SECTION}: {len(unused)} of {len(usage.stubs)}", yellow=bool(unused)
+    )
+    prefix = f"{config.rootpath}{os.sep}"
+    for source, stub_id in unused:
+        terminalreporter.write_line(f"{source.removeprefix(prefix)}  {stub_id}")

@@ -156,7 +156,7 @@ def started(
 
 
 def wait_healthy(service: Service, healthcheck: dict[str, Any], env: dict[str, str]) -> None:
-    """Run the compose healthcheck until it passes, as compose does before `service_healthy`."""
+    """Run the compose healthcheck until it passes (the runner polls the services' health)."""
     test = healthcheck["test"]
     assert test[0] == "CMD", f"{service.name}: exec form, as the image has no shell to rely on"
     argv = _program(test[1:])

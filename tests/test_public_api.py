@@ -75,3 +75,13 @@ def test_import_mockserver_stays_light() -> None:
 
 def test_loading_the_pytest_plugin_stays_light() -> None:
     assert _modules_after("import mockserver.pytest_plugin") & SERVER_SIDE == set()
+
+
+OPTIONAL = {"testcontainers", "docker", "mockserver.testing"}
+
+
+def test_the_testcontainers_module_is_loaded_only_when_asked_for() -> None:
+    # an optional extra: `import mockserver` and the pytest plugin never need it
+    assert _modules_after("import mockserver, mockserver.pytest_plugin") & OPTIONAL == set()
+    # and it speaks to the server in its container over HTTP: nothing of the server loads
+    assert _modules_after("import mockserver.testing") & SERVER_SIDE == set()

@@ -59,7 +59,9 @@ def parse_responses(data: bytes) -> list[tuple[str, dict[str, str], bytes]]:
     """Split a byte stream into (status line, headers, body) by Content-Length."""
     answers = []
     while data:
-        head, _, rest = data.partition(b"\r\n\r\n")
+        head, end, rest = data.partition(b"\r\n\r\n")
+        if not end:  # a head still arriving (a read may end anywhere)
+            break
         status, *lines = head.decode("utf-8").split("\r\n")
         headers = dict(line.split(": ", 1) for line in lines)
         length = int(headers.get("Content-Length", "0"))

@@ -7,13 +7,19 @@ the service's API base URLs point.
 With ORDERS_URL set, the service already runs on its own (docker-compose.test.yml's `app`
 container), its base URLs fixed when it started. The tests then place orders there, and
 MOCKSERVER_NAMESPACE must name the namespace in those base URLs, so that `mockserver` looks
-where the service's requests land.
+where the service's requests land. That service may still be starting (installing its SDKs): the
+first test waits for its health endpoint, as mockserver's fixture waits for the sidecar's, so
+the tests need not rely on compose's `depends_on: condition: service_healthy`, which
+podman-compose ignores below podman 4.6.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -27,6 +33,10 @@ sys.path.insert(0, str(APP_DIR))  # examples/orders: the `orders` package
 
 ORDERS_URL_ENV: Final = "ORDERS_URL"
 NAMESPACE_ENV: Final = "MOCKSERVER_NAMESPACE"
+READY_TIMEOUT_ENV: Final = "ORDERS_READY_TIMEOUT"
+READY_TIMEOUT: Final = 180.0
+"""Seconds to wait for the service at ORDERS_URL to answer GET /health: it installs its SDKs
+when its container starts (docker-compose.test.yml's `app` allows it as long)."""
 
 if TYPE_CHECKING:
     from orders import Settings
@@ -51,7 +61,7 @@ def app(settings: Settings, mockserver: MockServerClient) -> Iterator[str]:
     external = os.environ.get(ORDERS_URL_ENV)
     if external:
         _check_pinned(mockserver)
-        yield external.rstrip("/")
+        yield _wait_until_up(external.rstrip("/"))
         return
 
     from orders import OrderService
@@ -70,3 +80,24 @@ def _check_pinned(mockserver: MockServerClient) -> None:
             f"(the mockserver fixture is in {mockserver.namespace!r})",
             pytrace=False,
         )
+
+
+_UP: set[str] = set()
+
+
+def _wait_until_up(url: str) -> str:
+    """Poll `url`/health until it answers 2xx (once per session); fail after READY_TIMEOUT."""
+    if url in _UP:
+        return url
+    timeout = float(os.environ.get(READY_TIMEOUT_ENV) or READY_TIMEOUT)
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with direct.open(f"{url}/health", timeout=5):
+                _UP.add(url)
+                return url
+        except (OSError, urllib.error.HTTPError) as error:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{url}/health did not answer within {timeout:.0f} s: {error}")
+        time.sleep(0.2)  # the poll interval
