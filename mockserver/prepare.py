@@ -12,6 +12,7 @@ import json
 import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from pydantic import JsonValue
 
@@ -56,10 +57,44 @@ def prepare_response(
         ) from None
 
 
+SERVER_FRAMED: Final = frozenset(("content-length", "transfer-encoding", "connection"))
+"""Headers the HTTP layer owns: the server computes them, a stub's are not sent as written."""
+
+
+def ignored_headers(response: ResponseSpec) -> list[tuple[str, str]]:
+    """The stub headers the server sets itself, with why each is dropped (for a load warning).
+
+    `Connection: close` is not ignored: it closes the connection after the answer."""
+    ignored = []
+    for name, value in response.headers.items():
+        lowered = name.lower()
+        if lowered == "connection" and _closes(value):
+            continue
+        if lowered in SERVER_FRAMED:
+            ignored.append((name, _WHY_IGNORED[lowered]))
+    return ignored
+
+
+_WHY_IGNORED: Final = {
+    "content-length": "computed by the server from the body; the stub's value is not sent",
+    "transfer-encoding": "chosen by the server for the answer; the stub's value is not sent",
+    "connection": "the server keeps the connection open unless it is 'close'; not sent",
+}
+
+
+def _closes(value: str) -> bool:
+    return "close" in (token.strip().lower() for token in value.split(","))
+
+
 def _prepare(
     response: ResponseSpec, base_dir: Path, stub_dirs: Sequence[Path], names: frozenset[str]
 ) -> PreparedResponse:
-    headers = dict(response.headers)
+    headers = {
+        name: value for name, value in response.headers.items() if name.lower() not in SERVER_FRAMED
+    }
+    close = any(
+        name.lower() == "connection" and _closes(value) for name, value in response.headers.items()
+    )
     has_type = any(name.lower() == "content-type" for name in headers)
     stream: tuple[bytes, ...] | None = None
     interval = 0
@@ -97,6 +132,7 @@ def _prepare(
         interval_ms=interval,
         templates=templates,
         fixed=response.is_fixed,
+        close=close,
     )
 
 
@@ -141,6 +177,7 @@ def _compile_templates(response: ResponseSpec, names: frozenset[str]) -> Respons
     headers = tuple(
         (name, _compile_at(value, ("headers", name), names))
         for name, value in response.headers.items()
+        if name.lower() not in SERVER_FRAMED
     )
     body: Renderable | None = None
     if response.has_json:

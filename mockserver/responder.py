@@ -47,7 +47,10 @@ def body_timeout_response(size: int, timeout: float) -> web.Response:
 
 def stub_response(prepared: PreparedResponse) -> web.Response:
     # web.Response copies the headers into its own CIMultiDict: no copy of ours first
-    return web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+    response = web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+    if prepared.close:
+        response.force_close()  # aiohttp writes `Connection: close` and closes after the answer
+    return response
 
 
 class _Written(web.StreamResponse):
@@ -131,7 +134,7 @@ def render_answer(
             body = json_bytes(value)
         else:
             body = render_text(templates.body, context).encode("utf-8")
-    return PreparedResponse(prepared.status, headers, body)
+    return PreparedResponse(prepared.status, headers, body, close=prepared.close)
 
 
 def template_error_response(stub_id: str, error: TemplateError) -> web.Response:
@@ -175,6 +178,8 @@ async def stream_response(
     A client that hangs up ends the stream quietly: it was journaled before the first byte.
     """
     response = web.StreamResponse(status=prepared.status, headers=CIMultiDict(prepared.headers))
+    if prepared.close:
+        response.force_close()
     response.enable_chunked_encoding()
     await response.prepare(request)
     interval = prepared.interval_ms / 1000

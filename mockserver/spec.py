@@ -312,6 +312,17 @@ Delay = Annotated[
 ]
 
 
+def _final_status(value: object) -> object:
+    """A 1xx status is an interim answer the HTTP layer sends itself (100-continue), never a
+    stub's: a client would wait for the final one that never comes."""
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 200:
+        raise ValueError(
+            f"{value} is an interim (1xx) status that leaves the client waiting for a final "
+            "answer: use 200-599"
+        )
+    return value
+
+
 _FIXED_RESPONSE_FIELDS: Final = frozenset({"status", "headers", "json_", "body", "body_file"})
 _PLAIN_STUB_FIELDS: Final = frozenset(
     {"id", "description", "priority", "request", "response", "responses"}
@@ -321,7 +332,7 @@ _PLAIN_STUB_FIELDS: Final = frozenset(
 class ResponseSpec(StrictModel):
     """One answer: status, headers, at most one body kind, and how it is delivered."""
 
-    status: int = Field(default=200, ge=100, le=599)
+    status: Annotated[int, BeforeValidator(_final_status)] = Field(default=200, ge=200, le=599)
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     json_: JsonValue = Field(default=None, alias="json")
     body: str | None = None

@@ -1,0 +1,106 @@
+"""HTTP as real clients speak it (PRODUCT.md §10), over a real server on loopback: raw sockets
+where the bytes are the point, curl where a real client is.
+
+The HTTP layer owns framing: a stub's Content-Length, Transfer-Encoding or Connection never
+makes a malformed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mockserver.errors import StubLoadError
+from mockserver.loader import load_paths
+from tests.serving import ServeStubs, write_stubs
+from tests.test_wire_answers import exchange_kept_open, get, parse_responses
+
+FRAMING = """
+    - id: pasted
+      request: {path: /pasted}
+      response:
+        headers: {Content-Length: "99", Transfer-Encoding: chunked, X-Kept: yes-it-is}
+        body: ok
+    - id: closing
+      request: {path: /closing}
+      response: {headers: {Connection: close}, body: bye}
+    - id: closing-rendered
+      request: {path: "/closing/{name}"}
+      response:
+        template: true
+        headers: {Connection: close}
+        body: "bye {{ request.path_params.name }}"
+"""
+
+
+async def read_until_closed(client: TestClient[Any, Any], data: bytes) -> bytes:
+    """Send `data` on a connection the request keeps alive; what came before the server closed
+    it (a server that keeps it open fails the test instead of hanging it)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        received = b""
+        async with asyncio.timeout(5):
+            while chunk := await reader.read(65536):
+                received += chunk
+        return received
+    finally:
+        writer.close()
+
+
+async def test_a_stubs_framing_headers_are_computed_by_the_server(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": FRAMING})
+    # two answers on one connection: a stub's Content-Length of 99 would swallow the second
+    answers = parse_responses(await exchange_kept_open(client, get("/pasted") + get("/pasted"), 2))
+    assert len(answers) == 2
+    for status, headers, body in answers:
+        assert (status, body) == ("HTTP/1.1 200 OK", b"ok")
+        assert headers["Content-Length"] == "2"
+        assert "Transfer-Encoding" not in headers
+        assert headers["X-Kept"] == "yes-it-is"
+
+
+def test_the_loader_warns_of_framing_headers_naming_the_stub(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_stubs(tmp_path, {"s.yaml": FRAMING})
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        loaded = load_paths([tmp_path])
+    assert len(loaded.stubs) == 3  # a warning, not a load error
+    warnings = [record.getMessage().replace(f"{tmp_path}/", "") for record in caplog.records]
+    assert warnings == [
+        "s.yaml:4: response.headers.Content-Length: computed by the server from the body; "
+        "the stub's value is not sent (stub 'pasted')",
+        "s.yaml:4: response.headers.Transfer-Encoding: chosen by the server for the answer; "
+        "the stub's value is not sent (stub 'pasted')",
+    ]
+
+
+@pytest.mark.parametrize("path", ["/closing", "/closing/jo"], ids=["fixed", "rendered"])
+async def test_a_stubs_connection_close_closes_the_connection(serve: ServeStubs, path: str) -> None:
+    client = await serve({"s.yaml": FRAMING})
+    # the request asks to keep the connection; the stub's answer ends it
+    received = await read_until_closed(client, get(path) + get("/pasted"))
+    [(status, headers, body)] = parse_responses(received)
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["Connection"] == "close"
+    assert body.startswith(b"bye")
+
+
+@pytest.mark.parametrize("status", [100, 101, 103])
+def test_an_interim_status_is_a_load_error_at_its_line(tmp_path: Path, status: int) -> None:
+    stubs = f"- id: early\n  request: {{path: /early}}\n  response:\n    status: {status}\n"
+    write_stubs(tmp_path, {"s.yaml": stubs})
+    with pytest.raises(StubLoadError) as caught:
+        load_paths([tmp_path])
+    [error] = caught.value.errors
+    assert str(error) == (
+        f"{tmp_path}/s.yaml:4: response.status: {status} is an interim (1xx) status that leaves "
+        "the client waiting for a final answer: use 200-599"
+    )
