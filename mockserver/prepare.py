@@ -18,7 +18,7 @@ from pydantic import JsonValue
 
 from mockserver.errors import TemplateCompileError
 from mockserver.locations import Loc, format_loc
-from mockserver.spec import ResponseSpec, SseEvent
+from mockserver.spec import ResponseSpec, SseEvent, header_lines
 from mockserver.stub import PreparedResponse, ResponseTemplates, json_bytes
 from mockserver.templating import CONTEXT_NAMES, Renderable, compile_template_value
 
@@ -66,7 +66,7 @@ def ignored_headers(response: ResponseSpec) -> list[tuple[str, str]]:
 
     `Connection: close` is not ignored: it closes the connection after the answer."""
     ignored = []
-    for name, value in response.headers.items():
+    for name, value in header_lines(response.headers):
         lowered = name.lower()
         if lowered == "connection" and _closes(value):
             continue
@@ -89,21 +89,24 @@ def _closes(value: str) -> bool:
 def _prepare(
     response: ResponseSpec, base_dir: Path, stub_dirs: Sequence[Path], names: frozenset[str]
 ) -> PreparedResponse:
-    headers = {
-        name: value for name, value in response.headers.items() if name.lower() not in SERVER_FRAMED
-    }
+    headers = [
+        (name, value)
+        for name, value in header_lines(response.headers)
+        if name.lower() not in SERVER_FRAMED
+    ]
     close = any(
-        name.lower() == "connection" and _closes(value) for name, value in response.headers.items()
+        name.lower() == "connection" and _closes(value)
+        for name, value in header_lines(response.headers)
     )
-    has_type = any(name.lower() == "content-type" for name in headers)
+    has_type = any(name.lower() == "content-type" for name, _ in headers)
     stream: tuple[bytes, ...] | None = None
     interval = 0
     if response.sse is not None:
         body, content_type = b"", "text/event-stream; charset=utf-8"
         stream = tuple(sse_frame(event) for event in response.sse.events)
         interval = response.sse.interval_ms
-        if not any(name.lower() == "cache-control" for name in headers):
-            headers["Cache-Control"] = "no-cache"
+        if not any(name.lower() == "cache-control" for name, _ in headers):
+            headers.append(("Cache-Control", "no-cache"))
     elif response.chunks is not None:
         body, content_type = b"", "text/plain; charset=utf-8"
         stream = tuple(part.encode("utf-8") for part in response.chunks.parts)
@@ -119,12 +122,12 @@ def _prepare(
     else:
         body, content_type = b"", ""
     if content_type and not has_type:
-        headers["Content-Type"] = content_type
+        headers.append(("Content-Type", content_type))
     delay = response.delay_ms
     templates = _compile_templates(response, names) if response.template else None
     return PreparedResponse(
         response.status,
-        tuple(headers.items()),
+        tuple(headers),
         body,
         delay_ms=None if delay is None else (delay.min, delay.max),
         fault=response.fault,
@@ -174,17 +177,23 @@ def _read_body_file(relative: str, base_dir: Path, stub_dirs: Sequence[Path]) ->
 
 
 def _compile_templates(response: ResponseSpec, names: frozenset[str]) -> ResponseTemplates:
-    headers = tuple(
-        (name, _compile_at(value, ("headers", name), names))
-        for name, value in response.headers.items()
-        if name.lower() not in SERVER_FRAMED
-    )
+    headers: list[tuple[str, Renderable]] = []
+    for name, value in response.headers.items():
+        if name.lower() in SERVER_FRAMED:
+            continue
+        if isinstance(value, list):  # a repeated header: one line, and one template, per value
+            headers.extend(
+                (name, _compile_at(text, ("headers", name, index), names))
+                for index, text in enumerate(value)
+            )
+        else:
+            headers.append((name, _compile_at(value, ("headers", name), names)))
     body: Renderable | None = None
     if response.has_json:
         body = _compile_at(response.json_, ("json",), names)
     elif response.body is not None:
         body = _compile_at(response.body, ("body",), names)
-    return ResponseTemplates(headers, body, body_is_json=response.has_json)
+    return ResponseTemplates(tuple(headers), body, body_is_json=response.has_json)
 
 
 def _compile_at(value: JsonValue, loc: Loc, names: frozenset[str]) -> Renderable:

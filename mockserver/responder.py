@@ -122,11 +122,14 @@ def render_answer(
 ) -> PreparedResponse:
     """Render a `template: true` response into a fixed one (its head serialised like a stub's
     at load); a TemplateError propagates to the caller."""
-    rendered = {name: render_header(renderable, context) for name, renderable in templates.headers}
-    replaced = {name.lower() for name in rendered}
-    headers = tuple(
-        (name, value) for name, value in prepared.headers if name.lower() not in replaced
-    ) + tuple(rendered.items())
+    rendered = tuple(
+        (name, render_header(renderable, context)) for name, renderable in templates.headers
+    )
+    replaced = {name.lower() for name, _ in rendered}
+    headers = (
+        tuple((name, value) for name, value in prepared.headers if name.lower() not in replaced)
+        + rendered
+    )
     body = prepared.body
     if templates.body is not None:
         if templates.body_is_json:

@@ -249,9 +249,38 @@ class RequestSpec(StrictModel):
         return None if value is None else _check_methods(value)
 
 
+def _header_value(value: object) -> object:
+    """A scalar as the text it is sent as; a list as one text per line sent."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an empty list sends no header: leave the header out")
+        texts = [as_text(item) for item in value]
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("a list of header values holds strings, numbers or booleans")
+        return texts
+    text = as_text(value)
+    if not isinstance(text, str):
+        raise ValueError("a header value is a string, number or boolean, or a list of them")
+    return text
+
+
 HeaderValue = Annotated[
-    str, BeforeValidator(as_text, json_schema_input_type=str | int | float | bool)
+    str | list[str],
+    BeforeValidator(
+        _header_value,
+        json_schema_input_type=str | int | float | bool | list[str | int | float | bool],
+    ),
 ]
+"""A response header's value, or a list of them: `Set-Cookie: [a=1, b=2]` sends two lines."""
+
+
+def header_lines(headers: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """A response's headers as the lines sent, in order: a list value gives a line per item."""
+    return [
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else (value,))
+    ]
 
 
 class DelayRange(StrictModel):
@@ -369,8 +398,8 @@ class ResponseSpec(StrictModel):
 
     @field_validator("headers")
     @classmethod
-    def _no_line_breaks(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
+    def _no_line_breaks(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, text in header_lines(value):
             if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
                 raise ValueError(f"header {name!r} must not contain line breaks")
         return value

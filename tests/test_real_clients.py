@@ -12,12 +12,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient
 
 from mockserver.errors import StubLoadError
 from mockserver.loader import load_paths
-from tests.serving import ServeStubs, write_stubs
+from mockserver.spec import StubSpec, stub_file_schema
+from mockserver.writer import write_stubs as write_stubs_yaml
+from tests.serving import ServeStubs, raw_exchange, write_stubs
 from tests.test_wire_answers import exchange_kept_open, get, parse_responses
 
 FRAMING = """
@@ -104,3 +107,84 @@ def test_an_interim_status_is_a_load_error_at_its_line(tmp_path: Path, status: i
         f"{tmp_path}/s.yaml:4: response.status: {status} is an interim (1xx) status that leaves "
         "the client waiting for a final answer: use 200-599"
     )
+
+
+REPEATED = """
+    - id: cookies
+      request: {path: /login}
+      response:
+        headers: {Set-Cookie: [session=abc; Path=/, theme=dark], X-One: 1}
+        body: welcome
+    - id: cookies-rendered
+      request: {path: "/login/{user}"}
+      response:
+        template: true
+        headers: {Set-Cookie: ["user={{ request.path_params.user }}", theme=dark]}
+        body: welcome
+    - id: cookies-streamed
+      request: {path: /events}
+      response:
+        headers: {Set-Cookie: [a=1, b=2]}
+        sse: {events: [{data: hi}]}
+"""
+
+
+def header_lines_of(head: bytes, name: str) -> list[str]:
+    """Every value of header `name` in a response head, line by line as sent."""
+    prefix = name.lower() + ":"
+    return [
+        line.split(":", 1)[1].strip()
+        for line in head.decode("latin-1").split("\r\n")
+        if line.lower().startswith(prefix)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "cookies"),
+    [
+        (get("/login"), ["session=abc; Path=/", "theme=dark"]),  # the pre-serialised head
+        (get("/login", "Connection: close"), ["session=abc; Path=/", "theme=dark"]),  # aiohttp
+        (get("/login", version="1.0"), ["session=abc; Path=/", "theme=dark"]),
+        (get("/login/jo"), ["user=jo", "theme=dark"]),
+        (get("/events"), ["a=1", "b=2"]),
+    ],
+    ids=["fixed", "closing", "http10", "rendered", "streamed"],
+)
+async def test_a_header_given_a_list_is_sent_once_per_value(
+    serve: ServeStubs, request_bytes: bytes, cookies: list[str]
+) -> None:
+    client = await serve({"s.yaml": REPEATED})
+    data = request_bytes.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    head = (await raw_exchange(client, data)).partition(b"\r\n\r\n")[0]
+    assert head.startswith((b"HTTP/1.1 200 OK", b"HTTP/1.0 200 OK"))
+    assert header_lines_of(head, "Set-Cookie") == cookies
+
+
+async def test_a_repeated_header_on_a_kept_alive_connection(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": REPEATED})
+    received = await exchange_kept_open(client, get("/login"), 1)
+    head = received.partition(b"\r\n\r\n")[0]
+    assert header_lines_of(head, "Set-Cookie") == ["session=abc; Path=/", "theme=dark"]
+    assert header_lines_of(head, "X-One") == ["1"]
+
+
+def test_the_stub_schema_allows_a_list_of_header_values() -> None:
+    schema = stub_file_schema()
+    headers = schema["$defs"]["ResponseSpec"]["properties"]["headers"]["additionalProperties"]
+    kinds = {option.get("type") for option in headers["anyOf"]}
+    assert {"string", "array"} <= kinds
+    jsonschema.validate(
+        [{"request": {}, "response": {"headers": {"Set-Cookie": ["a=1", "b=2"]}}}], schema
+    )
+
+
+def test_a_repeated_header_is_written_back_as_a_list(tmp_path: Path) -> None:
+    spec = StubSpec.model_validate(
+        {"id": "c", "request": {}, "response": {"headers": {"Set-Cookie": ["a=1", "b=2"]}}}
+    )
+    text = write_stubs_yaml([spec])
+    assert "Set-Cookie: [a=1, b=2]" in text
+    write_stubs(tmp_path, {"s.yaml": text})
+    [stub] = load_paths([tmp_path]).stubs
+    assert stub.spec == spec
+    assert stub.responses[0].headers == (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"))
