@@ -179,11 +179,14 @@ async def stream_response(
     """Send SSE frames or chunks one by one, flushed, `interval_ms` apart.
 
     A client that hangs up ends the stream quietly: it was journaled before the first byte.
+    HTTP/1.1 gets chunked encoding; HTTP/1.0 has none, so the stream is close-delimited: no
+    length, and the end of the body is the end of the connection.
     """
     response = web.StreamResponse(status=prepared.status, headers=CIMultiDict(prepared.headers))
-    if prepared.close:
+    if prepared.close or request.version < HttpVersion11:
         response.force_close()
-    response.enable_chunked_encoding()
+    else:
+        response.enable_chunked_encoding()
     await response.prepare(request)
     interval = prepared.interval_ms / 1000
     try:

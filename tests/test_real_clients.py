@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,48 @@ def test_a_repeated_header_is_written_back_as_a_list(tmp_path: Path) -> None:
     [stub] = load_paths([tmp_path]).stubs
     assert stub.spec == spec
     assert stub.responses[0].headers == (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"))
+
+
+STREAMS = """
+    - id: events
+      request: {path: /events}
+      response:
+        sse: {events: [{id: "1", data: {n: 1}}, {data: "[DONE]"}], interval_ms: 20}
+    - id: parts
+      request: {path: /parts}
+      response: {chunks: {parts: [one-, two-, three]}}
+"""
+EVENTS_BODY = b'id: 1\ndata: {"n":1}\n\ndata: [DONE]\n\n'
+
+
+@pytest.mark.parametrize(("path", "body"), [("/events", EVENTS_BODY), ("/parts", b"one-two-three")])
+async def test_an_http10_client_gets_a_stream_close_delimited(
+    serve: ServeStubs, path: str, body: bytes
+) -> None:
+    client = await serve({"s.yaml": STREAMS})
+    # no Connection: close: an HTTP/1.0 request closes unless it asks for keep-alive
+    received = await read_until_closed(client, get(path, version="1.0"))
+    head, _, sent = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert header_lines_of(head, "Transfer-Encoding") == []
+    assert header_lines_of(head, "Content-Length") == []
+    assert sent == body
+    [entry] = (await (await client.get("/__admin/requests")).json())["requests"]
+    assert (entry["path"], entry["status"]) == (path, 200)
+    assert "error" not in entry
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.parametrize(("path", "body"), [("/events", EVENTS_BODY), ("/parts", b"one-two-three")])
+async def test_curl_http10_reads_a_whole_stream(serve: ServeStubs, path: str, body: bytes) -> None:
+    client = await serve({"s.yaml": STREAMS})
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "--http1.0", "--silent", "--show-error", "--include", "--max-time", "10",
+        str(client.make_url(path)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await curl.communicate()
+    assert curl.returncode == 0, err
+    head, _, sent = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert sent == body
