@@ -8,8 +8,13 @@ makes a malformed message.
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
+import importlib.util
+import json
 import logging
 import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mockserver.client import AsyncMockServerClient
 from mockserver.errors import StubLoadError
 from mockserver.loader import load_paths
 from mockserver.spec import StubSpec, stub_file_schema
@@ -234,3 +240,161 @@ async def test_curl_http10_reads_a_whole_stream(serve: ServeStubs, path: str, bo
     head, _, sent = out.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 200 OK\r\n")
     assert sent == body
+
+
+COMPRESSED = """
+    - id: charge
+      request: {method: POST, path: /v1/charges, body: {json: {amount: 2000}}}
+      response: {status: 201, json: {id: ch_1}}
+"""
+CHARGE = b'{"amount": 2000, "currency": "usd"}'
+
+
+def compressed(encoding: str, data: bytes) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(data)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    if encoding == "raw-deflate":  # sent as "deflate" by some clients: no zlib wrapper
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return packer.compress(data) + packer.flush()
+    if encoding == "gzip, deflate":  # gzip first, then deflate
+        return zlib.compress(gzip.compress(data))
+    raise AssertionError(encoding)
+
+
+def post(path: str, body: bytes, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: mock", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode() + body
+
+
+async def journal(client: TestClient[Any, Any]) -> list[dict[str, Any]]:
+    listing: dict[str, Any] = await (await client.get("/__admin/requests")).json()
+    return list(listing["requests"])
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "gzip, deflate"])
+async def test_a_compressed_body_is_decoded_for_matching(serve: ServeStubs, encoding: str) -> None:
+    client = await serve({"s.yaml": COMPRESSED})
+    sent = compressed(encoding, CHARGE)
+    header = "deflate" if encoding == "raw-deflate" else encoding
+    data = post(
+        "/v1/charges", sent, "Content-Type: application/json", f"Content-Encoding: {header}"
+    )
+    [(status, _, body)] = parse_responses(await raw_exchange(client, data))
+    assert (status, body) == ("HTTP/1.1 201 Created", b'{"id":"ch_1"}')
+    [entry] = await journal(client)
+    assert (entry["status"], entry["body"], entry["json"]) == (201, CHARGE.decode(), {
+        "amount": 2000, "currency": "usd"
+    })  # fmt: skip
+    assert entry["content_encoding"] == header
+    assert base64.b64decode(entry["raw_body"]) == sent  # what arrived is kept too
+
+
+async def test_the_client_reads_the_encoding_and_the_raw_body(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": COMPRESSED})
+    sent = gzip.compress(CHARGE)
+    await raw_exchange(client, post("/v1/charges", sent, "Content-Encoding: gzip"))
+    async with AsyncMockServerClient(str(client.make_url(""))) as mock:
+        [entry] = await mock.requests()
+    assert (entry.content_encoding, entry.raw_body, entry.content) == ("gzip", sent, CHARGE)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sent", "status", "error"),
+    [
+        (
+            "gzip",
+            b"not gzip at all",
+            400,
+            "the body does not decode as gzip: Error -3 while decompressing data: "
+            "incorrect header check",
+        ),
+        (
+            "gzip",
+            gzip.compress(CHARGE)[:-12],
+            400,
+            "the body does not decode as gzip: "
+            "the data ends before the end of the compressed stream",
+        ),
+        (
+            "compress",
+            b"\x1f\x9d\x90",
+            415,
+            "content encoding 'compress' cannot be decoded here (it decodes deflate, gzip, x-gzip)",
+        ),
+    ],
+    ids=["not-gzip", "cut-gzip", "unknown"],
+)
+async def test_a_body_that_does_not_decode_is_journaled_and_answered_json(
+    serve: ServeStubs, encoding: str, sent: bytes, status: int, error: str
+) -> None:
+    client = await serve({"s.yaml": COMPRESSED})
+    data = post("/v1/charges", sent, f"Content-Encoding: {encoding}")
+    [(status_line, headers, body)] = parse_responses(await raw_exchange(client, data))
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"] == error
+    [entry] = await journal(client)
+    assert (entry["status"], entry["error"], entry["matched"]) == (status, error, False)
+    assert entry["content_encoding"] == encoding
+    assert "raw_body" not in entry  # not decoded: `body` is what arrived
+    assert base64.b64decode(entry["body"]) == sent or entry["body"] == sent.decode()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "module"), [("br", "brotli"), ("zstd", "zstandard")], ids=["br", "zstd"]
+)
+async def test_an_encoding_without_its_library_is_415(
+    serve: ServeStubs, encoding: str, module: str
+) -> None:
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed")
+    client = await serve({"s.yaml": COMPRESSED})
+    data = post("/v1/charges", b"\x0b\x02\x80", f"Content-Encoding: {encoding}")
+    [(status_line, _, _)] = parse_responses(await raw_exchange(client, data))
+    assert status_line == "HTTP/1.1 415 Unsupported Media Type"
+    [entry] = await journal(client)
+    assert (entry["status"], entry["content_encoding"]) == (415, encoding)
+
+
+async def test_a_body_that_inflates_past_the_limit_is_413(serve: ServeStubs) -> None:
+    client = await serve({"s.yaml": COMPRESSED}, max_body=10_000)
+    bomb = gzip.compress(b"\0" * 10_000_000)  # 10 MB of zeros in about 10 KB
+    assert len(bomb) < 10_000
+    data = post("/v1/charges", bomb, "Content-Encoding: gzip")
+    [(status_line, _, body)] = parse_responses(await raw_exchange(client, data))
+    assert status_line == "HTTP/1.1 413 Request Entity Too Large"
+    reason = "the gzip body decodes to more than the limit of 10000 bytes"
+    assert json.loads(body)["error"] == reason
+    [entry] = await journal(client)
+    assert (entry["status"], entry["error"]) == (413, reason)
+
+
+async def test_curl_sends_a_gzip_body_that_matches(serve: ServeStubs, tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    client = await serve({"s.yaml": COMPRESSED})
+    payload = tmp_path / "charge.json.gz"
+    payload.write_bytes(gzip.compress(CHARGE))
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "--silent", "--show-error", "--max-time", "10", "--data-binary", f"@{payload}",
+        "-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
+        "--write-out", "\n%{http_code}", str(client.make_url("/v1/charges")),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await curl.communicate()
+    assert curl.returncode == 0, err
+    assert out == b'{"id":"ch_1"}\n201'
+
+
+async def test_the_admin_api_reads_a_gzip_body(serve: ServeStubs) -> None:
+    client = await serve({})
+    stub = b'{"request": {"path": "/z"}, "response": {"body": "zipped"}}'
+    added = await client.post(
+        "/__admin/stubs",
+        data=gzip.compress(stub),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert added.status == 201, await added.text()
+    assert await (await client.get("/z")).text() == "zipped"
