@@ -8,10 +8,12 @@ the request path (see `app.MockHandler`); nothing here decides an answer.
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import HttpVersion11, web
 from aiohttp.http_parser import RawRequestMessage
@@ -91,7 +93,7 @@ async def _read_raw(request: web.BaseRequest, max_body: int, seconds: float) -> 
 
 
 def decode_body(body: ReadBody, content_encoding: str, max_body: int) -> ReadBody:
-    """The body decoded as `content_encoding` says ("gzip", "deflate", "gzip, br": applied in
+    """The body decoded as `content_encoding` says ("gzip", "deflate", "gzip, zstd": applied in
     that order, so undone last to first), never past `max_body` bytes: a small body that
     inflates beyond the limit (a decompression bomb) is refused 413 as a large one is. An
     encoding the server cannot decode is refused 415, data that does not decode 400."""
@@ -101,10 +103,11 @@ def decode_body(body: ReadBody, content_encoding: str, max_body: int) -> ReadBod
         return body
     data = body.data
     label = ", ".join(codings)
+    decoders = _decoders()
     for coding in reversed(codings):
-        decoder = _DECODERS.get(coding)
+        decoder = decoders.get(coding)
         if decoder is None:
-            known = ", ".join(sorted(_DECODERS))
+            known = ", ".join(sorted(decoders))
             reason = f"content encoding {coding!r} cannot be decoded here (it decodes {known})"
             return replace(body, encoding=label, undecodable=(415, reason))
         try:
@@ -137,7 +140,7 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
         if decoder.unconsumed_tail:  # stopped at the output bound with input left
             raise _TooLarge
         if not decoder.eof:
-            raise ValueError("the data ends before the end of the compressed stream")
+            raise ValueError(_CUT)
         data = decoder.unused_data
         if not data or wbits != _GZIP_WBITS:  # another gzip member may follow
             return b"".join(out)
@@ -158,11 +161,69 @@ def _deflate(data: bytes, limit: int) -> bytes:
         return _inflate(data, -zlib.MAX_WBITS, limit)
 
 
-_DECODERS: Final[dict[str, Callable[[bytes, int], bytes]]] = {
-    "gzip": _gunzip,
-    "x-gzip": _gunzip,
-    "deflate": _deflate,
-}
+def _unbrotli(data: bytes, limit: int) -> bytes:
+    brotli = importlib.import_module("brotli")
+    decoder = brotli.Decompressor()
+    try:
+        out: bytes = decoder.process(data, output_buffer_limit=limit + 1)
+    except brotli.error as error:
+        raise ValueError(str(error)) from None
+    if len(out) > limit:  # the buffer stops growing once at the bound
+        raise _TooLarge
+    if not decoder.is_finished():
+        raise ValueError(_CUT)
+    return out
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    zstd = _zstd_module()
+    out: list[bytes] = []
+    size = 0
+    while True:  # one frame after another
+        decoder = zstd.ZstdDecompressor()
+        try:
+            chunk = decoder.decompress(data, limit + 1 - size)
+        except zstd.ZstdError as error:
+            raise ValueError(str(error)) from None
+        size += len(chunk)
+        out.append(chunk)
+        if size > limit or (not decoder.eof and not decoder.needs_input):
+            raise _TooLarge
+        if not decoder.eof:
+            raise ValueError(_CUT)
+        data = decoder.unused_data
+        if not data:
+            return b"".join(out)
+
+
+def _zstd_module() -> Any:
+    try:
+        return importlib.import_module("compression.zstd")  # Python 3.14
+    except ImportError:
+        return importlib.import_module("backports.zstd")
+
+
+_CUT: Final = "the data ends before the end of the compressed stream"
+Decoder = Callable[[bytes, int], bytes]
+"""Decodes a body, raising ValueError when it does not decode, _TooLarge past the limit."""
+
+
+@functools.cache
+def _decoders() -> dict[str, Decoder]:
+    """The encodings this server decodes: gzip and deflate always; br with `brotli` 1.2 or
+    later (which bounds its output), zstd with `compression.zstd` or `backports.zstd`."""
+    decoders: dict[str, Decoder] = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _deflate}
+    try:
+        if hasattr(importlib.import_module("brotli").Decompressor, "can_accept_more_data"):
+            decoders["br"] = _unbrotli
+    except ImportError:
+        pass
+    try:
+        _zstd_module()
+        decoders["zstd"] = _unzstd
+    except ImportError:
+        pass
+    return decoders
 
 
 def incoming_request(

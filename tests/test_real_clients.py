@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import importlib.util
 import json
@@ -321,7 +322,7 @@ async def test_the_client_reads_the_encoding_and_the_raw_body(serve: ServeStubs)
             "compress",
             b"\x1f\x9d\x90",
             415,
-            "content encoding 'compress' cannot be decoded here (it decodes deflate, gzip, x-gzip)",
+            "content encoding 'compress' cannot be decoded here (it decodes ",
         ),
     ],
     ids=["not-gzip", "cut-gzip", "unknown"],
@@ -334,22 +335,28 @@ async def test_a_body_that_does_not_decode_is_journaled_and_answered_json(
     [(status_line, headers, body)] = parse_responses(await raw_exchange(client, data))
     assert status_line.startswith(f"HTTP/1.1 {status} ")
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body)["error"] == error
+    reason = json.loads(body)["error"]
+    assert reason.startswith(error)  # what it decodes depends on the libraries installed
     [entry] = await journal(client)
-    assert (entry["status"], entry["error"], entry["matched"]) == (status, error, False)
+    assert (entry["status"], entry["error"], entry["matched"]) == (status, reason, False)
     assert entry["content_encoding"] == encoding
     assert "raw_body" not in entry  # not decoded: `body` is what arrived
     assert base64.b64decode(entry["body"]) == sent or entry["body"] == sent.decode()
 
 
-@pytest.mark.parametrize(
-    ("encoding", "module"), [("br", "brotli"), ("zstd", "zstandard")], ids=["br", "zstd"]
-)
-async def test_an_encoding_without_its_library_is_415(
-    serve: ServeStubs, encoding: str, module: str
-) -> None:
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"{module} is installed")
+def optional_codec(encoding: str) -> Any:
+    """The module that compresses `encoding` in these tests, or None when it is not installed."""
+    names = {"br": ["brotli"], "zstd": ["compression.zstd", "backports.zstd"]}[encoding]
+    for name in names:
+        with contextlib.suppress(ImportError):
+            return importlib.import_module(name)
+    return None
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+async def test_an_encoding_without_its_library_is_415(serve: ServeStubs, encoding: str) -> None:
+    if optional_codec(encoding) is not None:
+        pytest.skip(f"{encoding} can be decoded here")
     client = await serve({"s.yaml": COMPRESSED})
     data = post("/v1/charges", b"\x0b\x02\x80", f"Content-Encoding: {encoding}")
     [(status_line, _, _)] = parse_responses(await raw_exchange(client, data))
@@ -358,14 +365,40 @@ async def test_an_encoding_without_its_library_is_415(
     assert (entry["status"], entry["content_encoding"]) == (415, encoding)
 
 
-async def test_a_body_that_inflates_past_the_limit_is_413(serve: ServeStubs) -> None:
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+async def test_br_and_zstd_decode_where_their_library_is_installed(
+    serve: ServeStubs, encoding: str
+) -> None:
+    codec = optional_codec(encoding)
+    if codec is None:
+        pytest.skip(f"{encoding} cannot be decoded here")
+    client = await serve({"s.yaml": COMPRESSED})
+    sent = codec.compress(CHARGE)
+    data = post("/v1/charges", sent, f"Content-Encoding: {encoding}")
+    [(status, _, _)] = parse_responses(await raw_exchange(client, data))
+    assert status == "HTTP/1.1 201 Created"
+    cut = post("/v1/charges", sent[:-3], f"Content-Encoding: {encoding}")
+    [(status, _, _)] = parse_responses(await raw_exchange(client, cut))
+    assert status == "HTTP/1.1 400 Bad Request"
+    entries = await journal(client)
+    assert [(entry["status"], entry["content_encoding"]) for entry in entries] == [
+        (201, encoding),
+        (400, encoding),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_a_body_that_inflates_past_the_limit_is_413(serve: ServeStubs, encoding: str) -> None:
+    codec = gzip if encoding == "gzip" else optional_codec(encoding)
+    if codec is None:
+        pytest.skip(f"{encoding} cannot be decoded here")
     client = await serve({"s.yaml": COMPRESSED}, max_body=10_000)
-    bomb = gzip.compress(b"\0" * 10_000_000)  # 10 MB of zeros in about 10 KB
+    bomb = codec.compress(b"\0" * 10_000_000)  # 10 MB of zeros in at most 10 KB
     assert len(bomb) < 10_000
-    data = post("/v1/charges", bomb, "Content-Encoding: gzip")
+    data = post("/v1/charges", bomb, f"Content-Encoding: {encoding}")
     [(status_line, _, body)] = parse_responses(await raw_exchange(client, data))
     assert status_line == "HTTP/1.1 413 Request Entity Too Large"
-    reason = "the gzip body decodes to more than the limit of 10000 bytes"
+    reason = f"the {encoding} body decodes to more than the limit of 10000 bytes"
     assert json.loads(body)["error"] == reason
     [entry] = await journal(client)
     assert (entry["status"], entry["error"]) == (413, reason)
