@@ -26,9 +26,9 @@ class ReadBody:
     """A request body as read: its bytes, its full size, whether it was cut at the limit, and
     whether the client stopped sending it before the timeout.
 
-    A body sent with a `Content-Encoding` is `data` decoded and `raw` as it arrived, with
-    `encoding` as the header said; one that cannot be decoded keeps `data` as it arrived and
-    says why in `undecodable` (the status and the reason) instead."""
+    A body sent with a `Content-Encoding` is `data` decoded (`size` its size) and `raw` as it
+    arrived, with `encoding` as the header said; one that cannot be decoded keeps `data` as it
+    arrived and says why in `undecodable` (the status and the reason) instead."""
 
     data: bytes
     size: int
@@ -118,7 +118,7 @@ def decode_body(body: ReadBody, content_encoding: str, max_body: int) -> ReadBod
         except (OSError, ValueError, zlib.error, EOFError) as error:
             reason = f"the body does not decode as {coding}: {error}"
             return replace(body, encoding=label, undecodable=(400, reason))
-    return replace(body, data=data, encoding=label, raw=body.data)
+    return replace(body, data=data, size=len(data), encoding=label, raw=body.data)
 
 
 class _TooLarge(Exception):

@@ -25,6 +25,7 @@ from aiohttp.test_utils import TestClient
 
 from mockserver.client import AsyncMockServerClient
 from mockserver.errors import StubLoadError
+from mockserver.intake import ReadBody, decode_body
 from mockserver.loader import load_paths
 from mockserver.spec import StubSpec, stub_file_schema
 from mockserver.writer import write_stubs as write_stubs_yaml
@@ -299,6 +300,13 @@ async def test_the_client_reads_the_encoding_and_the_raw_body(serve: ServeStubs)
     async with AsyncMockServerClient(str(client.make_url(""))) as mock:
         [entry] = await mock.requests()
     assert (entry.content_encoding, entry.raw_body, entry.content) == ("gzip", sent, CHARGE)
+
+
+def test_a_decoded_body_has_its_decoded_size() -> None:
+    sent = gzip.compress(CHARGE)
+    body = decode_body(ReadBody(sent, len(sent), truncated=False), "gzip", 1000)
+    assert (body.data, body.size, body.raw, body.encoding) == (CHARGE, len(CHARGE), sent, "gzip")
+    assert decode_body(ReadBody(b"x", 1, truncated=False), "identity", 1000).raw is None
 
 
 @pytest.mark.parametrize(
