@@ -143,6 +143,8 @@ class MockHandler:
             scope = await self._store.scoped(incoming.namespace)
             if body.truncated:
                 plan = _refused(body.size, body.timed_out, self._max_body, self._client_timeout)
+            elif body.undecodable is not None:
+                plan = _undecodable(*body.undecodable)
             else:
                 found = await scope.select(incoming)  # select, and claim in the state
                 clock = await scope.state.clock()
@@ -228,6 +230,20 @@ def _refused(size: int, timed_out: bool, max_body: int, timeout: float) -> Plan:
         return Plan(Replied(reply), Outcome(False, reply.status, error="body too slow: cut off"))
     reply = too_large_response(size, max_body)
     return Plan(Replied(reply), Outcome(False, reply.status))
+
+
+def _undecodable(status: int, reason: str) -> Plan:
+    """The plan for a compressed body that cannot be decoded (400), in an encoding the server
+    does not decode (415), or that decodes past --max-body (413): journaled as it arrived."""
+    hint = {
+        400: "the body is not what its Content-Encoding header says",
+        413: "raise it with --max-body",
+        415: "send the body in one of those encodings, or uncompressed",
+    }[status]
+    reply = json_response(
+        status, {"error": reason, "details": [{"field": "body", "message": hint}]}
+    )
+    return Plan(Replied(reply), Outcome(False, status, error=reason))
 
 
 def _log_access(exchange: Exchange) -> None:

@@ -229,11 +229,17 @@ class JournalEntry:
     namespace: str | None = None
     body_encoding: str | None = None
     body_truncated: bool = False
+    content_encoding: str | None = None
+    """The Content-Encoding the request arrived with ("gzip"); `body` is then decoded, unless
+    the entry's `error` says it could not be."""
+    raw_body: bytes | None = None
+    """The body as it arrived, when it was decoded from its `content_encoding`."""
     near_misses: tuple[NearMiss, ...] = ()
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
+        raw_body = data.get("raw_body")
         return cls(
             seq=int(data["seq"]),
             id=str(data.get("id", "")),
@@ -253,6 +259,8 @@ class JournalEntry:
             namespace=data.get("namespace"),
             body_encoding=data.get("body_encoding"),
             body_truncated=bool(data.get("body_truncated", False)),
+            content_encoding=data.get("content_encoding"),
+            raw_body=None if raw_body is None else base64.b64decode(raw_body),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
             raw=dict(data),
         )

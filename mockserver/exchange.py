@@ -103,6 +103,10 @@ class JournalEntry:
             rendered["fault"] = outcome.fault
         if request.client_cert is not None:
             rendered["client_cert_subject"] = request.client_cert
+        if request.content_encoding is not None:
+            rendered["content_encoding"] = request.content_encoding
+            if request.raw_body is not None:  # decoded: `body` is what the matchers saw
+                rendered["raw_body"] = base64.b64encode(request.raw_body).decode()
         if near_misses:
             rendered["near_misses"] = [miss.to_json() for miss in outcome.near_misses]
         return rendered

@@ -131,10 +131,12 @@ class IncomingRequest:
         "body_size",
         "body_truncated",
         "client_cert",
+        "content_encoding",
         "method",
         "namespace",
         "path",
         "query_string",
+        "raw_body",
     )
 
     def __init__(
@@ -149,6 +151,8 @@ class IncomingRequest:
         body_truncated: bool = False,
         namespace: str | None = None,
         client_cert: str | None = None,
+        content_encoding: str | None = None,
+        raw_body: bytes | None = None,
     ) -> None:
         self.method = method.upper()
         self.namespace = namespace
@@ -162,6 +166,8 @@ class IncomingRequest:
         self.body = body
         self.body_size = len(body) if body_size is None else body_size
         self.body_truncated = body_truncated
+        self.content_encoding = content_encoding
+        self.raw_body = raw_body
         self._json: object = _UNSET
         self._form: dict[str, list[str]] | None = None
         self._cookies: dict[str, str] | None = None
@@ -180,9 +186,12 @@ class IncomingRequest:
         body_truncated: bool = False,
         namespace: str | None = None,
         client_cert: str | None = None,
+        content_encoding: str | None = None,
+        raw_body: bytes | None = None,
     ) -> IncomingRequest:
         """A request as the HTTP parser delivered it (`method` already upper-case); the header
-        lines as parsed, or as a `header_block`."""
+        lines as parsed, or as a `header_block`. A body sent with a `Content-Encoding` is
+        `body` decoded, `raw_body` as it arrived (`body` itself when it did not decode)."""
         request = cls.__new__(cls)
         request.method = method
         request.namespace = namespace
@@ -198,6 +207,8 @@ class IncomingRequest:
         request.body = body
         request.body_size = len(body) if body_size is None else body_size
         request.body_truncated = body_truncated
+        request.content_encoding = content_encoding
+        request.raw_body = raw_body
         request._json = _UNSET
         request._form = None
         request._cookies = None

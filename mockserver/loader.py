@@ -10,6 +10,7 @@ later record mode and importers) enters there, without YAML.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from mockserver.errors import StubError, StubLoadError
 from mockserver.locations import Loc, Located, format_loc, kind_of, message, written_loc
 from mockserver.matching import compile_request
-from mockserver.prepare import ResponseError, prepare_response
+from mockserver.prepare import ResponseError, ignored_headers, prepare_response
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.stub import API_SOURCE, Origin, Stub
 from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
@@ -30,6 +31,7 @@ STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
 _HEADER_FIELDS: Final = ("service", "base_path", "host")
 _NO_HEADER: Final = DocumentHeader(stubs=[])
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +198,13 @@ class _Builder:
         sequence = spec.responses is not None
         names = UNMATCHED_CONTEXT_NAMES if spec.unmatched else CONTEXT_NAMES
         responses = []
+        stub_id = spec.id or default_id
         for position, answer in enumerate(spec.answers):
             where: Loc = ("responses", position) if sequence else ("response",)
+            for ignored, why in ignored_headers(answer):
+                # a header pasted from a real response: the load goes on, the user is told
+                warning = _placed(located, name, (*where, "headers", ignored), why)
+                log.warning("%s (stub %r)", warning, stub_id)
             try:
                 responses.append(prepare_response(answer, base_dir, self.stub_dirs, names))
             except ResponseError as failure:
@@ -211,7 +218,7 @@ class _Builder:
             source = API_SOURCE if self.origin == "api" else name
         self.stubs.append(
             Stub(
-                id=spec.id or default_id,
+                id=stub_id,
                 source=source,
                 origin=self.origin,
                 order=len(self.stubs),

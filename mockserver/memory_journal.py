@@ -52,7 +52,7 @@ _SIZE: Final = 13
 _EXTRA: Final = 14
 """None, or the rarely set fields: (near misses (each `NearMiss.packed()`: plain values, so the
 collector drops the record from its view), error, fault, client certificate subject, body size,
-body truncated)."""
+body truncated, content encoding, raw body)."""
 
 
 def _stored(seq: int, exchange: Exchange) -> _Record:
@@ -66,6 +66,7 @@ def _stored(seq: int, exchange: Exchange) -> _Record:
         or outcome.fault
         or request.client_cert
         or request.body_truncated
+        or request.content_encoding
     ):
         extra = (
             tuple(near_miss.packed() for near_miss in outcome.near_misses),
@@ -74,12 +75,15 @@ def _stored(seq: int, exchange: Exchange) -> _Record:
             request.client_cert,
             request.body_size,
             request.body_truncated,
+            request.content_encoding,
+            request.raw_body,
         )
     path, body = request.path, request.body
+    raw_size = 0 if request.raw_body is None else len(request.raw_body)
     return (
         seq, exchange.time, exchange.duration_ms, outcome.matched, outcome.status,
         outcome.stub_id, outcome.service, request.method, path, query_string, block, body,
-        request.namespace, _ENTRY_OVERHEAD + len(body) + len(path) + len(block), extra,
+        request.namespace, _ENTRY_OVERHEAD + len(body) + raw_size + len(path) + len(block), extra,
     )  # fmt: skip
 
 
@@ -95,6 +99,8 @@ def _request(record: _Record) -> IncomingRequest:
         body_truncated=False if extra is None else extra[5],
         namespace=record[_NAMESPACE],
         client_cert=None if extra is None else extra[3],
+        content_encoding=None if extra is None else extra[6],
+        raw_body=None if extra is None else extra[7],
     )
 
 

@@ -12,12 +12,13 @@ import json
 import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from pydantic import JsonValue
 
 from mockserver.errors import TemplateCompileError
 from mockserver.locations import Loc, format_loc
-from mockserver.spec import ResponseSpec, SseEvent
+from mockserver.spec import ResponseSpec, SseEvent, header_lines
 from mockserver.stub import PreparedResponse, ResponseTemplates, json_bytes
 from mockserver.templating import CONTEXT_NAMES, Renderable, compile_template_value
 
@@ -56,19 +57,56 @@ def prepare_response(
         ) from None
 
 
+SERVER_FRAMED: Final = frozenset(("content-length", "transfer-encoding", "connection"))
+"""Headers the HTTP layer owns: the server computes them, a stub's are not sent as written."""
+
+
+def ignored_headers(response: ResponseSpec) -> list[tuple[str, str]]:
+    """The stub headers the server sets itself, with why each is dropped (for a load warning).
+
+    `Connection: close` is not ignored: it closes the connection after the answer."""
+    ignored = []
+    for name, value in header_lines(response.headers):
+        lowered = name.lower()
+        if lowered == "connection" and _closes(value):
+            continue
+        if lowered in SERVER_FRAMED:
+            ignored.append((name, _WHY_IGNORED[lowered]))
+    return ignored
+
+
+_WHY_IGNORED: Final = {
+    "content-length": "computed by the server from the body; the stub's value is not sent",
+    "transfer-encoding": "chosen by the server for the answer; the stub's value is not sent",
+    "connection": "the server keeps the connection open unless it is 'close'; not sent",
+}
+
+
+def _closes(value: str) -> bool:
+    return "close" in (token.strip().lower() for token in value.split(","))
+
+
 def _prepare(
     response: ResponseSpec, base_dir: Path, stub_dirs: Sequence[Path], names: frozenset[str]
 ) -> PreparedResponse:
-    headers = dict(response.headers)
-    has_type = any(name.lower() == "content-type" for name in headers)
+    headers = [
+        (name, value)
+        for name, value in header_lines(response.headers)
+        if name.lower() not in SERVER_FRAMED
+    ]
+    close = any(
+        name.lower() == "connection" and _closes(value)
+        for name, value in header_lines(response.headers)
+    )
+    has_type = any(name.lower() == "content-type" for name, _ in headers)
     stream: tuple[bytes, ...] | None = None
     interval = 0
     if response.sse is not None:
         body, content_type = b"", "text/event-stream; charset=utf-8"
         stream = tuple(sse_frame(event) for event in response.sse.events)
         interval = response.sse.interval_ms
-        if not any(name.lower() == "cache-control" for name in headers):
-            headers["Cache-Control"] = "no-cache"
+        if not any(name.lower() == "cache-control" for name, _ in headers):
+            headers.append(("Cache-Control", "no-cache"))
     elif response.chunks is not None:
         body, content_type = b"", "text/plain; charset=utf-8"
         stream = tuple(part.encode("utf-8") for part in response.chunks.parts)
@@ -84,12 +122,12 @@ def _prepare(
     else:
         body, content_type = b"", ""
     if content_type and not has_type:
-        headers["Content-Type"] = content_type
+        headers.append(("Content-Type", content_type))
     delay = response.delay_ms
     templates = _compile_templates(response, names) if response.template else None
     return PreparedResponse(
         response.status,
-        tuple(headers.items()),
+        tuple(headers),
         body,
         delay_ms=None if delay is None else (delay.min, delay.max),
         fault=response.fault,
@@ -97,6 +135,7 @@ def _prepare(
         interval_ms=interval,
         templates=templates,
         fixed=response.is_fixed,
+        close=close,
     )
 
 
@@ -138,16 +177,23 @@ def _read_body_file(relative: str, base_dir: Path, stub_dirs: Sequence[Path]) ->
 
 
 def _compile_templates(response: ResponseSpec, names: frozenset[str]) -> ResponseTemplates:
-    headers = tuple(
-        (name, _compile_at(value, ("headers", name), names))
-        for name, value in response.headers.items()
-    )
+    headers: list[tuple[str, Renderable]] = []
+    for name, value in response.headers.items():
+        if name.lower() in SERVER_FRAMED:
+            continue
+        if isinstance(value, list):  # a repeated header: one line, and one template, per value
+            headers.extend(
+                (name, _compile_at(text, ("headers", name, index), names))
+                for index, text in enumerate(value)
+            )
+        else:
+            headers.append((name, _compile_at(value, ("headers", name), names)))
     body: Renderable | None = None
     if response.has_json:
         body = _compile_at(response.json_, ("json",), names)
     elif response.body is not None:
         body = _compile_at(response.body, ("body",), names)
-    return ResponseTemplates(headers, body, body_is_json=response.has_json)
+    return ResponseTemplates(tuple(headers), body, body_is_json=response.has_json)
 
 
 def _compile_at(value: JsonValue, loc: Loc, names: frozenset[str]) -> Renderable:

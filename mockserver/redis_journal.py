@@ -24,6 +24,7 @@ aiohttp; the connection is `redis.asyncio`'s.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from types import TracebackType
@@ -104,7 +105,9 @@ def _encoded(exchange: Exchange) -> bytes:
         or outcome.fault
         or request.client_cert
         or request.body_truncated
+        or request.content_encoding
     ):
+        raw_body = request.raw_body
         extra = [
             [near_miss.packed() for near_miss in outcome.near_misses],
             outcome.error,
@@ -112,6 +115,8 @@ def _encoded(exchange: Exchange) -> bytes:
             request.client_cert,
             request.body_size,
             request.body_truncated,
+            request.content_encoding,
+            None if raw_body is None else base64.b64encode(raw_body).decode(),
         ]
     fields = [
         exchange.time, exchange.duration_ms, outcome.matched, outcome.status, outcome.stub_id,
@@ -128,8 +133,8 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
     (time, duration_ms, matched, status, stub_id, service, method, path, query_string,
      namespace, block_size, extra) = fields  # fmt: skip
     rest = stored[end + 1 :]
-    packed, error, fault, cert, body_size, truncated = (
-        ((), None, None, None, None, False) if extra is None else extra
+    packed, error, fault, cert, body_size, truncated, encoding, raw_body = (
+        ((), None, None, None, None, False, None, None) if extra is None else extra
     )
     request = IncomingRequest.from_wire(
         method,
@@ -141,6 +146,8 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
         body_truncated=truncated,
         namespace=namespace,
         client_cert=cert,
+        content_encoding=encoding,
+        raw_body=None if raw_body is None else base64.b64decode(raw_body),
     )
     near_misses = tuple(NearMiss.unpacked(tuple(values)) for values in packed)
     outcome = Outcome(matched, status, stub_id, service, near_misses, error, fault)

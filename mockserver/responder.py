@@ -47,7 +47,10 @@ def body_timeout_response(size: int, timeout: float) -> web.Response:
 
 def stub_response(prepared: PreparedResponse) -> web.Response:
     # web.Response copies the headers into its own CIMultiDict: no copy of ours first
-    return web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+    response = web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+    if prepared.close:
+        response.force_close()  # aiohttp writes `Connection: close` and closes after the answer
+    return response
 
 
 class _Written(web.StreamResponse):
@@ -119,11 +122,14 @@ def render_answer(
 ) -> PreparedResponse:
     """Render a `template: true` response into a fixed one (its head serialised like a stub's
     at load); a TemplateError propagates to the caller."""
-    rendered = {name: render_header(renderable, context) for name, renderable in templates.headers}
-    replaced = {name.lower() for name in rendered}
-    headers = tuple(
-        (name, value) for name, value in prepared.headers if name.lower() not in replaced
-    ) + tuple(rendered.items())
+    rendered = tuple(
+        (name, render_header(renderable, context)) for name, renderable in templates.headers
+    )
+    replaced = {name.lower() for name, _ in rendered}
+    headers = (
+        tuple((name, value) for name, value in prepared.headers if name.lower() not in replaced)
+        + rendered
+    )
     body = prepared.body
     if templates.body is not None:
         if templates.body_is_json:
@@ -131,7 +137,7 @@ def render_answer(
             body = json_bytes(value)
         else:
             body = render_text(templates.body, context).encode("utf-8")
-    return PreparedResponse(prepared.status, headers, body)
+    return PreparedResponse(prepared.status, headers, body, close=prepared.close)
 
 
 def template_error_response(stub_id: str, error: TemplateError) -> web.Response:
@@ -173,9 +179,14 @@ async def stream_response(
     """Send SSE frames or chunks one by one, flushed, `interval_ms` apart.
 
     A client that hangs up ends the stream quietly: it was journaled before the first byte.
+    HTTP/1.1 gets chunked encoding; HTTP/1.0 has none, so the stream is close-delimited: no
+    length, and the end of the body is the end of the connection.
     """
     response = web.StreamResponse(status=prepared.status, headers=CIMultiDict(prepared.headers))
-    response.enable_chunked_encoding()
+    if prepared.close or request.version < HttpVersion11:
+        response.force_close()
+    else:
+        response.enable_chunked_encoding()
     await response.prepare(request)
     interval = prepared.interval_ms / 1000
     try:

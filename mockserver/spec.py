@@ -249,9 +249,38 @@ class RequestSpec(StrictModel):
         return None if value is None else _check_methods(value)
 
 
+def _header_value(value: object) -> object:
+    """A scalar as the text it is sent as; a list as one text per line sent."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an empty list sends no header: leave the header out")
+        texts = [as_text(item) for item in value]
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("a list of header values holds strings, numbers or booleans")
+        return texts
+    text = as_text(value)
+    if not isinstance(text, str):
+        raise ValueError("a header value is a string, number or boolean, or a list of them")
+    return text
+
+
 HeaderValue = Annotated[
-    str, BeforeValidator(as_text, json_schema_input_type=str | int | float | bool)
+    str | list[str],
+    BeforeValidator(
+        _header_value,
+        json_schema_input_type=str | int | float | bool | list[str | int | float | bool],
+    ),
 ]
+"""A response header's value, or a list of them: `Set-Cookie: [a=1, b=2]` sends two lines."""
+
+
+def header_lines(headers: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """A response's headers as the lines sent, in order: a list value gives a line per item."""
+    return [
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else (value,))
+    ]
 
 
 class DelayRange(StrictModel):
@@ -312,6 +341,17 @@ Delay = Annotated[
 ]
 
 
+def _final_status(value: object) -> object:
+    """A 1xx status is an interim answer the HTTP layer sends itself (100-continue), never a
+    stub's: a client would wait for the final one that never comes."""
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 200:
+        raise ValueError(
+            f"{value} is an interim (1xx) status that leaves the client waiting for a final "
+            "answer: use 200-599"
+        )
+    return value
+
+
 _FIXED_RESPONSE_FIELDS: Final = frozenset({"status", "headers", "json_", "body", "body_file"})
 _PLAIN_STUB_FIELDS: Final = frozenset(
     {"id", "description", "priority", "request", "response", "responses"}
@@ -321,7 +361,7 @@ _PLAIN_STUB_FIELDS: Final = frozenset(
 class ResponseSpec(StrictModel):
     """One answer: status, headers, at most one body kind, and how it is delivered."""
 
-    status: int = Field(default=200, ge=100, le=599)
+    status: Annotated[int, BeforeValidator(_final_status)] = Field(default=200, ge=200, le=599)
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     json_: JsonValue = Field(default=None, alias="json")
     body: str | None = None
@@ -358,8 +398,8 @@ class ResponseSpec(StrictModel):
 
     @field_validator("headers")
     @classmethod
-    def _no_line_breaks(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
+    def _no_line_breaks(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, text in header_lines(value):
             if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
                 raise ValueError(f"header {name!r} must not contain line breaks")
         return value

@@ -48,7 +48,9 @@ class PreparedResponse:
     """A response ready to send; `headers` already include the Content-Type.
 
     `stream` holds pre-encoded SSE frames or chunk parts, sent `interval_ms` apart; `delay_ms`
-    is a (min, max) range; `fault` replaces the answer with a broken connection. `head` is the
+    is a (min, max) range; `fault` replaces the answer with a broken connection. `headers` never
+    hold the framing headers the HTTP layer computes (Content-Length, Transfer-Encoding,
+    Connection: `close` says what a stub's `Connection: close` meant). `head` is the
     status line and headers as sent, up to the per-second Date (see `serialised_head`).
     """
 
@@ -63,11 +65,13 @@ class PreparedResponse:
     fixed: bool = False
     """The same bytes every time, sent at once (`ResponseSpec.is_fixed`): only such responses
     are answered by the request path's fast answers. False unless the builder says so."""
+    close: bool = False
+    """The stub said `Connection: close`: the connection is closed after this answer."""
     # derived, never passed: a `dataclasses.replace` recomputes it from the fields it changes
     head: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.templates is None and self.stream is None:
+        if self.templates is None and self.stream is None and not self.close:
             object.__setattr__(self, "head", serialised_head(self.status, self.headers, self.body))
 
 

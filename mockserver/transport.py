@@ -100,6 +100,10 @@ class MockServerRunner(web.AppRunner):
         admin_prefix: str = "/__admin",
         **kwargs: Any,
     ) -> None:
+        # a compressed request body reaches the handler as it arrived: the mocked surface
+        # decodes it itself (intake), so that it can journal the bytes and answer JSON when
+        # they do not decode; aiohttp's parser would refuse it before any handler runs
+        kwargs.setdefault("auto_decompress", False)
         super().__init__(app, **kwargs)
         self._mocked = mocked
         self._lost = lost

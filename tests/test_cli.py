@@ -196,7 +196,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_journals_the_cut_ones(
 ) -> None:
     dump = tmp_path / "journal.jsonl"
     started = Server(
-        "--stubs", str(stubs_dir), "--port", "0", "--shutdown-grace", "1",
+        "--stubs", str(stubs_dir), "--port", "0", "--shutdown-grace", "5",
         "--journal-dump", str(dump),
     )  # fmt: skip
     host, port = started.url.removeprefix("http://").split(":")

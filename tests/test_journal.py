@@ -205,7 +205,16 @@ async def test_an_entry_gives_back_the_request_and_outcome_it_was_made_from(
     journal = make_journal(10, 10**6)
     raw = ((b"Host", b"x"), (b"X-Tag", b"a"), (b"x-tag", b"b"), (b"X-Empty", b""))
     sent = IncomingRequest.from_wire(
-        "PUT", "/k", "q=1&q=2", raw, b"\xff\x00", body_size=9, body_truncated=True, namespace="n1"
+        "PUT",
+        "/k",
+        "q=1&q=2",
+        raw,
+        b"\xff\x00",
+        body_size=9,
+        body_truncated=True,
+        namespace="n1",
+        content_encoding="gzip",
+        raw_body=b"\x1f\x8b compressed",
     )
     near = (NearMiss(StubTarget("s", "s.yaml:1"), "method", "equals 'GET'", "PUT"),)
     outcome = Outcome(False, 413, near_misses=near, error="too big", fault=None)
@@ -218,6 +227,7 @@ async def test_an_entry_gives_back_the_request_and_outcome_it_was_made_from(
     assert back.query == {"q": ["1", "2"]}
     assert (back.body, back.body_size, back.body_truncated) == (b"\xff\x00", 9, True)
     assert (back.method, back.path, back.namespace) == ("PUT", "/k", "n1")
+    assert (back.content_encoding, back.raw_body) == ("gzip", b"\x1f\x8b compressed")
     assert entry.outcome == outcome
     assert (entry.exchange.time, entry.exchange.duration_ms) == (1.5, 0.2)
 

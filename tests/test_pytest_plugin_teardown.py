@@ -48,10 +48,10 @@ def test_strict_ini_fails_a_test_with_an_unmatched_request_at_teardown(
             "*mockserver_strict: 2 requests of this test matched no stub:",
             "#1 POST /payments/v1/charges -> 404 (no stub)*currency=eur*",
             "    near miss: stub create-charge (stubs/payments.yaml:4): body.form.currency: "
-            "expected equals 'usd', got 'eur'",
+            "expected equals 'usd', got \"eur\"",
             "#2 POST /payments/v1/charges -> 404 (no stub)*currency=gbp*",
             "    near miss: stub create-charge (stubs/payments.yaml:4): body.form.currency: "
-            "expected equals 'usd', got 'gbp'",
+            "expected equals 'usd', got \"gbp\"",
         ]
     )
     assert "ERROR at teardown of test_sends_dollars" not in result.stdout.str()
@@ -110,7 +110,7 @@ def test_strict_against_a_sidecar_keeps_the_namespace_for_the_journal_dump(
     pytester.makeini("[pytest]\nmockserver_strict = true\n")
     result = run(pytester, "-n", "2")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*near miss: stub create-charge (*payments.yaml:4)*got 'eur'"])
+    result.stdout.fnmatch_lines(['*near miss: stub create-charge (*payments.yaml:4)*got "eur"'])
     with urllib.request.urlopen(f"{sidecar}/__admin/namespaces", timeout=10) as response:
         (kept,) = json.loads(response.read())["namespaces"]
     assert kept["requests"] == 2

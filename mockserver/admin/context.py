@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from mockserver.config import Settings
 from mockserver.errors import AdminInputError, MockServerError
 from mockserver.incoming import NAMESPACE_NAME
+from mockserver.intake import ReadBody, decode_body
 from mockserver.locations import model_errors
 from mockserver.matching import RequestMatcher, compile_request
 from mockserver.responder import json_response
@@ -94,6 +95,12 @@ async def read_text(request: web.Request, max_bytes: int) -> str:
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise AdminInputError(f"body exceeds {max_bytes} bytes")
+    encoding = request.headers.get("Content-Encoding")
+    if encoding is not None and raw:  # the server's connections leave bodies as they arrived
+        body = decode_body(ReadBody(raw, len(raw), truncated=False), encoding, max_bytes)
+        if body.undecodable is not None:
+            raise AdminInputError(body.undecodable[1])
+        raw = body.data
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -211,6 +211,15 @@ _JOURNAL_ENTRY: Final = {
     "error": {"type": "string", "description": "Why the answer was cut or failed"},
     "fault": {"type": "string", "description": "The fault the stub sent instead of an answer"},
     "client_cert_subject": {"type": "string", "description": "Under mTLS: CN=app,O=Example"},
+    "content_encoding": {
+        "type": "string",
+        "description": "The request's Content-Encoding (gzip, deflate): body is decoded",
+    },
+    "raw_body": {
+        "type": "string",
+        "format": "byte",
+        "description": "With content_encoding, once decoded: the body as it arrived (base64)",
+    },
 }
 _JOURNAL_OPTIONAL: Final = (
     "body_encoding",
@@ -219,6 +228,8 @@ _JOURNAL_OPTIONAL: Final = (
     "error",
     "fault",
     "client_cert_subject",
+    "content_encoding",
+    "raw_body",
 )
 
 _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
