@@ -93,6 +93,9 @@ redis.call('HSET', KEYS[2], 'bytes', 0, 'dropped', 0)
 return held
 """
 
+_SUBSCRIBED_WITHIN_S: Final = 5.0
+"""How long a subscription waits for Redis to confirm it (a reachable Redis takes a round trip)."""
+
 
 def _encoded(exchange: Exchange) -> bytes:
     """An exchange as stored (the inverse of `_decoded`)."""
@@ -290,6 +293,16 @@ class RedisSubscription:
         if self._pubsub is None:
             pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
+            # SUBSCRIBE is only sent; the read that follows goes over another connection and
+            # could overtake it, missing an entry announced in between. Redis answers one
+            # connection's commands in order: once the PING's pong is back, the subscription
+            # is in force.
+            await pubsub.ping()
+            async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
+                while True:
+                    message = await pubsub.get_message(timeout=_SUBSCRIBED_WITHIN_S)
+                    if message is not None and message["type"] == "pong":
+                        break
         if self._last_seq is None:
             self._last_seq = await self._journal.last_seq()
 
