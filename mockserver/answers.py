@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from abc import ABC, abstractmethod
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from mockserver.responder import FaultSent, break_connection, send_prepared, str
 from mockserver.stub import PreparedResponse
 
 
-class Answer:
+class Answer(ABC):
     """The answer to one request. `sent` is the stub response it sends, if any (what hooks that
     run after the answer see as the response)."""
 
@@ -32,8 +33,9 @@ class Answer:
         self.sent = sent
         self.fault = fault
 
+    @abstractmethod
     async def send(self, request: web.BaseRequest) -> web.StreamResponse:
-        raise NotImplementedError
+        """Send the answer (after its delay); what the handler returns to aiohttp."""
 
 
 async def _wait(delay_ms: tuple[int, int] | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -47,6 +48,70 @@ class Exchange:
     outcome: Outcome
     time: float
     duration_ms: float
+
+
+Rare = tuple[Any, ...]
+"""The fields most exchanges leave unset, as plain values in one tuple (see `rare_fields`)."""
+
+_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None)
+
+
+def rare_fields(exchange: Exchange) -> Rare | None:
+    """What a journal stores beside an exchange's common fields, None when all are unset: near
+    misses (packed), error, fault, client certificate subject, body size, body truncated, content
+    encoding, raw body. Plain values only, so a stored record leaves the garbage collector's
+    view; every journal implementation stores it through this one function and `unpack_rare`."""
+    request, outcome = exchange.request, exchange.outcome
+    if not (
+        outcome.near_misses
+        or outcome.error
+        or outcome.fault
+        or request.client_cert
+        or request.body_truncated
+        or request.content_encoding
+    ):
+        return None
+    return (
+        tuple(near_miss.packed() for near_miss in outcome.near_misses),
+        outcome.error,
+        outcome.fault,
+        request.client_cert,
+        request.body_size,
+        request.body_truncated,
+        request.content_encoding,
+        request.raw_body,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Unpacked:
+    """`rare_fields` read back: the outcome's part and the request's part."""
+
+    near_misses: tuple[NearMiss, ...]
+    error: str | None
+    fault: str | None
+    request: dict[str, Any]
+    """Keywords of `IncomingRequest.from_wire`."""
+
+
+def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
+    """The inverse of `rare_fields`; the raw body may come back as bytes or as base64 text (a
+    store that keeps JSON)."""
+    packed, error, fault, cert, body_size, truncated, encoding, raw_body = rare or _NOT_RARE
+    if isinstance(raw_body, str):
+        raw_body = base64.b64decode(raw_body)
+    return Unpacked(
+        tuple(NearMiss.unpacked(tuple(values)) for values in packed),
+        error,
+        fault,
+        {
+            "body_size": body_size,
+            "body_truncated": truncated,
+            "client_cert": cert,
+            "content_encoding": encoding,
+            "raw_body": raw_body,
+        },
+    )
 
 
 @dataclass(slots=True)

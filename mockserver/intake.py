@@ -8,6 +8,7 @@ the request path (see `app.MockHandler`); nothing here decides an answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import zlib
@@ -213,16 +214,12 @@ def _decoders() -> dict[str, Decoder]:
     """The encodings this server decodes: gzip and deflate always; br with `brotli` 1.2 or
     later (which bounds its output), zstd with `compression.zstd` or `backports.zstd`."""
     decoders: dict[str, Decoder] = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _deflate}
-    try:
+    with contextlib.suppress(ImportError):  # optional: br is refused (415) without it
         if hasattr(importlib.import_module("brotli").Decompressor, "can_accept_more_data"):
             decoders["br"] = _unbrotli
-    except ImportError:
-        pass
-    try:
+    with contextlib.suppress(ImportError):  # optional: zstd likewise
         _zstd_module()
         decoders["zstd"] = _unzstd
-    except ImportError:
-        pass
     return decoders
 
 

@@ -21,11 +21,10 @@ from itertools import islice
 from types import TracebackType
 from typing import Any, Final
 
-from mockserver.exchange import Exchange, JournalEntry, Outcome
+from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
 from mockserver.matching import match_params, record_filter
-from mockserver.nearmiss import NearMiss
 
 _ENTRY_OVERHEAD: Final = 300
 """Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
@@ -50,34 +49,14 @@ _BODY: Final = 11
 _NAMESPACE: Final = 12
 _SIZE: Final = 13
 _EXTRA: Final = 14
-"""None, or the rarely set fields: (near misses (each `NearMiss.packed()`: plain values, so the
-collector drops the record from its view), error, fault, client certificate subject, body size,
-body truncated, content encoding, raw body)."""
+"""None, or the rarely set fields (`exchange.rare_fields`)."""
 
 
 def _stored(seq: int, exchange: Exchange) -> _Record:
     """An exchange in the stored layout (the inverse of `_entry`)."""
     request, outcome = exchange.request, exchange.outcome
     query_string, block = request.wire()
-    extra = None
-    if (
-        outcome.near_misses
-        or outcome.error
-        or outcome.fault
-        or request.client_cert
-        or request.body_truncated
-        or request.content_encoding
-    ):
-        extra = (
-            tuple(near_miss.packed() for near_miss in outcome.near_misses),
-            outcome.error,
-            outcome.fault,
-            request.client_cert,
-            request.body_size,
-            request.body_truncated,
-            request.content_encoding,
-            request.raw_body,
-        )
+    extra = rare_fields(exchange)
     path, body = request.path, request.body
     raw_size = 0 if request.raw_body is None else len(request.raw_body)
     return (
@@ -87,36 +66,27 @@ def _stored(seq: int, exchange: Exchange) -> _Record:
     )  # fmt: skip
 
 
-def _request(record: _Record) -> IncomingRequest:
-    extra = record[_EXTRA]
-    return IncomingRequest.from_wire(
+def _entry(record: _Record) -> JournalEntry:
+    rare = unpack_rare(record[_EXTRA])
+    request = IncomingRequest.from_wire(
         record[_METHOD],
         record[_PATH],
         record[_QUERY_STRING],
         record[_HEADER_BLOCK],
         record[_BODY],
-        body_size=None if extra is None else extra[4],
-        body_truncated=False if extra is None else extra[5],
         namespace=record[_NAMESPACE],
-        client_cert=None if extra is None else extra[3],
-        content_encoding=None if extra is None else extra[6],
-        raw_body=None if extra is None else extra[7],
+        **rare.request,
     )
-
-
-def _entry(record: _Record) -> JournalEntry:
-    extra = record[_EXTRA]
-    packed, error, fault = ((), None, None) if extra is None else extra[:3]
     outcome = Outcome(
         record[_MATCHED],
         record[_STATUS],
         record[_STUB_ID],
         record[_SERVICE],
-        tuple(NearMiss.unpacked(near_miss) for near_miss in packed),
-        error,
-        fault,
+        rare.near_misses,
+        rare.error,
+        rare.fault,
     )
-    exchange = Exchange(_request(record), outcome, record[_TIME], record[_DURATION_MS])
+    exchange = Exchange(request, outcome, record[_TIME], record[_DURATION_MS])
     return JournalEntry(record[_SEQ], exchange)
 
 

@@ -33,10 +33,9 @@ from typing import Any, Final, cast
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from mockserver.exchange import Exchange, JournalEntry, Outcome
+from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
-from mockserver.nearmiss import NearMiss
 
 _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
@@ -101,33 +100,23 @@ def _encoded(exchange: Exchange) -> bytes:
     """An exchange as stored (the inverse of `_decoded`)."""
     request, outcome = exchange.request, exchange.outcome
     query_string, block = request.wire()
-    extra = None
-    if (
-        outcome.near_misses
-        or outcome.error
-        or outcome.fault
-        or request.client_cert
-        or request.body_truncated
-        or request.content_encoding
-    ):
-        raw_body = request.raw_body
-        extra = [
-            [near_miss.packed() for near_miss in outcome.near_misses],
-            outcome.error,
-            outcome.fault,
-            request.client_cert,
-            request.body_size,
-            request.body_truncated,
-            request.content_encoding,
-            None if raw_body is None else base64.b64encode(raw_body).decode(),
-        ]
+    extra = rare_fields(exchange)
     fields = [
         exchange.time, exchange.duration_ms, outcome.matched, outcome.status, outcome.stub_id,
         outcome.service, request.method, request.path, query_string, request.namespace,
         len(block), extra,
     ]  # fmt: skip
     # ASCII JSON (escapes, lone surrogates included) holds no NUL byte: the first one ends it
-    return json.dumps(fields, separators=(",", ":")).encode() + b"\0" + block + request.body
+    text = json.dumps(fields, separators=(",", ":"), default=_base64)
+    return text.encode() + b"\0" + block + request.body
+
+
+def _base64(value: object) -> str:
+    """JSON for the one bytes value among the rare fields, the raw body (`unpack_rare` reads
+    it back)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _decoded(seq: int, stored: bytes) -> JournalEntry:
@@ -136,24 +125,17 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
     (time, duration_ms, matched, status, stub_id, service, method, path, query_string,
      namespace, block_size, extra) = fields  # fmt: skip
     rest = stored[end + 1 :]
-    packed, error, fault, cert, body_size, truncated, encoding, raw_body = (
-        ((), None, None, None, None, False, None, None) if extra is None else extra
-    )
+    rare = unpack_rare(extra)
     request = IncomingRequest.from_wire(
         method,
         path,
         query_string,
         rest[:block_size],
         rest[block_size:],
-        body_size=body_size,
-        body_truncated=truncated,
         namespace=namespace,
-        client_cert=cert,
-        content_encoding=encoding,
-        raw_body=None if raw_body is None else base64.b64decode(raw_body),
+        **rare.request,
     )
-    near_misses = tuple(NearMiss.unpacked(tuple(values)) for values in packed)
-    outcome = Outcome(matched, status, stub_id, service, near_misses, error, fault)
+    outcome = Outcome(matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault)
     return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
 
 
