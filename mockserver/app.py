@@ -27,7 +27,7 @@ from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange, Outcome
-from mockserver.incoming import IncomingRequest, raw_query, split_namespace
+from mockserver.incoming import IncomingRequest, request_path, split_target
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
@@ -104,10 +104,11 @@ class MockHandler:
             # (`StubSet.plain_answer`: fixed responses, no state beyond a hit count) in a
             # namespace whose state is local. No matching, no plan, no await. Written out here,
             # not in helpers: this is most of what a busy mock does, and each call costs.
-            path = request.path
+            path, query = split_target(request.raw_path)  # as sent: segments decode one by one
+            raw_path = None
             namespace = None
-            if path.startswith("/~"):
-                namespace, path = split_namespace(path)
+            if "%" in path or path.startswith("/~"):
+                namespace, path, raw_path = request_path(path)
             scope = self._scopes.get(namespace)
             if scope is not None and (local := scope.local) is not None:
                 method = request.method
@@ -117,8 +118,8 @@ class MockHandler:
                     responses = plain.responses
                     index = hits - 1 if hits < len(responses) else len(responses) - 1
                     incoming = IncomingRequest.from_wire(
-                        method, path, raw_query(request.raw_path), request.raw_headers,
-                        namespace=namespace,
+                        method, path, query, request.raw_headers, namespace=namespace,
+                        raw_path=raw_path,
                     )  # fmt: skip
                     local.journal.record_now(
                         Exchange(

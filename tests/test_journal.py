@@ -252,6 +252,7 @@ async def test_entry_json_has_the_contract_fields(make_journal: MakeJournal) -> 
         "service": "stripe",
         "method": "POST",
         "path": "/v1/charges",
+        "raw_path": "/v1/charges",
         "query": {"expand": ["customer"]},
         "headers": {"content-type": "application/x-www-form-urlencoded"},
         "body": "amount=2000&currency=usd",
@@ -262,6 +263,26 @@ async def test_entry_json_has_the_contract_fields(make_journal: MakeJournal) -> 
         "status": 200,
         "duration_ms": 0.413,
     }
+
+
+async def test_an_entry_keeps_the_path_as_sent_beside_its_decoded_path(
+    make_journal: MakeJournal,
+) -> None:
+    journal = make_journal(10, 10**6)
+    for path, raw_path in (("/files/a%2Fb/caf\u00e9", "/files/a%2fb/caf%C3%A9"), ("/x", None)):
+        request = IncomingRequest.from_wire("GET", path, "", (), raw_path=raw_path)
+        await journal.record(Exchange(request, Outcome(False, 404), 1.0, 0.1))
+    encoded, plain = (await journal.find()).entries
+    assert (encoded.request.path, encoded.request.raw_path) == (
+        "/files/a%2Fb/caf\u00e9",
+        "/files/a%2fb/caf%C3%A9",
+    )
+    assert (encoded.to_json()["path"], encoded.to_json()["raw_path"]) == (
+        "/files/a/b/caf\u00e9",
+        "/files/a%2fb/caf%C3%A9",
+    )
+    assert plain.request.raw_path is None  # the same as `path`: not stored twice
+    assert (plain.to_json()["path"], plain.to_json()["raw_path"]) == ("/x", "/x")
 
 
 # What the in-memory journal adds: records from any thread, storage the collector skips.
