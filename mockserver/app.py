@@ -35,6 +35,7 @@ from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
+from mockserver.refused import RefusedHead
 from mockserver.responder import (
     body_timeout_response,
     json_response,
@@ -43,7 +44,7 @@ from mockserver.responder import (
 )
 from mockserver.state import State
 from mockserver.store import StubStore
-from mockserver.transport import MockServerRunner
+from mockserver.transport import MockServerRunner, parser_limits
 
 STORE_KEY = web.AppKey("store", StubStore)
 access_log = logging.getLogger(ACCESS_LOGGER)
@@ -227,8 +228,24 @@ class MockHandler:
             return
         incoming = lost_request(message)
         outcome = Outcome(False, 499, error="client disconnected before the request was handled")
-        exchange = Exchange(incoming, outcome, time.time(), 0.0)
-        scope = self._scopes.get(incoming.namespace)
+        self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
+
+    def record_refused(self, head: RefusedHead, status: int, error: str) -> None:
+        """Journal a request the HTTP parser refused (414, 431, 400) with what was read of it:
+        method, target so far, the header lines that arrived whole. Outside any handler, as
+        `record_lost`."""
+        path, query = split_target(head.target)
+        if path == self._admin_prefix or path.startswith(self._admin_below):
+            return
+        namespace, path, raw_path = request_path(path)
+        incoming = IncomingRequest.from_wire(
+            head.method, path, query, head.raw_headers, namespace=namespace, raw_path=raw_path
+        )
+        outcome = Outcome(False, status, error=error)
+        self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
+
+    def _record_outside(self, exchange: Exchange) -> None:
+        scope = self._scopes.get(exchange.request.namespace)
         if scope is not None and scope.local is not None:
             scope.local.journal.record_now(exchange)
             return
@@ -383,10 +400,12 @@ def mock_runner(app: web.Application, settings: Settings, **options: Any) -> Moc
     """The runner that serves an app of `build_app`: admin paths through its router, every
     other request straight to its `MockHandler`, unparseable ones answered as JSON."""
     mocked = app[MOCKED_KEY]
+    options = {**parser_limits(settings), **options}
     return MockServerRunner(
         app,
         mocked=mocked.handle,
         lost=mocked.record_lost,
+        refused=mocked.record_refused,
         admin_prefix=settings.admin_prefix,
         **options,
     )
