@@ -16,8 +16,9 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
@@ -27,12 +28,14 @@ from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange, Outcome
-from mockserver.incoming import IncomingRequest, raw_query, split_namespace
+from mockserver.incoming import IncomingRequest, request_path, split_target
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
+from mockserver.journal import Journal
 from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
+from mockserver.refused import RefusedHead
 from mockserver.responder import (
     body_timeout_response,
     json_response,
@@ -41,10 +44,11 @@ from mockserver.responder import (
 )
 from mockserver.state import State
 from mockserver.store import StubStore
-from mockserver.transport import MockServerRunner
+from mockserver.transport import MockServerRunner, parser_limits
 
 STORE_KEY = web.AppKey("store", StubStore)
 access_log = logging.getLogger(ACCESS_LOGGER)
+log = logging.getLogger("mockserver")
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ADMIN_KEY = web.AppKey("admin", AdminApi)
 
@@ -76,6 +80,9 @@ class MockHandler:
         self._on_recorded: list[Recorded] = []
         self._on_completed: list[Completed] = []
         self._pending: set[asyncio.Task[None]] = set()
+        self._answering: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+        """Set as the server begins to shut down: a handler cut from then on was cut by it."""
         self._fast = False
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
@@ -104,10 +111,11 @@ class MockHandler:
             # (`StubSet.plain_answer`: fixed responses, no state beyond a hit count) in a
             # namespace whose state is local. No matching, no plan, no await. Written out here,
             # not in helpers: this is most of what a busy mock does, and each call costs.
-            path = request.path
+            path, query = split_target(request.raw_path)  # as sent: segments decode one by one
+            raw_path = None
             namespace = None
-            if path.startswith("/~"):
-                namespace, path = split_namespace(path)
+            if "%" in path or path.startswith("/~"):
+                namespace, path, raw_path = request_path(path)
             scope = self._scopes.get(namespace)
             if scope is not None and (local := scope.local) is not None:
                 method = request.method
@@ -117,8 +125,8 @@ class MockHandler:
                     responses = plain.responses
                     index = hits - 1 if hits < len(responses) else len(responses) - 1
                     incoming = IncomingRequest.from_wire(
-                        method, path, raw_query(request.raw_path), request.raw_headers,
-                        namespace=namespace,
+                        method, path, query, request.raw_headers, namespace=namespace,
+                        raw_path=raw_path,
                     )  # fmt: skip
                     local.journal.record_now(
                         Exchange(
@@ -136,7 +144,13 @@ class MockHandler:
     ) -> web.StreamResponse:
         incoming: IncomingRequest | None = None
         exchange: Exchange | None = None
+        seq = 0
         cut = "client disconnected before the body arrived"
+        # a handler cut at shutdown finishes its journal entry after aiohttp has given up on
+        # it: `drain` waits for it, so the journal dump sees the entry as it ends
+        task = asyncio.current_task()
+        if task is not None:
+            self._answering.add(task)
         try:
             body = await read_body(request, self._max_body, self._client_timeout)  # intake
             incoming = incoming_request(request, body, client_cert=self._mtls)
@@ -152,11 +166,13 @@ class MockHandler:
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )
-            await scope.state.journal.record(exchange)  # record, once
+            seq = await scope.state.journal.record(exchange)  # record, once
             for recorded in self._on_recorded:
                 recorded(exchange)
             cut = "cut: the server stopped before the response was sent"
             response = await plan.answer.send(request)  # send
+            if _client_gone(request):  # during a delay or a stream: what was sent is not 200
+                await _amend_cut(scope.state.journal, seq, exchange, request, _CLIENT_GONE)
             if self._on_completed:
                 await response.prepare(request)  # written now, so hooks see it sent
                 await response.write_eof()
@@ -170,11 +186,20 @@ class MockHandler:
             # the connection is gone on purpose: end the handler as aiohttp ends a cut one
             raise asyncio.CancelledError from None
         except asyncio.CancelledError:
-            cut = "cut: the server stopped before the response was sent"
+            # cancelled by a shutdown, or by a client that left (under handler_cancellation)
+            who = _SERVER_STOPPED if self.stopping else _CLIENT_GONE
+            if self.stopping:
+                cut = f"cut: {who} before the response was sent"
+            if exchange is not None:  # recorded as the answer it was to be: say it was cut
+                await _amend_cut(scope.state.journal, seq, exchange, request, who)
             raise
         finally:
-            if exchange is None:
-                await self._record_cut(request, incoming, received, started, cut)
+            try:
+                if exchange is None:
+                    await self._record_cut(request, incoming, received, started, cut)
+            finally:
+                if task is not None:
+                    self._answering.discard(task)
 
     async def _record_cut(
         self,
@@ -203,8 +228,24 @@ class MockHandler:
             return
         incoming = lost_request(message)
         outcome = Outcome(False, 499, error="client disconnected before the request was handled")
-        exchange = Exchange(incoming, outcome, time.time(), 0.0)
-        scope = self._scopes.get(incoming.namespace)
+        self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
+
+    def record_refused(self, head: RefusedHead, status: int, error: str) -> None:
+        """Journal a request the HTTP parser refused (414, 431, 400) with what was read of it:
+        method, target so far, the header lines that arrived whole. Outside any handler, as
+        `record_lost`."""
+        path, query = split_target(head.target)
+        if path == self._admin_prefix or path.startswith(self._admin_below):
+            return
+        namespace, path, raw_path = request_path(path)
+        incoming = IncomingRequest.from_wire(
+            head.method, path, query, head.raw_headers, namespace=namespace, raw_path=raw_path
+        )
+        outcome = Outcome(False, status, error=error)
+        self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
+
+    def _record_outside(self, exchange: Exchange) -> None:
+        scope = self._scopes.get(exchange.request.namespace)
         if scope is not None and scope.local is not None:
             scope.local.journal.record_now(exchange)
             return
@@ -218,9 +259,37 @@ class MockHandler:
             await scope.state.journal.record(exchange)
 
     async def drain(self) -> None:
-        """Wait for lost requests still being recorded (at shutdown, before the dump)."""
-        while self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        """Wait for lost requests still being recorded and for cut answers still amending
+        their entries (at shutdown, before the dump)."""
+        while self._pending or self._answering:
+            await asyncio.gather(*self._pending, *self._answering, return_exceptions=True)
+
+
+_CLIENT_GONE: Final = "the client disconnected"
+_SERVER_STOPPED: Final = "the server stopped"
+
+
+def _client_gone(request: web.BaseRequest) -> bool:
+    """Whether the connection went while the answer was being prepared (aiohttp does not
+    cancel a handler whose client leaves: the answer would be written to nobody)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _amend_cut(
+    journal: Journal, seq: int, exchange: Exchange, request: web.BaseRequest, who: str
+) -> None:
+    """Journal an answer that was recorded, then cut by `who`: with an `error` saying so, and
+    499 unless its status line had gone out (a stream cut midway keeps the status sent)."""
+    outcome = exchange.outcome
+    started = request.writer.output_size > 0
+    status = outcome.status if started else 499
+    error = f"cut: {who} before the response {'ended' if started else 'was sent'}"
+    cut = replace(outcome, status=status, error=error)
+    try:
+        await journal.amend(seq, cut)  # False: the bounds took the entry already
+    except Exception:  # a shared journal out of reach: the answer is cut either way
+        log.warning("could not mark journal entry %d as cut", seq, exc_info=True)
 
 
 def _refused(size: int, timed_out: bool, max_body: int, timeout: float) -> Plan:
@@ -291,6 +360,11 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     async def drain(_app: web.Application) -> None:
         await mocked.drain()
 
+    async def stopping(_app: web.Application) -> None:
+        mocked.stopping = True  # before aiohttp cancels the handlers still running
+
+    app.on_shutdown.append(stopping)
+
     app.on_cleanup.append(drain)
     if close_state is not None:
 
@@ -326,10 +400,12 @@ def mock_runner(app: web.Application, settings: Settings, **options: Any) -> Moc
     """The runner that serves an app of `build_app`: admin paths through its router, every
     other request straight to its `MockHandler`, unparseable ones answered as JSON."""
     mocked = app[MOCKED_KEY]
+    options = {**parser_limits(settings), **options}
     return MockServerRunner(
         app,
         mocked=mocked.handle,
         lost=mocked.record_lost,
+        refused=mocked.record_refused,
         admin_prefix=settings.admin_prefix,
         **options,
     )

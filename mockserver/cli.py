@@ -178,6 +178,27 @@ def _parser() -> argparse.ArgumentParser:
         default=_env_number("client_timeout", 30.0, float),
         help="seconds a client may take to send its headers, or its body (default %(default)s)",
     )
+    run.add_argument(
+        "--max-line-size",
+        type=int,
+        default=_env_number("max_line_size", 8190, int),
+        metavar="BYTES",
+        help="longest request line; longer gets 414 JSON (default %(default)s)",
+    )
+    run.add_argument(
+        "--max-field-size",
+        type=int,
+        default=_env_number("max_field_size", 8190, int),
+        metavar="BYTES",
+        help="longest header line; longer gets 431 JSON (default %(default)s)",
+    )
+    run.add_argument(
+        "--max-headers",
+        type=int,
+        default=_env_number("max_headers", 100, int),
+        metavar="N",
+        help="most header lines in a request; more get 431 JSON (default %(default)s)",
+    )
 
     check = commands.add_parser("validate", help="check stub directories, print every error")
     check.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
@@ -262,6 +283,9 @@ def _serve(args: argparse.Namespace) -> int:
             tls_key=_path(args.tls_key),
             tls_client_ca=_path(args.tls_client_ca),
             client_timeout=args.client_timeout,
+            max_line_size=args.max_line_size,
+            max_field_size=args.max_field_size,
+            max_headers=args.max_headers,
             state=args.state,
             state_prefix=args.state_prefix,
         )

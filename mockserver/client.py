@@ -234,6 +234,11 @@ class JournalEntry:
     the entry's `error` says it could not be."""
     raw_body: bytes | None = None
     """The body as it arrived, when it was decoded from its `content_encoding`."""
+    raw_path: str | None = None
+    """The path as sent, still percent-encoded, without the query (`path` is decoded:
+    "/files/a%2Fb/meta" beside "/files/a/b/meta")."""
+    error: str | None = None
+    """Why the answer failed or was cut ("cut: ..."), when it did."""
     near_misses: tuple[NearMiss, ...] = ()
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
@@ -261,6 +266,8 @@ class JournalEntry:
             body_truncated=bool(data.get("body_truncated", False)),
             content_encoding=data.get("content_encoding"),
             raw_body=None if raw_body is None else base64.b64decode(raw_body),
+            raw_path=data.get("raw_path"),
+            error=data.get("error"),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
             raw=dict(data),
         )

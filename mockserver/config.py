@@ -41,7 +41,10 @@ class Settings:
     tls_client_ca: Path | None = None
     client_timeout: float = 30.0
     max_headers: int = 100
-    max_header_bytes: int = 8190
+    max_line_size: int = 8190
+    """The longest request line (method, target, version) read; longer gets 414."""
+    max_field_size: int = 8190
+    """The longest header line read; longer gets 431."""
     state: str = "memory"
     """Where the state lives: "memory", or the URL of a Redis that replicas share."""
     state_prefix: str = DEFAULT_STATE_PREFIX
@@ -52,7 +55,10 @@ class Settings:
         if prefix == "/":
             raise ValueError("admin prefix must not be '/': the mocked surface needs the root")
         object.__setattr__(self, "admin_prefix", prefix)
-        for name in ("journal_limit", "journal_max_bytes", "max_body", "max_namespaces"):
+        for name in (
+            "journal_limit", "journal_max_bytes", "max_body", "max_namespaces",
+            "max_headers", "max_line_size", "max_field_size",
+        ):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.shutdown_grace < 0:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from mockserver.incoming import IncomingRequest
+from mockserver.incoming import IncomingRequest, decoded_path
 from mockserver.nearmiss import NearMiss
 
 _BOOT: Final = uuid.uuid4().hex[:12]
@@ -53,13 +53,14 @@ class Exchange:
 Rare = tuple[Any, ...]
 """The fields most exchanges leave unset, as plain values in one tuple (see `rare_fields`)."""
 
-_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None)
+_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None, None)
 
 
 def rare_fields(exchange: Exchange) -> Rare | None:
     """What a journal stores beside an exchange's common fields, None when all are unset: near
     misses (packed), error, fault, client certificate subject, body size, body truncated, content
-    encoding, raw body. Plain values only, so a stored record leaves the garbage collector's
+    encoding, raw body, raw path (the path as sent, only when it differs from `path`). Plain
+    values only, so a stored record leaves the garbage collector's
     view; every journal implementation stores it through this one function and `unpack_rare`."""
     request, outcome = exchange.request, exchange.outcome
     if not (
@@ -69,6 +70,7 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         or request.client_cert
         or request.body_truncated
         or request.content_encoding
+        or request.raw_path
     ):
         return None
     return (
@@ -80,6 +82,7 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         request.body_truncated,
         request.content_encoding,
         request.raw_body,
+        request.raw_path,
     )
 
 
@@ -96,8 +99,12 @@ class Unpacked:
 
 def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
     """The inverse of `rare_fields`; the raw body may come back as bytes or as base64 text (a
-    store that keeps JSON)."""
-    packed, error, fault, cert, body_size, truncated, encoding, raw_body = rare or _NOT_RARE
+    store that keeps JSON). A record stored before a field was added reads it as unset."""
+    if rare is None:
+        rare = _NOT_RARE
+    elif len(rare) < len(_NOT_RARE):
+        rare = (*rare, *_NOT_RARE[len(rare) :])
+    packed, error, fault, cert, body_size, truncated, encoding, raw_body, raw_path = rare
     if isinstance(raw_body, str):
         raw_body = base64.b64decode(raw_body)
     return Unpacked(
@@ -110,6 +117,7 @@ def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
             "client_cert": cert,
             "content_encoding": encoding,
             "raw_body": raw_body,
+            "raw_path": raw_path,
         },
     )
 
@@ -146,7 +154,8 @@ class JournalEntry:
             "time": datetime.fromtimestamp(exchange.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "service": outcome.service,
             "method": request.method,
-            "path": request.path,
+            "path": decoded_path(request.path),
+            "raw_path": request.raw_path or request.path,
             "query": dict(request.query),
             "headers": dict(request.headers),
             "body": text if text is not None else base64.b64encode(request.body).decode(),

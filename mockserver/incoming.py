@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from typing import Final
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote_from_bytes, unquote, unquote_to_bytes, urlencode
 
 from pydantic import JsonValue
 
@@ -65,6 +65,76 @@ def split_namespace(path: str) -> tuple[str | None, str]:
     if found is None:
         return None, path
     return found.group(1), path[found.end() :] or "/"
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """ "/v1/x?a=%2B1#top" -> ("/v1/x", "a=%2B1"): a request target's path and query as sent,
+    still encoded. An absolute-form target (a client that thinks it talks to a proxy) gives
+    its path: "http://api.test/v1/x?a=1" -> ("/v1/x", "a=1")."""
+    if "#" in target:
+        target = target.partition("#")[0]
+    path, _, query = target.partition("?")
+    if not path.startswith("/"):
+        scheme, separator, rest = path.partition("://")
+        if separator and scheme.isalpha():
+            path = "/" + rest.partition("/")[2]
+    return path, query
+
+
+_KEPT_IN_SEGMENT: Final = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in "%/")
+"""What an undecodable segment keeps as it is; everything else in it is percent-encoded."""
+
+
+def segment_path(path: str) -> str:
+    """ "/files/a%2Fb/caf%C3%A9" -> "/files/a%2Fb/café": the form a path is matched in.
+
+    The path is split on the `/` characters as sent, then each segment is percent-decoded; a
+    `/` or `%` that a segment holds stays encoded (`%2F`, `%25`), so segments never run into
+    each other and one path has one form however it was encoded (`%2f`, `%2F`). A segment
+    whose bytes are not UTF-8 keeps them encoded ("%FF"). A path without `%` is its own form:
+    most requests pay one `in` test. Stub paths go through the same function at load, so a
+    stub may write its path encoded or decoded."""
+    if "%" not in path:
+        return path
+    return "/".join(_segment(part) if "%" in part else part for part in path.split("/"))
+
+
+def _segment(part: str) -> str:
+    data = unquote_to_bytes(part)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote_from_bytes(data, safe=_KEPT_IN_SEGMENT)
+    return text.replace("%", "%25").replace("/", "%2F")
+
+
+def decoded_path(path: str) -> str:
+    """ "/files/a%2Fb/meta" -> "/files/a/b/meta": a path in `segment_path`'s form, wholly
+    decoded, as the journal shows it (its `raw_path` keeps the segments apart)."""
+    return unquote(path) if "%" in path else path
+
+
+def decoded_segment(value: str) -> str:
+    """ "a%2Fb" -> "a/b": one captured segment (a path parameter) as the client meant it."""
+    return unquote(value) if "%" in value else value
+
+
+def request_path(raw_path: str) -> tuple[str | None, str, str | None]:
+    """ "/~w1/files/a%2Fb" -> ("w1", "/files/a%2Fb", "/files/a%2Fb"): the namespace, the path
+    in `segment_path`'s form and the path as sent (None when it is the same), both without
+    the namespace's prefix."""
+    path = segment_path(raw_path)
+    namespace = None
+    if path.startswith("/~"):
+        namespace, rest = split_namespace(path)
+        if namespace is not None:
+            if path is raw_path:
+                raw_path = rest
+            else:  # the prefix is one segment, however it was encoded
+                parts = raw_path.split("/", 2)
+                raw_path = "/" + parts[2] if len(parts) > 2 else "/"
+            path = rest
+    return namespace, path, None if path == raw_path else raw_path
 
 
 def raw_query(target: str) -> str:
@@ -137,6 +207,7 @@ class IncomingRequest:
         "path",
         "query_string",
         "raw_body",
+        "raw_path",
     )
 
     def __init__(
@@ -153,6 +224,7 @@ class IncomingRequest:
         client_cert: str | None = None,
         content_encoding: str | None = None,
         raw_body: bytes | None = None,
+        raw_path: str | None = None,
     ) -> None:
         self.method = method.upper()
         self.namespace = namespace
@@ -168,6 +240,7 @@ class IncomingRequest:
         self.body_truncated = body_truncated
         self.content_encoding = content_encoding
         self.raw_body = raw_body
+        self.raw_path = raw_path
         self._json: object = _UNSET
         self._form: dict[str, list[str]] | None = None
         self._cookies: dict[str, str] | None = None
@@ -188,10 +261,12 @@ class IncomingRequest:
         client_cert: str | None = None,
         content_encoding: str | None = None,
         raw_body: bytes | None = None,
+        raw_path: str | None = None,
     ) -> IncomingRequest:
         """A request as the HTTP parser delivered it (`method` already upper-case); the header
         lines as parsed, or as a `header_block`. A body sent with a `Content-Encoding` is
-        `body` decoded, `raw_body` as it arrived (`body` itself when it did not decode)."""
+        `body` decoded, `raw_body` as it arrived (`body` itself when it did not decode).
+        `path` is in `segment_path`'s form; `raw_path` is the path as sent when that differs."""
         request = cls.__new__(cls)
         request.method = method
         request.namespace = namespace
@@ -209,6 +284,7 @@ class IncomingRequest:
         request.body_truncated = body_truncated
         request.content_encoding = content_encoding
         request.raw_body = raw_body
+        request.raw_path = raw_path
         request._json = _UNSET
         request._form = None
         request._cookies = None

@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiohttp import HttpVersion11, web
 from aiohttp.http_parser import RawRequestMessage
 
-from mockserver.incoming import IncomingRequest, raw_query, split_namespace
+from mockserver.incoming import IncomingRequest, request_path, split_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +228,12 @@ def incoming_request(
 ) -> IncomingRequest:
     """The request as the journal and the matchers see it: namespace prefix removed, the query
     and header lines kept as sent, parsed when first read."""
-    namespace, path = split_namespace(request.path)
+    path, query = split_target(request.raw_path)
+    namespace, path, raw_path = request_path(path)
     return IncomingRequest.from_wire(
         request.method,
         path,
-        raw_query(request.raw_path),
+        query,
         request.raw_headers,
         body.data,
         body_size=body.size,
@@ -241,18 +242,16 @@ def incoming_request(
         client_cert=client_certificate_subject(request) if client_cert else None,
         content_encoding=body.encoding,
         raw_body=body.raw,
+        raw_path=raw_path,
     )
 
 
 def lost_request(message: RawRequestMessage) -> IncomingRequest:
     """A request read off the wire that never reached a handler (its client went away first)."""
-    namespace, path = split_namespace(message.url.path)
+    path, query = split_target(message.path)
+    namespace, path, raw_path = request_path(path)
     return IncomingRequest.from_wire(
-        message.method,
-        path,
-        raw_query(message.path),
-        message.raw_headers,
-        namespace=namespace,
+        message.method, path, query, message.raw_headers, namespace=namespace, raw_path=raw_path
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from mockserver.exchange import Exchange, JournalEntry
+from mockserver.exchange import Exchange, JournalEntry, Outcome
 from mockserver.matching import RequestMatcher, match_params
 
 
@@ -119,6 +119,13 @@ class Journal(Protocol):
         """Number and keep one exchange (dropping the oldest beyond the bounds); its seq."""
         ...
 
+    async def amend(self, seq: int, outcome: Outcome) -> bool:
+        """Replace the outcome of the entry `seq`: an answer recorded before it was sent and
+        then cut (the server stopped during its delay, the client went away) says so. The
+        request, time and seq stay; subscribers are not told again. False when the entry is
+        no longer held (the bounds or a clear took it)."""
+        ...
+
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage: ...
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
@@ -153,3 +160,5 @@ class LocalJournal(Journal, Protocol):
     answers record synchronously)."""
 
     def record_now(self, exchange: Exchange) -> int: ...
+
+    def amend_now(self, seq: int, outcome: Outcome) -> bool: ...

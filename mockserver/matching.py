@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from pydantic import JsonValue
 
-from mockserver.incoming import IncomingRequest, NotJson
+from mockserver.incoming import IncomingRequest, NotJson, decoded_segment, segment_path
 from mockserver.spec import PATH_PARAM, BodyMatcher, PathMatcher, RequestSpec, ValueMatcher
 
 
@@ -512,7 +512,12 @@ class PathCheck:
             return _NO_PARAMS if rest == self.literal else None
         if self.template is not None:
             found = self.template.fullmatch(rest)
-            return None if found is None else found.groupdict()
+            if found is None:
+                return None
+            captured = found.groupdict()
+            if "%" in rest:  # a segment that held "/" or "%": captured as the client meant it
+                return {name: decoded_segment(value) for name, value in captured.items()}
+            return captured
         if self.value is not None:
             return _NO_PARAMS if self.value.holds((rest,)) else None
         return _NO_PARAMS
@@ -532,6 +537,12 @@ _NO_PARAMS: Final[Mapping[str, str]] = {}
 
 
 def _compile_path(path: PathMatcher | None, base_path: str | None) -> PathCheck | None:
+    # a stub's path is compared in the request's form (`segment_path`): written encoded or
+    # decoded, it means the same; a regex (`matches`) sees that form as it is
+    if base_path is not None:
+        base_path = segment_path(base_path)
+    if path is not None:
+        path = _in_segment_form(path)
     if path is None:
         if base_path is None:
             return None
@@ -550,6 +561,17 @@ def _compile_path(path: PathMatcher | None, base_path: str | None) -> PathCheck 
         return PathCheck(base_path, literal=path.equals, expected=f"{under}equals {path.equals!r}")
     check = compile_value(path)
     return PathCheck(base_path, value=check, expected=f"{under}{check.expected}")
+
+
+def _in_segment_form(path: PathMatcher) -> PathMatcher:
+    """ "/caf%C3%A9/{id}" -> "/café/{id}": the literal parts of a path matcher in the form
+    requests are matched in."""
+    update = {
+        name: segment_path(value)
+        for name in ("template", "equals", "starts_with", "contains")
+        if isinstance(value := getattr(path, name), str) and "%" in value
+    }
+    return path.model_copy(update=update) if update else path
 
 
 # --- the request matcher --------------------------------------------------------------------

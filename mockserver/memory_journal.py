@@ -156,6 +156,24 @@ class MemoryJournal:
     async def record(self, exchange: Exchange) -> int:
         return self.record_now(exchange)
 
+    def amend_now(self, seq: int, outcome: Outcome) -> bool:
+        """`amend` without an await. Seqs held are consecutive: the record is found by index."""
+        records = self._records
+        with self._lock:
+            if not records or not records[0][_SEQ] <= seq <= records[-1][_SEQ]:
+                return False
+            index = seq - records[0][_SEQ]
+            old = records[index]
+            exchange = _entry(old).exchange
+            exchange.outcome = outcome
+            new = _stored(seq, exchange)
+            records[index] = new
+            self._bytes += new[_SIZE] - old[_SIZE]
+        return True
+
+    async def amend(self, seq: int, outcome: Outcome) -> bool:
+        return self.amend_now(seq, outcome)
+
     def _snapshot(self) -> list[_Record]:
         with self._lock:
             return list(self._records)

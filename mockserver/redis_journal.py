@@ -92,6 +92,19 @@ redis.call('HSET', KEYS[2], 'bytes', 0, 'dropped', 0)
 return held
 """
 
+_AMEND: Final = """
+local last = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+local held = redis.call('LLEN', KEYS[1])
+local first = last - held + 1
+local seq = tonumber(ARGV[1])
+if seq < first or seq > last then return 0 end
+local index = seq - first
+local old = redis.call('LINDEX', KEYS[1], index)
+redis.call('LSET', KEYS[1], index, ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[2] - #old)
+return 1
+"""
+
 _SUBSCRIBED_WITHIN_S: Final = 5.0
 """How long a subscription waits for Redis to confirm it (a reachable Redis takes a round trip)."""
 
@@ -170,6 +183,7 @@ class RedisJournal:
         self._record = client.register_script(_RECORD)
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
+        self._amend = client.register_script(_AMEND)
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -189,6 +203,17 @@ class RedisJournal:
         args = (_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel)
         seq = await self._record(keys=[self._list, self._meta], args=args)
         return int(seq)
+
+    async def amend(self, seq: int, outcome: Outcome) -> bool:
+        # read, change, write back where that seq is now: only the replica that recorded an
+        # entry amends it, and the script finds the index from the seq (the bounds may have
+        # moved the list's head meanwhile) or gives up when the entry is gone
+        entry = await self.get(seq)
+        if entry is None:
+            return False
+        entry.exchange.outcome = outcome
+        stored = _encoded(entry.exchange)
+        return bool(await self._amend(keys=[self._list, self._meta], args=(seq, stored)))
 
     async def _read(
         self, after: int, count: int | None = None, *, newest: bool = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -21,12 +21,38 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from mockserver.config import Settings
+from mockserver.refused import RefusedHead, read_refused_head
 
 LostRequest = Callable[[RawRequestMessage], None]
 """Told of each request that was read off the wire but never reached a handler."""
+RefusedRequest = Callable[[RefusedHead, int, str], None]
+"""Told of each request the HTTP parser refused: what was read of it, the status it got and why."""
+
+_HEAD_KEPT: Final = 65536
+"""Bytes of a request head still arriving that a connection keeps, so that a head the parser
+refuses can be journaled with what was read of it (a request line past the limit included)."""
 
 
 class _JsonErrorHandler(RequestHandler):
+    # the bytes since the last request the parser completed (up to _HEAD_KEPT), and those of
+    # the head it refused; class defaults, set per connection only when there is something
+    _arriving: bytes = b""
+    _refused: bytes = b""
+
+    def data_received(self, data: bytes) -> None:
+        parsed = self._request_count
+        super().data_received(data)
+        if self._request_count == parsed:  # a head (or a body) still arriving
+            if len(self._arriving) < _HEAD_KEPT:
+                self._arriving += data
+            return
+        messages = self._messages
+        if messages and not isinstance(messages[-1][0], RawRequestMessage):  # refused
+            self._refused = self._arriving + data
+        # what follows the last head in these bytes may begin the next request
+        end = data.rfind(b"\r\n\r\n")
+        self._arriving = data[end + 4 :] if end >= 0 else b""
+
     def connection_lost(self, exc: BaseException | None) -> None:
         # aiohttp drops requests it has parsed but not yet handed to a handler when their
         # connection goes (a client that resets right after sending, or pipelined requests
@@ -49,17 +75,46 @@ class _JsonErrorHandler(RequestHandler):
         if status == 500 or request.writer.output_size > 0:
             return super().handle_error(request, status, exc, message)
         text = str(getattr(exc, "message", None) or message or exc or "malformed request")
-        if _headers_too_large(exc, text):
-            status, error = 431, f"request headers too large: {text}"
+        head = read_refused_head(self._refused, self.max_headers, self.max_field_size)
+        self._refused = b""
+        details: list[dict[str, str]] = []
+        if isinstance(exc, LineTooLong) and _in_request_line(exc, head):
+            status, error = 414, f"request line longer than {self.max_line_size} bytes"
+            details = [{"field": "request line", "message": "raise it with --max-line-size"}]
+        elif _headers_too_large(exc, text):
+            if isinstance(exc, LineTooLong):
+                limit, flag = f"a header line over {self.max_field_size} bytes", "--max-field-size"
+            elif "too many headers" in text.lower():
+                limit, flag = f"more than {self.max_headers} headers", "--max-headers"
+            else:
+                limit, flag = text, "--max-field-size"
+            status, error = 431, f"request headers too large: {limit}"
+            details = [{"field": "headers", "message": f"raise it with {flag}"}]
         else:
             error = f"malformed HTTP request: {text}"
+        refused = getattr(self._manager, "refused_request", None)
+        if head is not None and refused is not None:
+            refused(head, status, error)
         response = web.Response(
             status=status,
             content_type="application/json",
-            text=json.dumps({"error": error, "details": []}),
+            text=json.dumps({"error": error, "details": details}),
         )
         response.force_close()
         return response
+
+
+def _in_request_line(exc: LineTooLong, head: RefusedHead | None) -> bool:
+    """Whether the line too long is the request line (414) rather than a header line (431):
+    aiohttp's parser puts the start of the line it refused in the error, and a request line's
+    long part is its target."""
+    cut = exc.args[0] if exc.args else b""
+    if isinstance(cut, str):
+        cut = cut.encode("utf-8", "surrogateescape")
+    cut = cut.removesuffix(b"...")[:32]
+    if head is None or not head.line_complete:
+        return True
+    return head.target.encode("utf-8", "surrogateescape").startswith(cut)
 
 
 def _headers_too_large(exc: BaseException | None, text: str) -> bool:
@@ -73,6 +128,7 @@ def _headers_too_large(exc: BaseException | None, text: str) -> bool:
 
 class _JsonErrorServer(web.Server):
     lost_request: LostRequest | None = None
+    refused_request: RefusedRequest | None = None
 
     def __call__(self) -> RequestHandler:
         return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
@@ -97,6 +153,7 @@ class MockServerRunner(web.AppRunner):
         *,
         mocked: MockedHandler | None = None,
         lost: LostRequest | None = None,
+        refused: RefusedRequest | None = None,
         admin_prefix: str = "/__admin",
         **kwargs: Any,
     ) -> None:
@@ -107,6 +164,7 @@ class MockServerRunner(web.AppRunner):
         super().__init__(app, **kwargs)
         self._mocked = mocked
         self._lost = lost
+        self._refused = refused
         self._admin_prefix = admin_prefix
 
     async def _make_server(self) -> web.Server:
@@ -115,6 +173,7 @@ class MockServerRunner(web.AppRunner):
         # the one way to choose its connection handler class without copying that method
         server.__class__ = _JsonErrorServer
         server.lost_request = self._lost  # type: ignore[attr-defined]  # retyped just above
+        server.refused_request = self._refused  # type: ignore[attr-defined]  # likewise
         if self._mocked is not None:
             server.request_handler = _by_prefix(
                 self._admin_prefix, server.request_handler, self._mocked
@@ -153,9 +212,14 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def runner_options(settings: Settings) -> dict[str, Any]:
     """Connection limits: a client that does not finish its headers within the timeout is cut
     off (aiohttp closes a connection with no complete request when its keep-alive timer fires)."""
+    return {"keepalive_timeout": settings.client_timeout, **parser_limits(settings)}
+
+
+def parser_limits(settings: Settings) -> dict[str, int]:
+    """--max-line-size (the request line), --max-field-size (one header line), --max-headers:
+    a request over them is answered 414 or 431 JSON and journaled with what was read."""
     return {
-        "keepalive_timeout": settings.client_timeout,
         "max_headers": settings.max_headers,
-        "max_field_size": settings.max_header_bytes,
-        "max_line_size": settings.max_header_bytes,
+        "max_field_size": settings.max_field_size,
+        "max_line_size": settings.max_line_size,
     }

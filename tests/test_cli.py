@@ -291,6 +291,7 @@ def test_help_lists_every_serve_flag() -> None:
         "--journal-max-bytes", "--max-body", "--journal-dump", "--shutdown-grace", "--log-level",
         "--watch", "--access-log", "--log-format", "--admin-token", "--tls-cert", "--tls-key",
         "--tls-client-ca", "--client-timeout", "--max-namespaces", "--state", "--state-prefix",
+        "--max-line-size", "--max-field-size", "--max-headers",
     ):  # fmt: skip
         assert flag in result.stdout
 

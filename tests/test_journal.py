@@ -252,6 +252,7 @@ async def test_entry_json_has_the_contract_fields(make_journal: MakeJournal) -> 
         "service": "stripe",
         "method": "POST",
         "path": "/v1/charges",
+        "raw_path": "/v1/charges",
         "query": {"expand": ["customer"]},
         "headers": {"content-type": "application/x-www-form-urlencoded"},
         "body": "amount=2000&currency=usd",
@@ -262,6 +263,45 @@ async def test_entry_json_has_the_contract_fields(make_journal: MakeJournal) -> 
         "status": 200,
         "duration_ms": 0.413,
     }
+
+
+async def test_an_entry_keeps_the_path_as_sent_beside_its_decoded_path(
+    make_journal: MakeJournal,
+) -> None:
+    journal = make_journal(10, 10**6)
+    for path, raw_path in (("/files/a%2Fb/caf\u00e9", "/files/a%2fb/caf%C3%A9"), ("/x", None)):
+        request = IncomingRequest.from_wire("GET", path, "", (), raw_path=raw_path)
+        await journal.record(Exchange(request, Outcome(False, 404), 1.0, 0.1))
+    encoded, plain = (await journal.find()).entries
+    assert (encoded.request.path, encoded.request.raw_path) == (
+        "/files/a%2Fb/caf\u00e9",
+        "/files/a%2fb/caf%C3%A9",
+    )
+    assert (encoded.to_json()["path"], encoded.to_json()["raw_path"]) == (
+        "/files/a/b/caf\u00e9",
+        "/files/a%2fb/caf%C3%A9",
+    )
+    assert plain.request.raw_path is None  # the same as `path`: not stored twice
+    assert (plain.to_json()["path"], plain.to_json()["raw_path"]) == ("/x", "/x")
+
+
+async def test_amend_replaces_the_outcome_of_a_held_entry(make_journal: MakeJournal) -> None:
+    journal = make_journal(3, 10**6)
+    first = await journal.record(exchange("/slow", matched=True, status=200, stub_id="slow"))
+    await journal.record(exchange("/other"))
+    cut = Outcome(True, 499, "slow", error="cut: the server stopped before the response was sent")
+    assert await journal.amend(first, cut)
+    entry = await journal.get(first)
+    assert entry is not None
+    assert (entry.request.path, entry.seq, entry.outcome) == ("/slow", first, cut)
+    assert entry.to_json()["error"] == cut.error
+    assert [e.request.path for e in (await journal.find()).entries] == ["/slow", "/other"]
+    assert [e.request.path for e in await journal.since(0)] == ["/slow", "/other"]
+    for path in ("/a", "/b", "/c"):  # the bounds push the amended entry out
+        await journal.record(exchange(path))
+    assert not await journal.amend(first, cut)
+    assert not await journal.amend(10**6, cut)  # never recorded
+    assert (await journal.stats()).size == 3
 
 
 # What the in-memory journal adds: records from any thread, storage the collector skips.

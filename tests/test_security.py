@@ -175,7 +175,7 @@ def test_too_many_or_too_large_headers_are_431_json(start: StartServer) -> None:
     many = "".join(f"X-H{index}: v\r\n" for index in range(150))
     status, body = raw(server, f"GET /open HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
     assert status == 431
-    assert json.loads(body)["error"] == "request headers too large: Too many headers received"
+    assert json.loads(body)["error"] == "request headers too large: more than 100 headers"
     large = "X-Big: " + "a" * 20_000
     status, body = raw(server, f"GET /open HTTP/1.1\r\nHost: x\r\n{large}\r\n\r\n".encode())
     assert status == 431

@@ -40,8 +40,8 @@ STUBS = """
     - id: no-content
       request: {path: /gone}
       response: {status: 204}
-    - id: own-length
-      request: {path: /own-length}
+    - id: stub-content-length
+      request: {path: /stub-content-length}
       response: {headers: {Content-Length: "2"}, body: "ok"}
     - id: templated
       request: {method: GET, path: "/v1/echo/{id}"}
@@ -194,8 +194,9 @@ async def test_pipelined_requests_are_answered_in_order_and_journaled(
         (get("/teapot", method="HEAD"), ("HTTP/1.1 418 I'm a Teapot", b"")),
         (get("/teapot", version="1.0"), ("HTTP/1.0 418 I'm a Teapot", b"short and stout")),
         (get("/gone"), ("HTTP/1.1 204 No Content", b"")),
-        (get("/own-length"), ("HTTP/1.1 200 OK", b"ok")),
+        (get("/stub-content-length"), ("HTTP/1.1 200 OK", b"ok")),  # the stub's length dropped
     ],
+    ids=["head", "http-1.0", "no-content", "stub-content-length-recomputed"],
 )
 async def test_exchanges_the_http_layer_must_write_go_through_aiohttp(
     serve: ServeStubs, request_bytes: bytes, expected: tuple[str, bytes]

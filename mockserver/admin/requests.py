@@ -15,6 +15,7 @@ from mockserver.admin.context import (
     read_json_object,
 )
 from mockserver.errors import AdminInputError
+from mockserver.incoming import segment_path
 from mockserver.journal import Journal, JournalQuery
 
 MATCHER_BODY: dict[str, Any] = {
@@ -139,9 +140,10 @@ def _boolean(query: Any, name: str) -> bool | None:
 def journal_query(query: Any) -> JournalQuery:
     """GET /requests filters: method, path, service, stub_id, matched, since_seq, limit."""
     method = query.get("method")
+    path = query.get("path")  # encoded or decoded, as in a stub: compared in one form
     return JournalQuery(
         method=None if method is None else method.upper(),
-        path=query.get("path"),
+        path=None if path is None else segment_path(path),
         service=query.get("service"),
         stub_id=query.get("stub_id"),
         matched=_boolean(query, "matched"),
