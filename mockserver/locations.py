@@ -28,6 +28,7 @@ from mockserver.spec import (
     StubSpec,
     ValueMatcher,
 )
+from mockserver.stub_yaml import CoreLoader
 
 Loc = tuple[str | int, ...]
 
@@ -216,7 +217,7 @@ class SourceMap:
 
 def compose_documents(text: str) -> Iterator[yaml.Node]:
     """Each document's node tree, marks included; empty documents are skipped."""
-    loader = yaml.SafeLoader(text)
+    loader = CoreLoader(text)  # composing needs no types, but reads as the loader does
     try:
         while loader.check_node():
             node = loader.get_node()
