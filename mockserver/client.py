@@ -234,6 +234,8 @@ class JournalEntry:
     the entry's `error` says it could not be."""
     raw_body: bytes | None = None
     """The body as it arrived, when it was decoded from its `content_encoding`."""
+    preflight: bool = False
+    """A CORS preflight the server answered itself (`--cors`)."""
     near_misses: tuple[NearMiss, ...] = ()
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
@@ -261,6 +263,7 @@ class JournalEntry:
             body_truncated=bool(data.get("body_truncated", False)),
             content_encoding=data.get("content_encoding"),
             raw_body=None if raw_body is None else base64.b64decode(raw_body),
+            preflight=bool(data.get("preflight", False)),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
             raw=dict(data),
         )

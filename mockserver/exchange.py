@@ -39,6 +39,13 @@ class Outcome:
     fault: str | None = None
 
 
+def is_preflight(method: str, matched: bool, stub_id: str | None, status: int | None) -> bool:
+    """Whether an exchange is a CORS preflight the server answered itself (`cors`): an OPTIONS
+    answered 204 as matched, with no stub. Read from fields every journal stores, so none
+    needs a field of its own."""
+    return matched and stub_id is None and status == 204 and method == "OPTIONS"
+
+
 @dataclass(slots=True)
 class Exchange:
     """A request as received (`request`), its outcome, when it arrived (real time, Unix seconds)
@@ -159,6 +166,8 @@ class JournalEntry:
         }
         if text is None:
             rendered["body_encoding"] = "base64"
+        if is_preflight(request.method, outcome.matched, outcome.stub_id, outcome.status):
+            rendered["preflight"] = True
         if request.body_truncated:
             rendered["body_truncated"] = True
             rendered["body_size"] = request.body_size

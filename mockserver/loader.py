@@ -31,7 +31,7 @@ from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
-_HEADER_FIELDS: Final = ("service", "base_path", "host")
+_HEADER_FIELDS: Final = ("service", "base_path", "host", "cors")
 _NO_HEADER: Final = DocumentHeader(stubs=[])
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,7 @@ class _Builder:
                 service=header.service,
                 base_path=header.base_path,
                 host=header.host,
+                cors=header.cors,
                 matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
                 responses=tuple(responses),
             )

@@ -491,6 +491,8 @@ class DocumentHeader(StrictModel):
     service: str | None = None
     base_path: str | None = None
     host: str | None = None
+    cors: bool = False
+    """Answer CORS preflights for this document's stubs and add CORS headers to their answers."""
     stubs: list[Any]
 
     @field_validator("base_path")

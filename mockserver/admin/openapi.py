@@ -220,6 +220,11 @@ _JOURNAL_ENTRY: Final = {
         "format": "byte",
         "description": "With content_encoding, once decoded: the body as it arrived (base64)",
     },
+    "preflight": {
+        "const": True,
+        "description": "A CORS preflight the server answered itself (--cors, cors: true); "
+        "find, count and verify pass over it unless their matcher asks for OPTIONS",
+    },
 }
 _JOURNAL_OPTIONAL: Final = (
     "body_encoding",
@@ -230,6 +235,7 @@ _JOURNAL_OPTIONAL: Final = (
     "client_cert_subject",
     "content_encoding",
     "raw_body",
+    "preflight",
 )
 
 _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
@@ -323,6 +329,7 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
             "service": _STRING,
             "base_path": _STRING,
             "host": _STRING,
+            "cors": {"const": True, "description": "Its document says cors: true"},
         },
     },
 }
