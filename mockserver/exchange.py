@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from mockserver import multipart
 from mockserver.incoming import IncomingRequest
 from mockserver.nearmiss import NearMiss
 
@@ -166,6 +167,11 @@ class JournalEntry:
         }
         if text is None:
             rendered["body_encoding"] = "base64"
+        content_type = request.headers.get("content-type")
+        if content_type is not None and multipart.is_multipart(content_type):
+            parts = multipart.parts(content_type, request.body)
+            if parts is not None:
+                rendered["multipart"] = [part.to_json() for part in parts]
         if is_preflight(request.method, outcome.matched, outcome.stub_id, outcome.status):
             rendered["preflight"] = True
         if request.body_truncated:

@@ -22,6 +22,7 @@ from mockserver.errors import StubError
 from mockserver.spec import (
     BodyMatcher,
     DocumentHeader,
+    PartMatcher,
     PathMatcher,
     RequestSpec,
     ResponseSpec,
@@ -41,6 +42,7 @@ _KNOWN_FIELDS: Final = sorted(
             RequestSpec,
             ResponseSpec,
             BodyMatcher,
+            PartMatcher,
             ValueMatcher,
             PathMatcher,
             DocumentHeader,

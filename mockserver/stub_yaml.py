@@ -6,10 +6,10 @@ PyYAML alone reads YAML 1.1, where `NO` and `on` are booleans, `01234` is octal 
 any case are booleans; `null`, `~` and nothing are null; integers are decimal, `0o17` or
 `0x1F`; no dates, no sexagesimal numbers). Then `keep_written_text` retags, in a composed stub
 document, every plain scalar at a place where the value meets text (request path, query,
-headers, cookies, form and body text matchers; response headers and body; ids, descriptions and
-scenario names) as a string, so it compares and goes out exactly as the file spells it:
-`zip: 01234` is "01234", `version: 1.10` is "1.10". Values inside `json:` keep their types.
-Pure: no I/O.
+headers, cookies, form, multipart and body text matchers; response headers and body; ids,
+descriptions and scenario names) as a string, so it compares and goes out exactly as the file
+spells it: `zip: 01234` is "01234", `version: 1.10` is "1.10". Values inside `json:` keep
+their types. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -121,6 +121,20 @@ def _stub(node: yaml.Node) -> None:
         _matchers(_get(request, key))
     body = _get(request, "body")
     _matchers(_get(body, "form"))
+    parts = _get(body, "multipart")
+    if isinstance(parts, yaml.MappingNode):
+        for name, part in parts.value:
+            _text(name)
+            keys: set[str] = (
+                {key.value for key, _ in part.value}
+                if isinstance(part, yaml.MappingNode)
+                else set()
+            )
+            if keys & {"filename", "content_type", "body"}:  # a part's fields, else its body
+                for _, value in part.value:
+                    _matcher(value)
+            else:
+                _matcher(part)
     for key in ("equals", "contains", "matches"):
         _text(_get(body, key))
     _response(_get(node, "response"))
