@@ -10,9 +10,11 @@ reports are what the journal records before the first byte goes out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -37,6 +39,19 @@ class Answer(ABC):
     async def send(self, request: web.BaseRequest) -> web.StreamResponse:
         """Send the answer (after its delay); what the handler returns to aiohttp."""
 
+    def header_names(self) -> list[str]:
+        """The names of the headers it sends (none for a fault)."""
+        return [] if self.sent is None else [name for name, _ in self.sent.headers]
+
+    def with_headers(self, headers: Sequence[tuple[str, str]]) -> Answer:
+        """The same answer with `headers` sent too (CORS adds its own); a fault sends none."""
+        return self
+
+
+def _adding(prepared: PreparedResponse, headers: Sequence[tuple[str, str]]) -> PreparedResponse:
+    # the head serialised at load is serialised again with the headers added
+    return dataclasses.replace(prepared, headers=(*prepared.headers, *headers))
+
 
 async def _wait(delay_ms: tuple[int, int] | None) -> None:
     """The stub's delay; other requests go on meanwhile."""
@@ -59,6 +74,9 @@ class Fixed(Answer):
         await _wait(self._delay_ms)
         return send_prepared(request, self._prepared, time.time())
 
+    def with_headers(self, headers: Sequence[tuple[str, str]]) -> Answer:
+        return Fixed(_adding(self._prepared, headers), self._delay_ms)
+
 
 class Streamed(Answer):
     """SSE events or chunks, `interval_ms` apart, after the delay."""
@@ -73,6 +91,9 @@ class Streamed(Answer):
     async def send(self, request: web.BaseRequest) -> web.StreamResponse:
         await _wait(self._prepared.delay_ms)
         return await stream_response(request, self._prepared, self._parts)
+
+    def with_headers(self, headers: Sequence[tuple[str, str]]) -> Answer:
+        return Streamed(_adding(self._prepared, headers), self._parts)
 
 
 class Faulted(Answer):
@@ -101,6 +122,13 @@ class Replied(Answer):
 
     async def send(self, request: web.BaseRequest) -> web.StreamResponse:
         return self.response
+
+    def header_names(self) -> list[str]:
+        return list(self.response.headers)
+
+    def with_headers(self, headers: Sequence[tuple[str, str]]) -> Answer:
+        self.response.headers.extend(headers)  # built for this request alone
+        return self
 
 
 __all__ = ["Answer", "FaultSent", "Faulted", "Fixed", "Replied", "Streamed"]

@@ -23,6 +23,7 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 
+from mockserver import cors
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
@@ -74,6 +75,7 @@ class MockHandler:
         self._max_body = settings.max_body
         self._client_timeout = settings.client_timeout
         self._mtls = settings.tls_client_ca is not None
+        self._cors = settings.cors
         self._scopes = store.scopes
         self._admin_prefix = settings.admin_prefix
         self._admin_below = settings.admin_prefix + "/"
@@ -101,7 +103,8 @@ class MockHandler:
 
     def _choose_path(self) -> None:
         # the fast answers skip what hooks and client certificates need
-        self._fast = not (self._on_recorded or self._on_completed or self._mtls)
+        # (and --cors: every answer to a request with an Origin carries it)
+        self._fast = not (self._on_recorded or self._on_completed or self._mtls or self._cors)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.time()
@@ -155,14 +158,26 @@ class MockHandler:
             body = await read_body(request, self._max_body, self._client_timeout)  # intake
             incoming = incoming_request(request, body, client_cert=self._mtls)
             scope = await self._store.scoped(incoming.namespace)
+            origin = None
+            if self._cors or scope.stubs.cors_stubs:  # CORS off: nothing more than this test
+                origin = cors.concerned_origin(incoming, scope.stubs, self._cors)
             if body.truncated:
                 plan = _refused(body.size, body.timed_out, self._max_body, self._client_timeout)
             elif body.undecodable is not None:
                 plan = _undecodable(*body.undecodable)
+            elif (
+                origin is not None
+                and cors.is_preflight(incoming)
+                and not cors.answered_by_a_stub(incoming, scope.stubs)
+            ):
+                plan = Plan(*cors.preflight(incoming, origin))
+                origin = None  # the preflight's answer has its own CORS headers
             else:
                 found = await scope.select(incoming)  # select, and claim in the state
                 clock = await scope.state.clock()
                 plan = plan_answer(found, incoming, scope.stubs, clock)
+            if origin is not None:
+                plan.answer = cors.marked(plan.answer, origin)
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )

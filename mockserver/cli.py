@@ -152,6 +152,13 @@ def _parser() -> argparse.ArgumentParser:
         help="log one line per mocked request (costs ~15%% of peak throughput)",
     )
     run.add_argument(
+        "--cors",
+        action="store_true",
+        default=_env_bool("cors"),
+        help="answer CORS preflights and add Access-Control-Allow-Origin to every mocked answer "
+        "(MOCKSERVER_CORS=1; or `cors: true` in a stub document, for its stubs)",
+    )
+    run.add_argument(
         "--log-format",
         default=_env("log_format") or "text",
         choices=["text", "json"],
@@ -278,6 +285,7 @@ def _serve(args: argparse.Namespace) -> int:
             watch=args.watch,
             log_level=args.log_level,
             access_log=args.access_log,
+            cors=args.cors,
             admin_token=args.admin_token,
             tls_cert=_path(args.tls_cert),
             tls_key=_path(args.tls_key),

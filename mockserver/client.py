@@ -202,6 +202,26 @@ class Headers(Mapping[str, str]):
 
 
 @dataclass(frozen=True, slots=True)
+class MultipartPart:
+    """One part of a recorded multipart/form-data body."""
+
+    name: str | None
+    filename: str | None
+    content_type: str | None
+    content: bytes
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MultipartPart:
+        text = data.get("text")
+        content = text.encode() if text is not None else base64.b64decode(data.get("base64", ""))
+        return cls(data.get("name"), data.get("filename"), data.get("content_type"), content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
     """One recorded request, as the admin API's journal shows it (contract section 4).
 
@@ -239,6 +259,10 @@ class JournalEntry:
     "/files/a%2Fb/meta" beside "/files/a/b/meta")."""
     error: str | None = None
     """Why the answer failed or was cut ("cut: ..."), when it did."""
+    preflight: bool = False
+    """A CORS preflight the server answered itself (`--cors`)."""
+    multipart: tuple[MultipartPart, ...] = ()
+    """The parts of a multipart/form-data body, in order."""
     near_misses: tuple[NearMiss, ...] = ()
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
@@ -268,6 +292,8 @@ class JournalEntry:
             raw_body=None if raw_body is None else base64.b64decode(raw_body),
             raw_path=data.get("raw_path"),
             error=data.get("error"),
+            preflight=bool(data.get("preflight", False)),
+            multipart=tuple(MultipartPart.from_json(p) for p in data.get("multipart") or ()),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
             raw=dict(data),
         )

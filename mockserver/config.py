@@ -49,6 +49,8 @@ class Settings:
     """Where the state lives: "memory", or the URL of a Redis that replicas share."""
     state_prefix: str = DEFAULT_STATE_PREFIX
     """The prefix of every Redis key (replicas that share state share it)."""
+    cors: bool = False
+    """Answer browsers' CORS preflights and add CORS headers to every mocked answer."""
 
     def __post_init__(self) -> None:
         prefix = "/" + self.admin_prefix.strip("/")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from mockserver import multipart
 from mockserver.incoming import IncomingRequest, decoded_path
 from mockserver.nearmiss import NearMiss
 
@@ -37,6 +38,13 @@ class Outcome:
     """The closest stubs of an unmatched request."""
     error: str | None = None
     fault: str | None = None
+
+
+def is_preflight(method: str, matched: bool, stub_id: str | None, status: int | None) -> bool:
+    """Whether an exchange is a CORS preflight the server answered itself (`cors`): an OPTIONS
+    answered 204 as matched, with no stub. Read from fields every journal stores, so none
+    needs a field of its own."""
+    return matched and stub_id is None and status == 204 and method == "OPTIONS"
 
 
 @dataclass(slots=True)
@@ -168,6 +176,13 @@ class JournalEntry:
         }
         if text is None:
             rendered["body_encoding"] = "base64"
+        content_type = request.headers.get("content-type")
+        if content_type is not None and multipart.is_multipart(content_type):
+            parts = multipart.parts(content_type, request.body)
+            if parts is not None:
+                rendered["multipart"] = [part.to_json() for part in parts]
+        if is_preflight(request.method, outcome.matched, outcome.stub_id, outcome.status):
+            rendered["preflight"] = True
         if request.body_truncated:
             rendered["body_truncated"] = True
             rendered["body_size"] = request.body_size

@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from mockserver.exchange import Exchange, JournalEntry, Outcome
+from mockserver.exchange import Exchange, JournalEntry, Outcome, is_preflight
 from mockserver.matching import RequestMatcher, match_params
+
+
+def skips_preflights(matcher: RequestMatcher | None) -> bool:
+    """Whether a request matcher passes over CORS preflights the server answered: every one
+    but those that ask for OPTIONS (a browser's preflights are not the requests a test
+    counts). Without a matcher (a listing), nothing is passed over."""
+    return matcher is not None and (matcher.methods is None or "OPTIONS" not in matcher.methods)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,10 @@ class JournalQuery:
             and (self.stub_id is None or outcome.stub_id == self.stub_id)
             and (self.matched is None or outcome.matched == self.matched)
             and (self.matcher is None or match_params(self.matcher, request) is not None)
+            and not (
+                skips_preflights(self.matcher)
+                and is_preflight(request.method, outcome.matched, outcome.stub_id, outcome.status)
+            )
         )
 
     def page(self, selected: list[JournalEntry]) -> list[JournalEntry]:

@@ -1,8 +1,9 @@
 """Stub files -> YAML documents -> spec models -> Stub records, or every StubError.
 
 The only module that reads stub files. YAML is composed by hand (not `safe_load`) to keep each
-node's line, so a pydantic error's `loc` maps back to `path:line` (`locations`). Every file is
-read and every stub validated before failing, so one run reports all errors. A valid `StubSpec`
+node's line, so a pydantic error's `loc` maps back to `path:line` (`locations`); it is read with
+YAML 1.2 core-schema types, text values kept as written (`stub_yaml`). Every file is read and
+every stub validated before failing, so one run reports all errors. A valid `StubSpec`
 becomes a `Stub` in one place, `build_stubs`' builder: its responses prepared (`prepare`), its
 request matcher compiled, its id defaulted. Code that makes specs itself (an admin call's JSON,
 later record mode and importers) enters there, without YAML.
@@ -19,6 +20,7 @@ from typing import Any, Final
 import yaml
 from pydantic import ValidationError
 
+from mockserver import stub_yaml
 from mockserver.errors import StubError, StubLoadError
 from mockserver.locations import Loc, Located, format_loc, kind_of, message, written_loc
 from mockserver.matching import compile_request
@@ -29,7 +31,7 @@ from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
-_HEADER_FIELDS: Final = ("service", "base_path", "host")
+_HEADER_FIELDS: Final = ("service", "base_path", "host", "cors")
 _NO_HEADER: Final = DocumentHeader(stubs=[])
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,7 @@ class _Builder:
                 service=header.service,
                 base_path=header.base_path,
                 host=header.host,
+                cors=header.cors,
                 matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
                 responses=tuple(responses),
             )
@@ -285,14 +288,8 @@ def _load_text(text: str, name: str, base_dir: Path, stem: str, builder: _Builde
 def _documents(text: str, name: str) -> Iterator[tuple[Located, Any]]:
     """Each YAML document as (node tree with marks, constructed Python data), one at a time,
     so the documents before a malformed one still report their own errors."""
-    loader = yaml.SafeLoader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                yield Located(name, node), loader.construct_document(node)
-    finally:
-        loader.dispose()
+    for node, data in stub_yaml.compose_documents(text):
+        yield Located(name, node), data
 
 
 def _stubs_of(

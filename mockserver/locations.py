@@ -22,12 +22,14 @@ from mockserver.errors import StubError
 from mockserver.spec import (
     BodyMatcher,
     DocumentHeader,
+    PartMatcher,
     PathMatcher,
     RequestSpec,
     ResponseSpec,
     StubSpec,
     ValueMatcher,
 )
+from mockserver.stub_yaml import CoreLoader
 
 Loc = tuple[str | int, ...]
 
@@ -40,6 +42,7 @@ _KNOWN_FIELDS: Final = sorted(
             RequestSpec,
             ResponseSpec,
             BodyMatcher,
+            PartMatcher,
             ValueMatcher,
             PathMatcher,
             DocumentHeader,
@@ -216,7 +219,7 @@ class SourceMap:
 
 def compose_documents(text: str) -> Iterator[yaml.Node]:
     """Each document's node tree, marks included; empty documents are skipped."""
-    loader = yaml.SafeLoader(text)
+    loader = CoreLoader(text)  # composing needs no types, but reads as the loader does
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from pydantic import JsonValue
 
+from mockserver import multipart
 from mockserver.incoming import IncomingRequest, NotJson, decoded_segment, segment_path
 from mockserver.spec import PATH_PARAM, BodyMatcher, PathMatcher, RequestSpec, ValueMatcher
 
@@ -265,6 +266,25 @@ def _form_values(name: str) -> Callable[[IncomingRequest], Sequence[str]]:
     return lambda request: request.form.get(name, ())
 
 
+def _part_values(name: str, what: str) -> Callable[[IncomingRequest], Sequence[str]]:
+    """The file names, Content-Types or texts of the parts named `name` (a name may repeat:
+    several files under one field); none when the body is not multipart."""
+
+    def values(request: IncomingRequest) -> Sequence[str]:
+        found = multipart.parts(request.headers.get("content-type", ""), request.body)
+        if not found:
+            return ()
+        texts = []
+        for part in found:
+            if part.name == name:
+                text = part.text if what == "body" else getattr(part, what)
+                if text is not None:
+                    texts.append(text)
+        return texts
+
+    return values
+
+
 def _body_text(request: IncomingRequest) -> Sequence[str]:
     text = request.text
     return () if text is None else (text,)
@@ -461,6 +481,17 @@ def _compile_body(body: BodyMatcher) -> list[FieldCheck]:
         checks.append(_JsonSchemaCheck(body.json_schema))
     for name, matcher in (body.form or {}).items():
         checks.append(_ValuesCheck(f"body.form.{name}", compile_value(matcher), _form_values(name)))
+    for name, part in (body.multipart or {}).items():
+        given = [
+            (what, value)
+            for what in ("filename", "content_type", "body")
+            if (value := getattr(part, what)) is not None
+        ]
+        shorthand = [what for what, _ in given] == ["body"]
+        for what, value in given:
+            # `note: hi` is named body.multipart.note; `upload: {filename: ..}` by its key
+            spelled = f"body.multipart.{name}" if shorthand else f"body.multipart.{name}.{what}"
+            checks.append(_ValuesCheck(spelled, compile_value(value), _part_values(name, what)))
     for kind, raw in (
         ("equals", body.equals),
         ("contains", body.contains),

@@ -21,9 +21,22 @@ from itertools import islice
 from types import TracebackType
 from typing import Any, Final
 
-from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
+from mockserver.exchange import (
+    Exchange,
+    JournalEntry,
+    Outcome,
+    is_preflight,
+    rare_fields,
+    unpack_rare,
+)
 from mockserver.incoming import IncomingRequest
-from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
+from mockserver.journal import (
+    EVERYTHING,
+    JournalPage,
+    JournalQuery,
+    JournalStats,
+    skips_preflights,
+)
 from mockserver.matching import match_params, record_filter
 
 _ENTRY_OVERHEAD: Final = 300
@@ -106,6 +119,7 @@ def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEn
                 return []
             path = literal
     since, matched, service, stub_id = query.since_seq, query.matched, query.service, query.stub_id
+    with_preflights = not skips_preflights(matcher)
     check = None if decisive else matcher
     selected = []
     for record in records:
@@ -116,6 +130,12 @@ def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEn
             and (matched is None or record[_MATCHED] == matched)
             and (service is None or record[_SERVICE] == service)
             and (stub_id is None or record[_STUB_ID] == stub_id)
+            and (
+                with_preflights
+                or not is_preflight(
+                    record[_METHOD], record[_MATCHED], record[_STUB_ID], record[_STATUS]
+                )
+            )
         ):
             entry = _entry(record)
             if check is None or match_params(check, entry.request) is not None:

@@ -188,6 +188,35 @@ Methods = Annotated[
 ]
 
 
+_PART_FIELDS: Final = frozenset(("filename", "content_type", "body"))
+
+
+def _part_shorthand(value: object) -> object:
+    """`field: x` (a value matcher) -> {body: x}; `{filename: .., body: ..}` stays (with a
+    misspelt key beside them, to be named as unknown)."""
+    if isinstance(value, dict) and _PART_FIELDS & set(value):
+        return value
+    return {"body": value}
+
+
+class PartMatcher(StrictModel):
+    """One part of a multipart body, by its field name: what its bytes say (as UTF-8 text), and
+    for an upload its file name and Content-Type. Each given matcher must hold."""
+
+    filename: Matcher | None = None
+    content_type: Matcher | None = None
+    body: Matcher | None = None
+
+
+PartField = Annotated[
+    PartMatcher,
+    BeforeValidator(
+        _part_shorthand,
+        json_schema_input_type=str | int | float | bool | list[Any] | ValueMatcher | PartMatcher,
+    ),
+]
+
+
 class BodyMatcher(StrictModel):
     """Every listed kind must hold."""
 
@@ -195,6 +224,8 @@ class BodyMatcher(StrictModel):
     json_path: dict[str, Matcher] | None = None
     json_schema: dict[str, JsonValue] | None = None
     form: dict[str, Matcher] | None = None
+    multipart: dict[str, PartField] | None = None
+    """`multipart/form-data` parts by field name: `{note: hi, upload: {filename: a.csv}}`."""
     equals: str | None = None
     contains: str | None = None
     matches: Regex | None = None
@@ -491,6 +522,8 @@ class DocumentHeader(StrictModel):
     service: str | None = None
     base_path: str | None = None
     host: str | None = None
+    cors: bool = False
+    """Answer CORS preflights for this document's stubs and add CORS headers to their answers."""
     stubs: list[Any]
 
     @field_validator("base_path")

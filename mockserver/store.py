@@ -68,6 +68,7 @@ def _is_plain(stub: Stub) -> bool:
         and matcher.host is None
         and not matcher.checks
         and stub.spec.is_plain
+        and not stub.cors  # its answers carry the request's Origin
         and all(response.fixed for response in stub.responses)
     )
 
@@ -96,6 +97,7 @@ class StubSet:
         "_index",
         "_merged",
         "_plain",
+        "cors_stubs",
         "ordered",
     )
 
@@ -119,6 +121,8 @@ class StubSet:
         # index are kept, so the cache is bounded by the stubs, not by the requests
         self._merged: dict[tuple[str, str], tuple[Stub, ...]] = {}
         self._plain: dict[tuple[str, str], PlainAnswer | None] = {}
+        self.cors_stubs: tuple[Stub, ...] = tuple(stub for stub in self.ordered if stub.cors)
+        """The stubs of `cors: true` documents, in order (empty: CORS is off but for --cors)."""
 
     def plain_answer(self, method: str, path: str) -> PlainAnswer | None:
         """The stub that answers (method, path) whatever else the request holds, when the first
@@ -133,6 +137,8 @@ class StubSet:
             return None  # only the fallback list can match: not cached, or requests would fill it
         first = self.candidates(method, path)[0]
         answer = PlainAnswer(first) if _is_plain(first) else None
+        if method == "OPTIONS" and self.cors_stubs and first.matcher.methods is None:
+            answer = None  # may be a preflight, which CORS answers before a stub for any method
         self._plain[key] = answer
         return answer
 

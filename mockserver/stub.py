@@ -123,6 +123,9 @@ class Stub:
     host: str | None
     matcher: RequestMatcher
     responses: tuple[PreparedResponse, ...]
+    cors: bool = False
+    """Its document said `cors: true`: preflights for it are answered, its answers carry CORS
+    headers (see `cors`)."""
 
     def response_for(self, hits: int) -> PreparedResponse:
         """The response a sequence gives at this hit count (the last one repeats); the first
@@ -150,6 +153,8 @@ class Stub:
             described["base_path"] = self.base_path
         if self.host is not None:
             described["host"] = self.host
+        if self.cors:
+            described["cors"] = True
         described.update(
             self.spec.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"id"})
         )

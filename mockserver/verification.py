@@ -14,7 +14,7 @@ from typing import Final
 from pydantic import JsonValue
 
 from mockserver.journal import Journal, JournalQuery
-from mockserver.matching import RequestMatcher, match_params
+from mockserver.matching import RequestMatcher
 from mockserver.nearmiss import NearMiss, request_near_misses
 
 NEAR_MISS_SCAN_LIMIT: Final = 10_000
@@ -125,7 +125,7 @@ async def verify_sequence(
     seqs: list[int] = []
     for step, (matcher, description) in enumerate(matchers):
         for index in range(position, len(entries)):
-            if match_params(matcher, entries[index].request) is not None:
+            if JournalQuery(matcher=matcher).accepts(entries[index]):
                 seqs.append(entries[index].seq)
                 position = index + 1
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mockserver.app import build_app, mock_runner
 from mockserver.config import Settings
+from mockserver.server import RunningServer, start_in_thread
 
 ServeStubs = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -63,3 +64,23 @@ async def raw_exchange(client: TestClient[Any, Any], data: bytes) -> bytes:
         return await reader.read()
     finally:
         writer.close()
+
+
+ServeInThread = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def serve_in_thread(tmp_path: Path) -> Iterator[ServeInThread]:
+    """serve_in_thread({"file.yaml": "..."}, cors=True) -> a server on a background thread, for
+    clients that are not asyncio (requests, httpx, urllib3, curl, node, java); stopped after."""
+    started: list[RunningServer] = []
+
+    def start(files: dict[str, str | bytes] | None = None, **options: Any) -> RunningServer:
+        stubs = write_stubs(tmp_path / "stubs", files or {})
+        running = start_in_thread(Settings(stubs=(stubs,), port=0, **options))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()

@@ -83,14 +83,29 @@ async def exchange_kept_open(
     try:
         writer.write(data)
         await writer.drain()
-        received = b""
-        while len(parse_complete(received)) < answers:
+        received = bytearray()
+        complete, end = 0, 0  # answers whole so far, and where the last of them ends
+        while complete < answers:
             chunk = await asyncio.wait_for(reader.read(65536), 10)
-            assert chunk, f"connection closed after {received!r}"
+            assert chunk, f"connection closed after {bytes(received)!r}"
             received += chunk
-        return received
+            # parse on from the last whole answer: reparsing everything per read is quadratic
+            while (head_end := received.find(b"\r\n\r\n", end)) != -1:
+                length = _content_length(bytes(received[end:head_end]))
+                if len(received) < head_end + 4 + length:
+                    break
+                complete, end = complete + 1, head_end + 4 + length
+        return bytes(received)
     finally:
         writer.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 def parse_complete(data: bytes) -> list[tuple[str, dict[str, str], bytes]]:

@@ -221,6 +221,32 @@ _JOURNAL_ENTRY: Final = {
         "format": "byte",
         "description": "With content_encoding, once decoded: the body as it arrived (base64)",
     },
+    "multipart": {
+        "type": "array",
+        "description": "The parts of a multipart/form-data body, in order",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "filename", "content_type", "size"],
+            "properties": {
+                "name": {"type": ["string", "null"]},
+                "filename": {"type": ["string", "null"]},
+                "content_type": {"type": ["string", "null"]},
+                "size": _COUNT,
+                "text": {"type": "string", "description": "The part's bytes as UTF-8 text"},
+                "base64": {
+                    "type": "string",
+                    "format": "byte",
+                    "description": "The part's bytes, when they are not UTF-8 text",
+                },
+            },
+        },
+    },
+    "preflight": {
+        "const": True,
+        "description": "A CORS preflight the server answered itself (--cors, cors: true); "
+        "find, count and verify pass over it unless their matcher asks for OPTIONS",
+    },
 }
 _JOURNAL_OPTIONAL: Final = (
     "body_encoding",
@@ -231,6 +257,8 @@ _JOURNAL_OPTIONAL: Final = (
     "client_cert_subject",
     "content_encoding",
     "raw_body",
+    "multipart",
+    "preflight",
 )
 
 _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
@@ -324,6 +352,7 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
             "service": _STRING,
             "base_path": _STRING,
             "host": _STRING,
+            "cors": {"const": True, "description": "Its document says cors: true"},
         },
     },
 }
