@@ -174,6 +174,15 @@ MAPPINGS: Final[dict[str, Any]] = {
             "fixedDelayMilliseconds": 30,
         },
     },
+    # at equal priority, the mapping loaded last answers
+    "tie-a.json": {
+        "request": {"method": "GET", "urlPath": "/tie"},
+        "response": {"status": 200, "headers": TEXT, "body": "from a"},
+    },
+    "tie-b.json": {
+        "request": {"method": "GET", "urlPath": "/tie"},
+        "response": {"status": 200, "headers": TEXT, "body": "from b"},
+    },
     "broken.json": {
         "request": {"method": "GET", "urlPath": "/broken"},
         "response": {"fault": "EMPTY_RESPONSE"},
@@ -240,6 +249,7 @@ REQUESTS: Final = {
     "logo": Request("GET", "/logo.png"),
     "blob": Request("GET", "/blob"),
     "slow": Request("DELETE", "/slow"),
+    "tie": Request("GET", "/tie"),
 }
 
 

@@ -2,10 +2,11 @@
 package `wiremock` (as the benchmark gets it), started on a port of its choosing on loopback
 with a root directory of `mappings/` and `__files/`, stopped by the caller.
 
-The jar is installed once into bench/.work, the directory the benchmark keeps it in, so one
-install serves both (CI installs it on the first run, ~20 s; later runs find it). A missing
-java or npm skips the test with the install command, and fails it under CI=true, where
-`.ci/run` installs them.
+The jar is installed once into a cache outside the work tree (~/.cache/mockserver/wiremock, or
+$WIREMOCK_CACHE), so fresh clones on the same machine (CI's) find it; a jar the benchmark
+installed into bench/.work serves too. `python -m tests.wiremock_server` installs it ahead of
+the tests (.ci/run does, so no test waits for npm). A missing java or npm skips the test with
+the install command, and fails it under CI=true, where `.ci/run` installs them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from typing import Final
 import pytest
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-JAR_CACHE: Final = ROOT / "bench" / ".work"  # git-ignored; bench/run.py's JAR_DIR
+BENCH_JARS: Final = ROOT / "bench" / ".work"  # git-ignored; bench/run.py's JAR_DIR
+JAR_CACHE: Final = Path(
+    os.environ.get("WIREMOCK_CACHE") or Path.home() / ".cache" / "mockserver" / "wiremock"
+)
 WIREMOCK_VERSION: Final = "3.13.2"  # bench/run.py's
 INSTALL: Final = "Debian: apt-get install default-jdk-headless nodejs npm"
 IN_CI: Final = os.environ.get("CI") == "true"
@@ -42,6 +46,9 @@ def wiremock_jar() -> Path:
         _missing("java not found: WireMock cannot run")
     if env := os.environ.get("WIREMOCK_JAR"):
         return Path(env)
+    bench = sorted((BENCH_JARS / "node_modules" / "wiremock" / "build").glob("wiremock-*.jar"))
+    if bench:
+        return bench[-1]
     build = JAR_CACHE / "node_modules" / "wiremock" / "build"
     JAR_CACHE.mkdir(parents=True, exist_ok=True)
     # two test workers may both want it: one installs, the other waits and finds it
@@ -108,3 +115,7 @@ def start_wiremock(root: Path) -> WireMock:
     process.wait()
     pytest.fail(f"WireMock did not start: {''.join(seen)[-3000:]}")
     raise AssertionError("unreachable")
+
+
+if __name__ == "__main__":  # .ci/run: the jar installed before the tests and their timeouts
+    print(wiremock_jar())

@@ -95,4 +95,6 @@ def _wiremock(
     for directory in inputs:
         service = named[0] if named else default_service_name(directory)
         drafts.extend(read_mappings(directory, service, rules, problems))
-    return drafts
+    # At equal priority WireMock answers with the mapping loaded last, stubs with the first
+    # listed: the stubs are written last mapping first so the same one answers.
+    return drafts[::-1]

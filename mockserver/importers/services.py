@@ -45,16 +45,16 @@ def default_service(host: str) -> str:
 
 
 def _below_suffix(host: str) -> list[str]:
-    """api.example.co.uk -> [api, example]; 127.0.0.1 -> [127.0.0.1]; localhost -> [localhost]"""
+    """api.example.co.uk -> [api, example]; 127.0.0.1 -> [127.0.0.1]; ::1 -> [ipv6-::1]"""
     host = host.lower().strip("[]").rstrip(".")
     try:
-        ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         labels = [label for label in host.split(".") if label]
         if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
             return labels[:-2]
         return labels[:-1] if len(labels) >= 2 else labels
-    return [host]
+    return [host] if address.version == 4 else [f"ipv6-{host}"]
 
 
 def _safe(name: str) -> str:

@@ -1,0 +1,101 @@
+"""The importers' pure parts: service names from hosts, secrets in request bodies, the help."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mockserver.importers.exchanges import Exchange, json_body_matcher, request_matcher
+from mockserver.importers.report import Problems
+from mockserver.importers.services import ServiceNames, default_service, parse_service_option
+from mockserver.redaction import Redaction
+
+
+@pytest.mark.parametrize(
+    ("host", "service"),
+    [
+        ("api.stripe.com", "stripe"),
+        ("api.github.com", "github"),
+        ("hooks.slack.com", "slack"),
+        ("api.example.co.uk", "example"),
+        ("shop.example.com.au", "example"),
+        ("example.org", "example"),
+        ("localhost", "localhost"),
+        ("127.0.0.1", "127-0-0-1"),
+        ("[::1]", "ipv6-1"),
+        ("s3.eu-west-1.amazonaws.com", "amazonaws"),
+    ],
+    ids=lambda value: str(value),
+)
+def test_the_default_service_is_the_name_below_the_public_suffix(host: str, service: str) -> None:
+    assert default_service(host) == service
+
+
+def test_hosts_that_would_share_a_name_are_told_apart_and_chosen_names_win() -> None:
+    names = ServiceNames({"api.stripe.com": "payments"}).names(
+        ["api.github.com", "uploads.github.com", "api.stripe.com", "127.0.0.1:8001"]
+    )
+    assert names == {
+        "api.github.com": "api-github",
+        "uploads.github.com": "uploads-github",
+        "api.stripe.com": "payments",
+        "127.0.0.1:8001": "127-0-0-1",
+    }
+    # a name alone covers every host not named otherwise
+    assert ServiceNames({}, rest="app").names(["a.example.com", "b.test"]) == {
+        "a.example.com": "app",
+        "b.test": "app",
+    }
+
+
+@pytest.mark.parametrize("option", ["Stripe=api.stripe.com", "my service", "=api.stripe.com"])
+def test_a_service_name_must_be_a_path_segment(option: str) -> None:
+    with pytest.raises(ValueError, match="--service"):
+        parse_service_option(option)
+
+
+def test_a_secret_in_a_json_body_is_matched_as_present_and_never_written() -> None:
+    body = {
+        "card": {"number": "4242"},
+        "key": "sk_live_abcdefgh12345678",
+        "tags": ["ghp_" + "a" * 36],
+    }
+    assert json_body_matcher(body, Redaction.default().json_value(body)) == {
+        "json": {"card": {"number": "4242"}},
+        "json_path": {"$['key']": {"present": True}, "$['tags']": {"present": True}},
+    }
+
+
+def test_a_secret_in_a_text_body_becomes_a_pattern_that_still_matches_the_request() -> None:
+    sent = "token=xoxb-1234567890-abcdefghij&channel=C1"
+    exchange = Exchange(
+        "c.yaml",
+        "interactions[0]",
+        "POST",
+        "https://slack.com/api/chat.postMessage",
+        [("Content-Type", "text/plain")],
+        sent.encode(),
+        200,
+        [],
+        b"",
+    )
+
+    body = request_matcher(exchange, Redaction.default(), Problems())["body"]
+
+    assert "xoxb" not in body["matches"]
+    assert re.fullmatch(body["matches"], sent)
+    assert not re.fullmatch(body["matches"], "token=xoxb-1&channel=C2")
+
+
+def test_import_help_names_the_formats_the_exit_codes_and_the_options() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "import", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for text in ("{vcr,har,wiremock}", "--out DIR", "--service NAME=HOST", "REDACTED", "3 some"):
+        assert text in " ".join(done.stdout.split()), text
