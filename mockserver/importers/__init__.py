@@ -90,7 +90,9 @@ def _wiremock(
 ) -> list[Draft]:
     from mockserver.importers.wiremock import default_service_name, read_mappings
 
-    named = [name for name, host in chosen.items() if host is None]
+    if any(host is not None for host in chosen.values()):
+        raise ValueError("--service: WireMock mappings name no host: give the service NAME alone")
+    named = list(chosen)
     drafts = []
     for directory in inputs:
         service = named[0] if named else default_service_name(directory)

@@ -205,7 +205,7 @@ class _Mapping:
         elif key == "urlPathTemplate":
             matcher["path"] = value
         else:
-            if key == "urlPattern" and "?" in value.replace("(?", ""):
+            if key == "urlPattern" and ("\\?" in value or "[?]" in value):
                 self.skip(
                     f"request.{key}",
                     f"{value!r} matches the query string too: not supported",
