@@ -391,7 +391,8 @@ def test_what_does_not_translate_is_listed_with_file_and_field(tmp_path: Path) -
         "mapping left out",
         f"{xml}: response.statusMessage: not supported",
         f"{xml}: response.transformers: response templates are not translated: sent as written",
-        f"{xml}: request.headers.Authorization: a credential is never written: matched as "
+        f"{xml}: request.headers.Authorization.equalTo: a credential is never written: "
+        "matched as "
         "{present: true}",
         f"{xml}: request.bodyPatterns[0].matchesXPath: not supported",
         "mockserver: 5 parts not translated (listed above)",

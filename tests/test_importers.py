@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from mockserver.importers.exchanges import Exchange, json_body_matcher, request_matcher
 from mockserver.importers.report import Problems
@@ -99,3 +102,64 @@ def test_import_help_names_the_formats_the_exit_codes_and_the_options() -> None:
     )
     for text in ("{vcr,har,wiremock}", "--out DIR", "--service NAME=HOST", "REDACTED", "3 some"):
         assert text in " ".join(done.stdout.split()), text
+
+
+def test_wiremock_secrets_placeholders_and_key_order_translate_to_the_closest_stub(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "__files").mkdir()
+    (tmp_path / "__files" / "me.json").write_text('{"token": "ghp_' + "b" * 36 + '"}')
+    mapping = {
+        "request": {
+            "method": "POST",
+            "urlPath": "/v1/things",
+            "queryParameters": {
+                "mode": {"caseInsensitive": True, "equalTo": "Fast"},
+                "key": {"equalTo": "sk_test_4eC39HqLyjWDarjtT1zdp7dc"},
+            },
+            "bodyPatterns": [
+                {
+                    "ignoreExtraElements": True,
+                    "equalToJson": {
+                        "id": "${json-unit.any-string}",
+                        "secret": "sk_live_abcdefgh12345678",
+                        "n": 1,
+                    },
+                }
+            ],
+        },
+        "response": {"status": 200, "bodyFileName": "me.json"},
+    }
+    mapping_file = tmp_path / "mappings" / "things.json"
+    mapping_file.write_text(json.dumps(mapping))
+    out = tmp_path / "out"
+
+    done = run("import", "wiremock", str(tmp_path), "-o", str(out), "--service", "api")
+
+    assert done.returncode == 3
+    assert done.stderr.splitlines()[:-1] == [
+        f"{mapping_file}: response.bodyFileName: 'me.json': secrets written as REDACTED",
+        f"{mapping_file}: request.queryParameters.key.equalTo: a credential is never written: "
+        "matched as {present: true}",
+        f"{mapping_file}: request.bodyPatterns[0].equalToJson: a credential is never written: "
+        "its member is matched as {present: true}",
+        f"{mapping_file}: request.bodyPatterns[0].equalToJson: JsonUnit placeholders match as "
+        "{present: true}",
+    ]
+    written = "".join(path.read_text() for path in out.rglob("*") if path.is_file())
+    assert "sk_test" not in written
+    assert "sk_live" not in written
+    assert "ghp_" not in written
+    (stub,) = yaml.safe_load((out / "api.yaml").read_text())["stubs"]
+    assert stub["request"]["query"] == {"mode": {"matches": "(?i)Fast"}, "key": {"present": True}}
+    assert stub["request"]["body"] == {
+        "json": {"n": 1},
+        "json_path": {"$['id']": {"present": True}, "$['secret']": {"present": True}},
+    }
+    assert run("validate", str(out)).returncode == 0
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mockserver.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

@@ -100,7 +100,7 @@ def drafts_from(
             )
             continue
         url = urlsplit(exchange.url)
-        service = services[url.netloc.lower()]
+        service = services[host_of(exchange.url)]
         request = request_matcher(exchange, redaction, problems)
         response = draft_response(
             exchange.status,

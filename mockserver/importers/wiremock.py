@@ -251,11 +251,16 @@ class _Mapping:
         if not isinstance(spec, Mapping) or not spec:
             self.skip(field, f"{spec!r} is not a matcher object")
             return None
-        operator = next(iter(spec))
+        operator = _operator(spec)
         operand = spec[operator]
         for modifier in spec:
             if modifier not in (operator, "caseInsensitive"):
                 self.skip(f"{field}.{modifier}", "not supported: ignored")
+        if isinstance(operand, str) and self.redaction.text(operand) != operand:
+            self.skip(
+                f"{field}.{operator}", "a credential is never written: matched as {present: true}"
+            )
+            return dict(PRESENT)
         if operator == "equalTo":
             if spec.get("caseInsensitive") is True:
                 return {"matches": "(?i)" + re.escape(str(operand))}
@@ -309,8 +314,12 @@ class _Mapping:
         return body
 
     def body_pattern(self, pattern: Mapping[str, Any], field: str, body: dict[str, Any]) -> None:
-        operator = next(iter(pattern))
+        operator = _operator(pattern)
         operand = pattern[operator]
+        secret = isinstance(operand, str) and self.redaction.text(operand) != operand
+        if secret and operator != "equalToJson":  # JSON: its members are matched as present
+            self.skip(f"{field}.{operator}", "holds a credential, never written: not matched")
+            return
         modifiers = {"equalToJson": ("ignoreExtraElements", "ignoreArrayOrder")}
         for modifier in pattern:
             allowed = (operator, "caseInsensitive", *modifiers.get(operator, ()))
@@ -358,12 +367,19 @@ class _Mapping:
                 return
         if pattern.get("ignoreArrayOrder") is True:
             self.skip(f"{field}.ignoreArrayOrder", "not supported: arrays match in order")
+        redacted = self.redaction.json_value(operand)
+        if redacted != operand:
+            self.skip(
+                f"{field}.equalToJson",
+                "a credential is never written: its member is matched as {present: true}",
+            )
         if _JSON_UNIT in json.dumps(operand):
             self.skip(f"{field}.equalToJson", "JsonUnit placeholders match as {present: true}")
         if "json" in body:
             self.skip(f"{field}.equalToJson", "a second JSON body matcher is not supported")
             return
-        matcher = json_body_matcher(operand, _placeholders_out(operand))
+        # members holding a credential or a JsonUnit placeholder are matched as present
+        matcher = json_body_matcher(operand, _placeholders_out(redacted))
         body.update({"json": matcher["json"]} if "json" in matcher else {})
         for query, value in matcher.get("json_path", {}).items():
             body.setdefault("json_path", {})[query] = value
@@ -478,7 +494,15 @@ class _Mapping:
         if not target.is_relative_to(self.files.resolve()) or not target.is_file():
             self.skip("response.bodyFileName", f"{name!r}: no such file under {self.files}")
             return {}, None, ".bin"
-        return {}, target.read_bytes(), target.suffix or ".bin"
+        content = target.read_bytes()
+        try:
+            text = content.decode()
+        except UnicodeDecodeError:
+            return {}, content, target.suffix or ".bin"
+        if self.redaction.text(text) != text:
+            self.skip("response.bodyFileName", f"{name!r}: secrets written as REDACTED")
+            content = self.redaction.text(text).encode()
+        return {}, content, target.suffix or ".bin"
 
     def delay(self, response: Mapping[str, Any]) -> Any:
         if "fixedDelayMilliseconds" in response:
@@ -493,6 +517,14 @@ class _Mapping:
         kind = distribution.get("type") if isinstance(distribution, Mapping) else distribution
         self.skip("response.delayDistribution", f"{kind!r}: not supported, no delay")
         return None
+
+
+_MODIFIERS: Final = frozenset({"caseInsensitive", "ignoreExtraElements", "ignoreArrayOrder"})
+
+
+def _operator(spec: Mapping[str, Any]) -> str:
+    """The matcher's operator: its first key that is not a modifier, whatever the key order."""
+    return next((key for key in spec if key not in _MODIFIERS), next(iter(spec)))
 
 
 def _state(value: Any) -> str:
