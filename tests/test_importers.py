@@ -14,6 +14,7 @@ import yaml
 from mockserver.importers.exchanges import Exchange, json_body_matcher, request_matcher
 from mockserver.importers.report import Problems
 from mockserver.importers.services import ServiceNames, default_service, parse_service_option
+from mockserver.importers.wiremock_request import RequestTranslation
 from mockserver.redaction import Redaction
 
 
@@ -163,3 +164,30 @@ def test_wiremock_secrets_placeholders_and_key_order_translate_to_the_closest_st
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "mockserver.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_wiremock_query_credentials_are_matched_as_present_and_reported() -> None:
+    problems = Problems()
+    translation = RequestTranslation("m.json", "", Redaction.default(), problems)
+
+    matcher = translation.request(
+        {
+            "url": "/file?X-Amz-Signature=abc&token=ghp_" + "a" * 36 + "&part=1",
+            "queryParameters": {"X-Amz-Credential": {"equalTo": "AKIDEXAMPLE/20261124"}},
+        }
+    )
+
+    assert matcher == {
+        "path": "/file",
+        "query": {
+            "X-Amz-Signature": {"present": True},
+            "token": {"present": True},
+            "part": "1",
+            "X-Amz-Credential": {"present": True},
+        },
+    }
+    assert [str(problem) for problem in problems.found] == [
+        "m.json: request.url: X-Amz-Signature: a credential is never written: matched as present",
+        "m.json: request.url: token: a credential is never written: matched as present",
+        "m.json: request.queryParameters.X-Amz-Credential: a credential: matched as present",
+    ]

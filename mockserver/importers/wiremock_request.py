@@ -41,6 +41,11 @@ class RequestTranslation:
         self.url(request, matcher)
         for key, field in (("queryParameters", "query"), ("cookies", "cookies")):
             found = self.values(request.get(key), f"request.{key}")
+            for name in found:
+                if key == "queryParameters" and self.redaction.is_secret_query(name):
+                    if found[name] != PRESENT:
+                        self.skip(f"request.{key}.{name}", "a credential: matched as present")
+                    found[name] = dict(PRESENT)
             if found:
                 matcher.setdefault(field, {}).update(found)
         headers = self.headers(request)
@@ -70,9 +75,9 @@ class RequestTranslation:
         if key == "url":
             path, _, query = value.partition("?")
             matcher["path"] = _literal(path)
-            values: dict[str, list[str]] = {}
+            values: dict[str, list[Any]] = {}
             for name, item in _query_pairs(query):
-                values.setdefault(name, []).append(item)
+                values.setdefault(name, []).append(self.query_value(name, item, key))
             if values:
                 matcher["query"] = {
                     name: found[0] if len(found) == 1 else found for name, found in values.items()
@@ -91,6 +96,15 @@ class RequestTranslation:
             pattern = self.regex(value, f"request.{key}")
             if pattern is not None:
                 matcher["path"] = {"matches": pattern}
+
+    def query_value(self, name: str, value: str, key: str) -> Any:
+        """A query value of `url`: a credential (by name or by look) is only present."""
+        if self.redaction.is_secret_query(name) or self.redaction.text(value) != value:
+            self.skip(
+                f"request.{key}", f"{name}: a credential is never written: matched as present"
+            )
+            return dict(PRESENT)
+        return value
 
     def headers(self, request: Mapping[str, Any]) -> dict[str, Any]:
         found = self.values(request.get("headers"), "request.headers")
