@@ -192,23 +192,37 @@ def _import_parser(commands: Any) -> None:
     importing = commands.add_parser(
         "import",
         help="write stub files from vcrpy cassettes, HAR files or WireMock mappings",
-        description="Write stub files from recorded traffic or WireMock mappings: one document "
-        "per upstream service (OUT/<service>.yaml, base_path /<service>), binary bodies under "
-        "OUT/__files/. Credentials are matched as {present: true} and written as REDACTED. "
-        "Whatever cannot be translated is listed on stderr as 'file: entry: reason'. Exit codes: "
-        f"0 all translated, {EXIT_IMPORT_PARTIAL} some parts left out (the rest written), "
-        f"{EXIT_STUB_ERRORS} an input that cannot be read (nothing written), {EXIT_USAGE} usage.",
-        epilog="examples: mockserver import vcr cassettes/*.yaml -o stubs/ | "
-        "mockserver import har session.har -o stubs/ --service payments=api.example.com | "
-        "mockserver import wiremock wiremock/mappings -o stubs/ --service stripe",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Write stub files from recorded traffic (vcrpy cassettes, HAR files) or WireMock mappings:
+one document per upstream service in DIR/<service>.yaml (base_path /<service>), binary
+bodies under DIR/__files/<service>/. Credentials are matched as {{present: true}} and
+written as REDACTED. Whatever cannot be translated is listed on stderr as
+'file: entry: reason'; the rest is still written.
+
+exit codes: 0 all translated; {EXIT_IMPORT_PARTIAL} some parts left out (listed); \
+{EXIT_STUB_ERRORS} an input that
+cannot be read (nothing written); {EXIT_USAGE} usage""",
+        epilog="""\
+examples:
+  mockserver import vcr tests/cassettes/*.yaml -o stubs/
+  mockserver import har session.har -o stubs/ --service payments=api.example.com
+  mockserver import wiremock wiremock/ -o stubs/ --service shop
+
+docs/importing.md lists what each format becomes and what is not translated.""",
     )
-    importing.add_argument("format", choices=["vcr", "har", "wiremock"])
+    importing.add_argument(
+        "format",
+        choices=["vcr", "har", "wiremock"],
+        help="vcr: vcrpy cassettes (YAML or JSON); har: HAR 1.2; wiremock: mappings",
+    )
     importing.add_argument(
         "inputs",
         nargs="+",
         type=Path,
         metavar="INPUT",
-        help="cassette files (vcr), a HAR file (har), a mappings directory (wiremock)",
+        help="cassette files (vcr), HAR files (har), a WireMock root or its mappings/ "
+        "directory (wiremock)",
     )
     importing.add_argument(
         "-o", "--out", type=Path, required=True, metavar="DIR", help="where stub files go"
@@ -218,13 +232,31 @@ def _import_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=HOST",
-        help="name the service of an upstream host (repeatable; default: the host's name below "
-        "its public suffix, api.stripe.com -> stripe); NAME alone names every other host "
-        "(wiremock: the service of all mappings; default: the mappings root's name)",
+        help="name the service of an upstream host (repeatable; default: the host's name "
+        "below its public suffix, api.stripe.com -> stripe); NAME alone names every other "
+        "host, and for wiremock the one service (default: the WireMock root's name)",
     )
-    importing.add_argument("--redact-header", action="append", default=[], metavar="NAME")
-    importing.add_argument("--redact-query", action="append", default=[], metavar="NAME")
-    importing.add_argument("--redact-json", action="append", default=[], metavar="JSONPATH")
+    importing.add_argument(
+        "--redact-header",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more credential header (repeatable)",
+    )
+    importing.add_argument(
+        "--redact-query",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more secret query or form parameter (repeatable)",
+    )
+    importing.add_argument(
+        "--redact-json",
+        action="append",
+        default=[],
+        metavar="JSONPATH",
+        help="one more secret member of JSON bodies, an RFC 9535 query (repeatable)",
+    )
 
 
 def _fail(message: str) -> NoReturn:
