@@ -1,4 +1,4 @@
-"""The `mockserver` command: serve, validate, schema. The only module that prints.
+"""The `mockserver` command: serve, validate, schema, import. The only module that prints.
 
 Every `serve` flag can also come from `MOCKSERVER_<NAME>` (flags win). Exit codes: 0 fine,
 1 stub errors (validate, or serve refusing bad stubs), 2 a usage or start-up problem such as a
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 EXIT_STUB_ERRORS: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_IMPORT_PARTIAL: Final = 3
 _ENV_PREFIX: Final = "MOCKSERVER_"
 
 
@@ -211,7 +212,79 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
 
     commands.add_parser("schema", help="print the JSON Schema of stub files")
+    _import_parser(commands)
     return parser
+
+
+def _import_parser(commands: Any) -> None:
+    importing = commands.add_parser(
+        "import",
+        help="write stub files from vcrpy cassettes, HAR files or WireMock mappings",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Write stub files from recorded traffic (vcrpy cassettes, HAR files) or WireMock mappings:
+one document per upstream service in DIR/<service>.yaml (base_path /<service>), binary
+bodies under DIR/__files/<service>/. Credentials are matched as {{present: true}} and
+written as REDACTED. Whatever cannot be translated is listed on stderr as
+'file: entry: reason'; the rest is still written.
+
+exit codes: 0 all translated; {EXIT_IMPORT_PARTIAL} some parts left out (listed); \
+{EXIT_STUB_ERRORS} an input that
+cannot be read (nothing written); {EXIT_USAGE} usage""",
+        epilog="""\
+examples:
+  mockserver import vcr tests/cassettes/*.yaml -o stubs/
+  mockserver import har session.har -o stubs/ --service payments=api.example.com
+  mockserver import wiremock wiremock/ -o stubs/ --service shop
+
+docs/importing.md lists what each format becomes and what is not translated.""",
+    )
+    importing.add_argument(
+        "format",
+        choices=["vcr", "har", "wiremock"],
+        help="vcr: vcrpy cassettes (YAML or JSON); har: HAR 1.2; wiremock: mappings",
+    )
+    importing.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="cassette files (vcr), HAR files (har), a WireMock root or its mappings/ "
+        "directory (wiremock)",
+    )
+    importing.add_argument(
+        "-o", "--out", type=Path, required=True, metavar="DIR", help="where stub files go"
+    )
+    importing.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME=HOST",
+        help="name the service of an upstream host (repeatable; default: the host's name "
+        "below its public suffix, api.stripe.com -> stripe); NAME alone names every other "
+        "host, and for wiremock the one service (default: the WireMock root's name)",
+    )
+    importing.add_argument(
+        "--redact-header",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more credential header (repeatable)",
+    )
+    importing.add_argument(
+        "--redact-query",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more secret query or form parameter (repeatable)",
+    )
+    importing.add_argument(
+        "--redact-json",
+        action="append",
+        default=[],
+        metavar="JSONPATH",
+        help="one more secret member of JSON bodies, an RFC 9535 query (repeatable)",
+    )
 
 
 def _fail(message: str) -> NoReturn:
@@ -347,12 +420,42 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from mockserver.importers import InputError, import_files, write_files
+    from mockserver.redaction import Redaction
+
+    try:
+        redaction = Redaction.default().adding(
+            headers=args.redact_header, query=args.redact_query, json_paths=args.redact_json
+        )
+        result = import_files(args.format, args.inputs, services=args.service, redaction=redaction)
+    except ValueError as error:
+        _fail(str(error))
+    except InputError as error:
+        print(f"mockserver: error: {error}", file=sys.stderr)
+        return EXIT_STUB_ERRORS
+    for path in write_files(args.out, result.files):
+        print(f"wrote {path}")
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if result.problems:
+        count = len(result.problems)
+        print(
+            f"mockserver: {count} part{'s' if count != 1 else ''} not translated (listed above)",
+            file=sys.stderr,
+        )
+        return EXIT_IMPORT_PARTIAL
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "import":
+        return _import(args)
     from mockserver.spec import stub_file_schema
 
     print(json.dumps(stub_file_schema(), indent=2))
