@@ -36,6 +36,7 @@ from redis.asyncio.client import PubSub
 from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
+from mockserver.redis_client import BatchingRedis, translating
 
 _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
@@ -158,7 +159,13 @@ class RedisJournal:
     """A bounded, numbered record of exchanges in Redis (see the module's docstring)."""
 
     def __init__(
-        self, client: Redis, base: str, limit: int, max_bytes: int, *, feeds: Redis | None = None
+        self,
+        client: BatchingRedis,
+        base: str,
+        limit: int,
+        max_bytes: int,
+        *,
+        feeds: Redis | None = None,
     ) -> None:
         self._client = client
         self._feeds = client if feeds is None else feeds
@@ -177,7 +184,7 @@ class RedisJournal:
         return self._list, self._meta
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> BatchingRedis:
         return self._client
 
     @property
@@ -236,10 +243,11 @@ class RedisJournal:
         return (await self.find(JournalQuery(matched=False))).entries
 
     async def stats(self) -> JournalStats:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.llen(self._list)
-            pipe.hmget(self._meta, "dropped", "seq")
-            held, (dropped, last) = await pipe.execute()
+        with translating(self._client.store):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.llen(self._list)
+                pipe.hmget(self._meta, "dropped", "seq")
+                held, (dropped, last) = await pipe.execute()
         return JournalStats(int(held), int(dropped or 0), int(last or 0))
 
     async def last_seq(self) -> int:
@@ -273,20 +281,24 @@ class RedisSubscription:
 
     async def _start(self) -> None:
         if self._pubsub is None:
-            pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
-            # SUBSCRIBE is only sent; the read that follows goes over another connection and
-            # could overtake it, missing an entry announced in between. Redis answers one
-            # connection's commands in order: once the PING's pong is back, the subscription
-            # is in force.
-            await pubsub.ping()
-            async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
-                while True:
-                    message = await pubsub.get_message(timeout=_SUBSCRIBED_WITHIN_S)
-                    if message is not None and message["type"] == "pong":
-                        break
+            with translating(self._journal.client.store):
+                await self._subscribe()
         if self._last_seq is None:
             self._last_seq = await self._journal.last_seq()
+
+    async def _subscribe(self) -> None:
+        pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
+        # SUBSCRIBE is only sent; the read that follows goes over another connection and
+        # could overtake it, missing an entry announced in between. Redis answers one
+        # connection's commands in order: once the PING's pong is back, the subscription
+        # is in force.
+        await pubsub.ping()
+        async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
+            while True:
+                message = await pubsub.get_message(timeout=_SUBSCRIBED_WITHIN_S)
+                if message is not None and message["type"] == "pong":
+                    break
 
     async def __anext__(self) -> JournalEntry:
         while not self._pending:
@@ -308,6 +320,9 @@ class RedisSubscription:
         closed = asyncio.ensure_future(self._closed.wait())
         try:
             await asyncio.wait((message, closed), return_when=asyncio.FIRST_COMPLETED)
+            if message.done() and (lost := message.exception()) is not None:
+                with translating(self._journal.client.store):
+                    raise lost  # Redis went away: the reader is told, not left waiting
         finally:
             for waiter in (message, closed):
                 if not waiter.done():

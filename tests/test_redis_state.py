@@ -12,11 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from mockserver.clock import ClockSetting
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.loader import parse_stub_text
+from mockserver.redis_client import connect
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
 from tests.redis_server import unique_prefix
@@ -124,3 +127,25 @@ async def test_many_waiting_subscriptions_leave_connections_for_requests(
         assert {entry.seq for entry in await asyncio.gather(*waiting)} == {1}
     for feed in feeds:
         await feed.__aexit__(None, None, None)
+
+
+async def test_commands_of_one_event_loop_turn_go_in_one_pipeline(redis_url: str) -> None:
+    """`BatchingRedis`: 100 calls made in one turn share one connection and one round trip,
+    each caller gets its own reply, and an error reply stays its caller's."""
+    key = unique_prefix() + "counter"
+    observer = Redis.from_url(redis_url)
+    batching = connect(redis_url)
+    try:
+        before = (await observer.info("stats"))["total_connections_received"]
+        replies = await asyncio.gather(
+            *(batching.incr(key) for _ in range(100)),
+            batching.lpush(key, "x"),  # WRONGTYPE: that call's error, not the others'
+            return_exceptions=True,
+        )
+        after = (await observer.info("stats"))["total_connections_received"]
+    finally:
+        await batching.aclose()
+        await observer.aclose()
+    assert replies[:100] == list(range(1, 101))  # queued in order, answered to each caller
+    assert isinstance(replies[100], ResponseError)
+    assert after - before == 1  # one connection: without batching, up to 64 would open
