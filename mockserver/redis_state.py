@@ -24,9 +24,11 @@ module.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -87,6 +89,19 @@ return version
 """The next API-stub version. A Redis that starts empty (restarted without persistence) starts
 the counter at the time in microseconds, past any version a replica may still hold compiled."""
 
+_VIEW: Final = """
+return {redis.call('HGET', KEYS[1], 'version'), redis.call('GET', KEYS[2]),
+        redis.call('GET', KEYS[3])}
+"""
+"""What a request reads first: the API-stub version, the namespace's clock and the default's."""
+
+_SEEN_CLOCK: ContextVar[tuple[RedisNamespace, ClockSetting] | None] = ContextVar(
+    "seen_clock", default=None
+)
+"""The clock the current request (its task) read with the API-stub version, for its `clock()`
+call to use instead of another round trip. Read during the request, so as exact as a read of its
+own."""
+
 _REMOVE: Final = """
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 for index = 2, #KEYS do redis.call('DEL', KEYS[index]) end
@@ -145,6 +160,9 @@ class RedisNamespace:
         )
         self._api = ApiStubs()
         self._claim = client.register_script(_CLAIM)
+        self._view = client.register_script(_VIEW)
+        self._view_keys = (self._api_key, self._clock_key, self._default_clock)
+        self._pending_view: asyncio.Future[Any] | None = None
 
     @property
     def name(self) -> str | None:
@@ -207,11 +225,27 @@ class RedisNamespace:
         self._api = api
         return api
 
+    def _viewed(self) -> asyncio.Future[Any]:
+        """The version and clocks, read once for every request of this event-loop turn that asks
+        (the read is not sent before the turn ends, so it sees what each of them would)."""
+        pending = self._pending_view
+        if pending is None:
+            view = self._view(keys=self._view_keys)
+            pending = self._pending_view = asyncio.ensure_future(view)
+            asyncio.get_running_loop().call_soon(self._view_closed)
+        return pending
+
+    def _view_closed(self) -> None:
+        self._pending_view = None
+
     async def api_stubs(self) -> ApiStubs:
-        client = self._state.client
-        if int(await client.hget(self._api_key, "version") or 0) == self._api.version:
+        version, own, default = await asyncio.shield(self._viewed())
+        # a namespace not yet created reads what it would start with: the default's clock
+        setting = _clock(own if own is not None or self._name is None else default)
+        _SEEN_CLOCK.set((self, setting))
+        if int(version or 0) == self._api.version:
             return self._api
-        version, doc = await client.hmget(self._api_key, "version", "doc")
+        version, doc = await self._state.client.hmget(self._api_key, "version", "doc")
         return self._api_from(version, doc)
 
     @staticmethod
@@ -239,6 +273,10 @@ class RedisNamespace:
         return api
 
     async def clock(self) -> ClockSetting:
+        seen = _SEEN_CLOCK.get()
+        if seen is not None and seen[0] is self:  # read with the version by this request
+            _SEEN_CLOCK.set(None)
+            return seen[1]
         if self._name is None:
             return _clock(await self._state.client.get(self._clock_key))
         own, default = await self._state.client.mget(self._clock_key, self._default_clock)
