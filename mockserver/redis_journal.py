@@ -37,6 +37,7 @@ from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, un
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
 from mockserver.redis_client import BatchingRedis, translating
+from mockserver.redis_mirror import JournalMirror, Summary
 
 _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
@@ -140,6 +141,12 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
     return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
 
 
+def _summary(stored: bytes) -> Summary:
+    """What a scan of the mirror compares, read from the fields alone (see `_decoded`)."""
+    fields: list[Any] = json.loads(stored[: stored.index(b"\0")])
+    return fields[6], fields[7], fields[2], fields[5], fields[4]
+
+
 def _filters(query: JournalQuery) -> bool:
     """Whether the query filters entries by their content (not only by seq and limit)."""
     return any(
@@ -177,6 +184,7 @@ class RedisJournal:
         self._record = client.register_script(_RECORD)
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
+        self._mirror: JournalMirror | None = None  # made by the first filtered query
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -209,6 +217,25 @@ class RedisJournal:
         entries = [_decoded(first + offset, item) for offset, item in enumerate(stored)]
         return entries, int(dropped), int(last), int(held)
 
+    async def _mirrored(self) -> tuple[JournalMirror, int]:
+        """The mirror brought up to date (one read of what is new), and the dropped count."""
+        mirror = self._mirror
+        if mirror is None:
+            mirror = self._mirror = JournalMirror(_summary, _decoded)
+        # in the same pipeline as the read: which Redis answers (a restarted one gives seqs again)
+        server, (start, dropped, last, held, stored) = await asyncio.gather(
+            self._client.info("server"),
+            self._range(keys=[self._list, self._meta], args=(mirror.last_seq, -1, 0)),
+        )
+        if server["run_id"] != mirror.source or int(last) < mirror.last_seq:
+            mirror.reset(server["run_id"])
+            start, dropped, last, held, stored = await self._range(
+                keys=[self._list, self._meta], args=(0, -1, 0)
+            )
+        first = int(last) - int(held) + 1  # the oldest seq held
+        mirror.update(first, int(last), enumerate(stored, start=int(start)))
+        return mirror, int(dropped)
+
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
         since = query.since_seq
         after = -1 if since is None else since
@@ -218,14 +245,17 @@ class RedisJournal:
             )
             total = held if since is None else max(0, min(held, last - since))
             return JournalPage(entries, total, dropped)
-        entries, dropped, _, _ = await self._read(after)
-        selected = [entry for entry in entries if query.accepts(entry)]
+        mirror, dropped = await self._mirrored()
+        selected = mirror.select(query)
         return JournalPage(query.page(selected), len(selected), dropped)
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
         if query == EVERYTHING:
             return int(await self._client.llen(self._list))
-        return (await self.find(query)).total
+        if not _filters(query):
+            return (await self.find(query)).total
+        mirror, _ = await self._mirrored()
+        return mirror.count(query)
 
     async def get(self, seq: int) -> JournalEntry | None:
         entries, *_ = await self._read(seq - 1, 1)

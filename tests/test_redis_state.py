@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 from mockserver.clock import ClockSetting
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
+from mockserver.journal import JournalQuery
 from mockserver.loader import parse_stub_text
 from mockserver.redis_client import connect
 from mockserver.redis_state import RedisState
@@ -149,3 +150,24 @@ async def test_commands_of_one_event_loop_turn_go_in_one_pipeline(redis_url: str
     assert replies[:100] == list(range(1, 101))  # queued in order, answered to each caller
     assert isinstance(replies[100], ResponseError)
     assert after - before == 1  # one connection: without batching, up to 64 would open
+
+
+async def test_a_replica_answers_filtered_queries_from_its_copy_kept_up_to_date(
+    replica: Replicas,
+) -> None:
+    one, two = replica().default, replica().default  # the journal holds 100 entries
+    for number in range(30):
+        await one.journal.record(request(f"/p{number % 3}"))
+    assert await two.journal.count(JournalQuery(path="/p0")) == 10  # the copy: 30 entries
+    for number in range(30, 120):  # 20 pushed out by the bound: seqs 21..120 stay
+        await one.journal.record(request(f"/p{number % 3}"))
+    held = [seq for seq in range(21, 121) if (seq - 1) % 3 == 0]
+    assert await two.journal.count(JournalQuery(path="/p0")) == len(held)
+    page = await two.journal.find(JournalQuery(path="/p0", since_seq=100, limit=3))
+    assert [entry.seq for entry in page.entries] == [103, 106, 109]  # after 100
+    assert (page.total, page.dropped) == (len([s for s in held if s > 100]), 20)
+    await one.journal.clear()
+    assert await two.journal.count(JournalQuery(path="/p0")) == 0
+    await one.journal.record(request("/p0"))
+    found = await two.journal.find(JournalQuery(path="/p0"))
+    assert [entry.seq for entry in found.entries] == [121]

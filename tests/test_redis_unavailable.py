@@ -78,6 +78,11 @@ async def test_redis_gone_answers_503_and_the_server_recovers_when_it_returns(
     assert await answer(client, "GET", "/hello") == (200, {"hello": "world"})
     status, health = await answer(client, "GET", "/__admin/health")
     assert (status, health["state"], health["unjournaled"]) == (200, "redis", 0)
+    count = {"path": "/hello"}
+    assert await answer(client, "POST", "/__admin/requests/count", json=count) == (
+        200,
+        {"count": 1},
+    )
 
     redis.stop()
     status, body = await answer(client, "GET", "/hello")
@@ -109,16 +114,25 @@ async def test_redis_gone_answers_503_and_the_server_recovers_when_it_returns(
     redis.start_again()  # empty: started without persistence
     while (await answer(client, "GET", "/__admin/health"))[0] != 200:  # polled, not slept
         pass
+    assert (await answer(client, "GET", "/nope"))[0] == 404
     assert await answer(client, "GET", "/hello") == (200, {"hello": "world"})
     assert await answer(client, "GET", "/~team/hello") == (200, {"hello": "world"})
+    # the replica's copy of the journal (filtered queries) is of the Redis that answers now
+    assert await answer(client, "POST", "/__admin/requests/count", json=count) == (
+        200,
+        {"count": 1},
+    )
     status, found = await answer(client, "GET", "/__admin/requests")
     # what Redis lost stays lost: the journal goes on from what Redis holds, every entry whole
-    assert [(entry["seq"], entry["path"]) for entry in found["requests"]] == [(1, "/hello")]
+    assert [(entry["seq"], entry["path"]) for entry in found["requests"]] == [
+        (1, "/nope"),
+        (2, "/hello"),
+    ]
     status, health = await answer(client, "GET", "/__admin/health")
     assert (status, health["state"], health["requests"], health["unjournaled"]) == (
         200,
         "redis",
-        1,
+        2,
         2,
     )
 
