@@ -8,7 +8,9 @@ Layout (keys under the namespace's base, see `redis_state`):
   the oldest go first with `LPOP`, and no index beside the list is kept. (A stream would number
   its own ids; a hash by seq would need a second structure to drop the oldest.)
 - `journal-meta`: a hash with `seq` (the last seq given, kept by a clear), `bytes` (the size the
-  byte bound counts) and `dropped`.
+  byte bound counts), `dropped`, and `epoch`: set by the first append (from Redis's clock), it
+  makes entry ids unique beyond `seq` and the same from every replica; a journal that begins
+  again (its namespace removed, Redis restarted empty) gets another.
 - `journal-feed`: the pub/sub channel each append announces its seq on.
 
 One Lua script numbers an entry, appends it, applies the bounds and counts what they dropped,
@@ -45,6 +47,10 @@ _ENTRY_OVERHEAD: Final = 100
 
 _RECORD: Final = """
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+if redis.call('HEXISTS', KEYS[2], 'epoch') == 0 then
+  local now = redis.call('TIME')
+  redis.call('HSET', KEYS[2], 'epoch', string.format('%x%05x', tonumber(now[1]), tonumber(now[2])))
+end
 local held = redis.call('RPUSH', KEYS[1], ARGV[1])
 local overhead = tonumber(ARGV[4])
 local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[1] + overhead)
@@ -65,7 +71,7 @@ return seq
 """
 
 _RANGE: Final = """
-local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped')
+local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped', 'epoch')
 local last = tonumber(meta[1] or '0')
 local dropped = tonumber(meta[2] or '0')
 local held = redis.call('LLEN', KEYS[1])
@@ -84,7 +90,7 @@ if count >= 0 then
 end
 local entries = {}
 if start <= stop then entries = redis.call('LRANGE', KEYS[1], start, stop) end
-return {first + start, dropped, last, held, entries}
+return {first + start, dropped, last, held, entries, meta[3] or ''}
 """
 
 _CLEAR: Final = """
@@ -121,7 +127,7 @@ def _base64(value: object) -> str:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _decoded(seq: int, stored: bytes) -> JournalEntry:
+def _decoded(seq: int, stored: bytes, epoch: str) -> JournalEntry:
     end = stored.index(b"\0")
     fields: list[Any] = json.loads(stored[:end])
     (time, duration_ms, matched, status, stub_id, service, method, path, query_string,
@@ -138,7 +144,11 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
         **rare.request,
     )
     outcome = Outcome(matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault)
-    return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
+    return JournalEntry(seq, Exchange(request, outcome, time, duration_ms), epoch)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _summary(stored: bytes) -> Summary:
@@ -210,11 +220,12 @@ class RedisJournal:
     ) -> tuple[list[JournalEntry], int, int, int]:
         """Entries after seq `after`, at most `count` (the newest `count` when `newest`); with
         the dropped count, the last seq and how many entries are held."""
-        first, dropped, last, held, stored = await self._range(
+        first, dropped, last, held, stored, epoch = await self._range(
             keys=[self._list, self._meta],
             args=(after, -1 if count is None else count, 1 if newest else 0),
         )
-        entries = [_decoded(first + offset, item) for offset, item in enumerate(stored)]
+        origin = _text(epoch)
+        entries = [_decoded(first + offset, item, origin) for offset, item in enumerate(stored)]
         return entries, int(dropped), int(last), int(held)
 
     async def _mirrored(self) -> tuple[JournalMirror, int]:
@@ -222,16 +233,17 @@ class RedisJournal:
         mirror = self._mirror
         if mirror is None:
             mirror = self._mirror = JournalMirror(_summary, _decoded)
-        # in the same pipeline as the read: which Redis answers (a restarted one gives seqs again)
-        server, (start, dropped, last, held, stored) = await asyncio.gather(
-            self._client.info("server"),
-            self._range(keys=[self._list, self._meta], args=(mirror.last_seq, -1, 0)),
+
+        keys = [self._list, self._meta]
+        start, dropped, last, held, stored, epoch = await self._range(
+            keys=keys, args=(mirror.last_seq, -1, 0)
         )
-        if server["run_id"] != mirror.source or int(last) < mirror.last_seq:
-            mirror.reset(server["run_id"])
-            start, dropped, last, held, stored = await self._range(
-                keys=[self._list, self._meta], args=(0, -1, 0)
-            )
+        if _text(epoch) != mirror.source or int(last) < mirror.last_seq:
+            # another journal than the one copied: its namespace was removed and made again,
+            # or Redis restarted empty; the seqs it gives again are other entries
+            mirror.reset(_text(epoch))
+            read = await self._range(keys=keys, args=(0, -1, 0))
+            start, dropped, last, held, stored, epoch = read
         first = int(last) - int(held) + 1  # the oldest seq held
         mirror.update(first, int(last), enumerate(stored, start=int(start)))
         return mirror, int(dropped)

@@ -9,9 +9,10 @@ outcome on stored fields, and rebuilding a request only for an entry that passes
 in-memory journal does).
 
 Kept only by a replica that is asked such a query (the first one reads everything once), as the
-stored strings with a few fields beside them. A Redis that restarted (its run id changed) is
-read again from the start: seqs it gives again are other entries. The stored layout is not known
-here: `summary` and `decode`, given by the journal, read it.
+stored strings with a few fields beside them. Another journal than the one copied (its epoch
+changed: Redis restarted empty, or the namespace was removed and made again) is read again from
+the start: the seqs it gives again are other entries. The stored layout is not known here:
+`summary` and `decode`, given by the journal, read it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class JournalMirror:
     def __init__(
         self,
         summary: Callable[[bytes], Summary],
-        decode: Callable[[int, bytes], JournalEntry],
+        decode: Callable[[int, bytes, str], JournalEntry],
     ) -> None:
         self._summary = summary
         self._decode = decode
@@ -52,10 +53,10 @@ class JournalMirror:
         self.last_seq = 0
         """The newest seq copied (what the next read starts after)."""
         self.source: str | None = None
-        """The run id of the Redis copied from."""
+        """Which journal the copy is of (its epoch: another one after a restart or a removal)."""
 
     def reset(self, source: str) -> None:
-        """Forget the copy: the Redis it came from is not the one answering now."""
+        """Forget the copy: the journal it came from is not the one answering now."""
         self._records.clear()
         self.last_seq = 0
         self.source = source
@@ -75,7 +76,8 @@ class JournalMirror:
         """The entries passing `query` (`limit` aside), oldest first."""
         candidates, _ = self._candidates(query)
         decode = self._decode
-        entries = (decode(record[_SEQ], record[_STORED]) for record in candidates)
+        source = self.source or ""
+        entries = (decode(record[_SEQ], record[_STORED], source) for record in candidates)
         return [entry for entry in entries if query.accepts(entry)]
 
     def count(self, query: JournalQuery) -> int:

@@ -171,3 +171,26 @@ async def test_a_replica_answers_filtered_queries_from_its_copy_kept_up_to_date(
     await one.journal.record(request("/p0"))
     found = await two.journal.find(JournalQuery(path="/p0"))
     assert [entry.seq for entry in found.entries] == [121]
+
+
+async def test_an_entry_has_one_id_on_every_replica_and_a_journal_begun_again_new_ones(
+    replica: Replicas,
+) -> None:
+    one, two = replica(), replica()
+    await (await one.create("team")).journal.record(request("/x"))
+    (seen_by_one,) = await (await one.create("team")).journal.latest(1)
+    on_two = await two.create("team")  # two keeps this namespace's state from now on
+    (seen_by_two,) = await on_two.journal.latest(1)
+    assert seen_by_one.seq == seen_by_two.seq == 1
+    assert seen_by_one.id == seen_by_two.id  # not each process's own boot id
+    filtered = JournalQuery(path="/x")
+    assert await on_two.journal.count(filtered) == 1  # two's copy holds seq 1: /x
+
+    assert await one.remove("team")
+    again = await one.create("team")
+    for path in ("/y", "/x"):  # seq 1 again, then 2: past where two's copy stood
+        await again.journal.record(request(path))
+    (first_again, _) = await again.journal.latest(2)
+    assert first_again.seq == 1
+    assert first_again.id != seen_by_one.id  # another journal: another id
+    assert await on_two.journal.count(filtered) == 1  # not the old /x and the new one
