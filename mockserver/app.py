@@ -27,7 +27,7 @@ from mockserver import cors
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
-from mockserver.errors import NamespaceLimitError
+from mockserver.errors import NamespaceLimitError, StateUnavailableError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, request_path, split_target
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
@@ -148,6 +148,7 @@ class MockHandler:
         incoming: IncomingRequest | None = None
         exchange: Exchange | None = None
         seq = 0
+        unreachable = False  # the state store is out of reach: nothing can be recorded
         cut = "client disconnected before the body arrived"
         # a handler cut at shutdown finishes its journal entry after aiohttp has given up on
         # it: `drain` waits for it, so the journal dump sees the entry as it ends
@@ -197,6 +198,11 @@ class MockHandler:
         except NamespaceLimitError as refused:
             # no namespace to record it in (the cut record below is refused too): the 503 says why
             return json_response(503, {"error": refused.message, "details": []})
+        except StateUnavailableError as down:
+            # the journal is in the store that is out of reach: counted here, not journaled
+            self._store.unjournaled += 1
+            unreachable = True
+            return json_response(down.status, down.payload())
         except FaultSent:
             # the connection is gone on purpose: end the handler as aiohttp ends a cut one
             raise asyncio.CancelledError from None
@@ -210,7 +216,7 @@ class MockHandler:
             raise
         finally:
             try:
-                if exchange is None:
+                if exchange is None and not unreachable:
                     await self._record_cut(request, incoming, received, started, cut)
             finally:
                 if task is not None:
@@ -230,8 +236,15 @@ class MockHandler:
         outcome = Outcome(False, 499, error=error)
         exchange = Exchange(incoming, outcome, received, (time.perf_counter() - started) * 1000)
         with contextlib.suppress(NamespaceLimitError):
-            scope = await self._store.scoped(incoming.namespace)
+            await self._record_if_reachable(exchange)
+
+    async def _record_if_reachable(self, exchange: Exchange) -> None:
+        """Record an exchange; count it as unjournaled when the state store is out of reach."""
+        try:
+            scope = await self._store.scoped(exchange.request.namespace)
             await scope.state.journal.record(exchange)
+        except StateUnavailableError:
+            self._store.unjournaled += 1
 
     def record_lost(self, message: RawRequestMessage) -> None:
         """Journal a request that was read but never handled: its client went away first.
@@ -270,8 +283,7 @@ class MockHandler:
 
     async def _record_later(self, exchange: Exchange) -> None:
         with contextlib.suppress(NamespaceLimitError):
-            scope = await self._store.scoped(exchange.request.namespace)
-            await scope.state.journal.record(exchange)
+            await self._record_if_reachable(exchange)
 
     async def drain(self) -> None:
         """Wait for lost requests still being recorded and for cut answers still amending

@@ -20,6 +20,10 @@ class MockServerError(Exception):
         self.message = message
         self.details = list(details)
 
+    def payload(self) -> dict[str, Any]:
+        """The JSON body of the error's answer."""
+        return {"error": self.message, "details": self.details}
+
 
 class StubError(MockServerError):
     """A stub that cannot be used. `source` is "path:line", or "api" for an admin call."""
@@ -64,6 +68,20 @@ class NamespaceLimitError(MockServerError):
     """A new namespace would exceed --max-namespaces."""
 
     status = 503
+
+
+class StateUnavailableError(MockServerError):
+    """The shared state store (Redis) cannot be reached or cannot answer now: the call is
+    answered 503 naming the store, and the server carries on once the store is back."""
+
+    status = 503
+
+    def __init__(self, store: str, reason: str) -> None:
+        super().__init__("state store unavailable")
+        self.store, self.reason = store, reason
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": self.message, "state": self.store, "reason": self.reason, "details": []}
 
 
 class StartupError(MockServerError):

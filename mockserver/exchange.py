@@ -136,6 +136,10 @@ class JournalEntry:
 
     seq: int
     exchange: Exchange
+    origin: str = _BOOT
+    """What makes `id` unique beyond `seq`: this process's boot id for a journal in memory; for a
+    journal replicas share, the id that journal got when it began, so every replica gives an
+    entry the same id."""
 
     @property
     def request(self) -> IncomingRequest:
@@ -147,7 +151,7 @@ class JournalEntry:
 
     @property
     def id(self) -> str:
-        return f"{_BOOT}-{self.seq}"
+        return f"{self.origin}-{self.seq}"
 
     def to_json(self, *, near_misses: bool = False) -> dict[str, Any]:
         """The entry as the admin API shows it (PRODUCT.md §4); with its near misses when asked

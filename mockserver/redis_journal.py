@@ -8,7 +8,9 @@ Layout (keys under the namespace's base, see `redis_state`):
   the oldest go first with `LPOP`, and no index beside the list is kept. (A stream would number
   its own ids; a hash by seq would need a second structure to drop the oldest.)
 - `journal-meta`: a hash with `seq` (the last seq given, kept by a clear), `bytes` (the size the
-  byte bound counts) and `dropped`.
+  byte bound counts), `dropped`, and `epoch`: set by the first append (from Redis's clock), it
+  makes entry ids unique beyond `seq` and the same from every replica; a journal that begins
+  again (its namespace removed, Redis restarted empty) gets another.
 - `journal-feed`: the pub/sub channel each append announces its seq on.
 
 One Lua script numbers an entry, appends it, applies the bounds and counts what they dropped,
@@ -36,6 +38,8 @@ from redis.asyncio.client import PubSub
 from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
+from mockserver.redis_client import BatchingRedis, translating
+from mockserver.redis_mirror import JournalMirror, Summary
 
 _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
@@ -43,6 +47,10 @@ _ENTRY_OVERHEAD: Final = 100
 
 _RECORD: Final = """
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+if redis.call('HEXISTS', KEYS[2], 'epoch') == 0 then
+  local now = redis.call('TIME')
+  redis.call('HSET', KEYS[2], 'epoch', string.format('%x%05x', tonumber(now[1]), tonumber(now[2])))
+end
 local held = redis.call('RPUSH', KEYS[1], ARGV[1])
 local overhead = tonumber(ARGV[4])
 local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[1] + overhead)
@@ -63,7 +71,7 @@ return seq
 """
 
 _RANGE: Final = """
-local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped')
+local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped', 'epoch', 'amends')
 local last = tonumber(meta[1] or '0')
 local dropped = tonumber(meta[2] or '0')
 local held = redis.call('LLEN', KEYS[1])
@@ -82,7 +90,7 @@ if count >= 0 then
 end
 local entries = {}
 if start <= stop then entries = redis.call('LRANGE', KEYS[1], start, stop) end
-return {first + start, dropped, last, held, entries}
+return {first + start, dropped, last, held, entries, meta[3] or '', tonumber(meta[4] or '0')}
 """
 
 _CLEAR: Final = """
@@ -102,6 +110,7 @@ local index = seq - first
 local old = redis.call('LINDEX', KEYS[1], index)
 redis.call('LSET', KEYS[1], index, ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[2] - #old)
+redis.call('HINCRBY', KEYS[2], 'amends', 1)
 return 1
 """
 
@@ -132,7 +141,7 @@ def _base64(value: object) -> str:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _decoded(seq: int, stored: bytes) -> JournalEntry:
+def _decoded(seq: int, stored: bytes, epoch: str) -> JournalEntry:
     end = stored.index(b"\0")
     fields: list[Any] = json.loads(stored[:end])
     (time, duration_ms, matched, status, stub_id, service, method, path, query_string,
@@ -149,7 +158,17 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
         **rare.request,
     )
     outcome = Outcome(matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault)
-    return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
+    return JournalEntry(seq, Exchange(request, outcome, time, duration_ms), epoch)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _summary(stored: bytes) -> Summary:
+    """What a scan of the mirror compares, read from the fields alone (see `_decoded`)."""
+    fields: list[Any] = json.loads(stored[: stored.index(b"\0")])
+    return fields[6], fields[7], fields[2], fields[5], fields[4]
 
 
 def _filters(query: JournalQuery) -> bool:
@@ -171,7 +190,13 @@ class RedisJournal:
     """A bounded, numbered record of exchanges in Redis (see the module's docstring)."""
 
     def __init__(
-        self, client: Redis, base: str, limit: int, max_bytes: int, *, feeds: Redis | None = None
+        self,
+        client: BatchingRedis,
+        base: str,
+        limit: int,
+        max_bytes: int,
+        *,
+        feeds: Redis | None = None,
     ) -> None:
         self._client = client
         self._feeds = client if feeds is None else feeds
@@ -184,6 +209,8 @@ class RedisJournal:
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
         self._amend = client.register_script(_AMEND)
+        self._mirror: JournalMirror | None = None  # made by the first filtered query
+        self._mirrored_amends = 0  # entries rewritten (cut answers) when the mirror was read
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -191,7 +218,7 @@ class RedisJournal:
         return self._list, self._meta
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> BatchingRedis:
         return self._client
 
     @property
@@ -220,12 +247,39 @@ class RedisJournal:
     ) -> tuple[list[JournalEntry], int, int, int]:
         """Entries after seq `after`, at most `count` (the newest `count` when `newest`); with
         the dropped count, the last seq and how many entries are held."""
-        first, dropped, last, held, stored = await self._range(
+        first, dropped, last, held, stored, epoch, _ = await self._range(
             keys=[self._list, self._meta],
             args=(after, -1 if count is None else count, 1 if newest else 0),
         )
-        entries = [_decoded(first + offset, item) for offset, item in enumerate(stored)]
+        origin = _text(epoch)
+        entries = [_decoded(first + offset, item, origin) for offset, item in enumerate(stored)]
         return entries, int(dropped), int(last), int(held)
+
+    async def _mirrored(self) -> tuple[JournalMirror, int]:
+        """The mirror brought up to date (one read of what is new), and the dropped count."""
+        mirror = self._mirror
+        if mirror is None:
+            mirror = self._mirror = JournalMirror(_summary, _decoded)
+
+        keys = [self._list, self._meta]
+        start, dropped, last, held, stored, epoch, amends = await self._range(
+            keys=keys, args=(mirror.last_seq, -1, 0)
+        )
+        if (
+            _text(epoch) != mirror.source
+            or int(last) < mirror.last_seq
+            or int(amends) != self._mirrored_amends
+        ):
+            # another journal than the one copied (its namespace was removed and made again,
+            # or Redis restarted empty: the seqs it gives again are other entries), or entries
+            # copied were amended since (answers cut, rare): read it all again
+            mirror.reset(_text(epoch))
+            read = await self._range(keys=keys, args=(0, -1, 0))
+            start, dropped, last, held, stored, epoch, amends = read
+            self._mirrored_amends = int(amends)
+        first = int(last) - int(held) + 1  # the oldest seq held
+        mirror.update(first, int(last), enumerate(stored, start=int(start)))
+        return mirror, int(dropped)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
         since = query.since_seq
@@ -236,14 +290,17 @@ class RedisJournal:
             )
             total = held if since is None else max(0, min(held, last - since))
             return JournalPage(entries, total, dropped)
-        entries, dropped, _, _ = await self._read(after)
-        selected = [entry for entry in entries if query.accepts(entry)]
+        mirror, dropped = await self._mirrored()
+        selected = mirror.select(query)
         return JournalPage(query.page(selected), len(selected), dropped)
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
         if query == EVERYTHING:
             return int(await self._client.llen(self._list))
-        return (await self.find(query)).total
+        if not _filters(query):
+            return (await self.find(query)).total
+        mirror, _ = await self._mirrored()
+        return mirror.count(query)
 
     async def get(self, seq: int) -> JournalEntry | None:
         entries, *_ = await self._read(seq - 1, 1)
@@ -261,10 +318,11 @@ class RedisJournal:
         return (await self.find(JournalQuery(matched=False))).entries
 
     async def stats(self) -> JournalStats:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.llen(self._list)
-            pipe.hmget(self._meta, "dropped", "seq")
-            held, (dropped, last) = await pipe.execute()
+        with translating(self._client.store):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.llen(self._list)
+                pipe.hmget(self._meta, "dropped", "seq")
+                held, (dropped, last) = await pipe.execute()
         return JournalStats(int(held), int(dropped or 0), int(last or 0))
 
     async def last_seq(self) -> int:
@@ -298,20 +356,24 @@ class RedisSubscription:
 
     async def _start(self) -> None:
         if self._pubsub is None:
-            pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
-            # SUBSCRIBE is only sent; the read that follows goes over another connection and
-            # could overtake it, missing an entry announced in between. Redis answers one
-            # connection's commands in order: once the PING's pong is back, the subscription
-            # is in force.
-            await pubsub.ping()
-            async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
-                while True:
-                    message = await pubsub.get_message(timeout=_SUBSCRIBED_WITHIN_S)
-                    if message is not None and message["type"] == "pong":
-                        break
+            with translating(self._journal.client.store):
+                await self._subscribe()
         if self._last_seq is None:
             self._last_seq = await self._journal.last_seq()
+
+    async def _subscribe(self) -> None:
+        pubsub = self._pubsub = self._journal.feeds.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._journal.channel)  # before reading: nothing slips by
+        # SUBSCRIBE is only sent; the read that follows goes over another connection and
+        # could overtake it, missing an entry announced in between. Redis answers one
+        # connection's commands in order: once the PING's pong is back, the subscription
+        # is in force.
+        await pubsub.ping()
+        async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
+            while True:
+                message = await pubsub.get_message(timeout=_SUBSCRIBED_WITHIN_S)
+                if message is not None and message["type"] == "pong":
+                    break
 
     async def __anext__(self) -> JournalEntry:
         while not self._pending:
@@ -333,6 +395,9 @@ class RedisSubscription:
         closed = asyncio.ensure_future(self._closed.wait())
         try:
             await asyncio.wait((message, closed), return_when=asyncio.FIRST_COMPLETED)
+            if message.done() and (lost := message.exception()) is not None:
+                with translating(self._journal.client.store):
+                    raise lost  # Redis went away: the reader is told, not left waiting
         finally:
             for waiter in (message, closed):
                 if not waiter.done():

@@ -16,25 +16,31 @@ Keys, all under a prefix (default `mockserver:`): `names` (the set of namespaces
 
 A namespace is created by a script that checks the set against the limit and copies the
 default's clock, as one step. Reset is one MULTI. `local()` is always None: the request path
-takes its awaited steps. The `redis` package is an optional extra (`mockserver[redis]`); only
-`--state redis://...` imports this module.
+takes its awaited steps. The connection (`redis_client`) sends the commands of one event-loop
+turn in one pipeline and turns a Redis out of reach into `StateUnavailableError`. The `redis`
+package is an optional extra (`mockserver[redis]`); only `--state redis://...` imports this
+module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.loader import build_stubs
+from mockserver.redis_client import BatchingRedis, connect, connect_feeds, translating
 from mockserver.redis_journal import RedisJournal
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.state import (
@@ -50,10 +56,6 @@ from mockserver.state import (
 from mockserver.stub import Stub
 
 DEFAULT_PREFIX: Final = "mockserver:"
-_CONNECTIONS: Final = 64
-"""Connections a process opens at most; more concurrent calls wait for one."""
-_CONNECT_TIMEOUT: Final = 5.0
-"""Seconds a connection to Redis may take: an unreachable host fails a call, never hangs it."""
 
 _CLAIM: Final = """
 local name = ARGV[3]
@@ -75,6 +77,30 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], redis.call('GET', KEYS[3]) or ARGV[3])
 return 1
 """
+
+_NEXT_VERSION: Final = """
+local version = redis.call('INCR', KEYS[1])
+if version == 1 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return tonumber(ARGV[1])
+end
+return version
+"""
+"""The next API-stub version. A Redis that starts empty (restarted without persistence) starts
+the counter at the time in microseconds, past any version a replica may still hold compiled."""
+
+_VIEW: Final = """
+return {redis.call('HGET', KEYS[1], 'version'), redis.call('GET', KEYS[2]),
+        redis.call('GET', KEYS[3])}
+"""
+"""What a request reads first: the API-stub version, the namespace's clock and the default's."""
+
+_SEEN_CLOCK: ContextVar[tuple[RedisNamespace, ClockSetting] | None] = ContextVar(
+    "seen_clock", default=None
+)
+"""The clock the current request (its task) read with the API-stub version, for its `clock()`
+call to use instead of another round trip. Read during the request, so as exact as a read of its
+own."""
 
 _REMOVE: Final = """
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -134,6 +160,9 @@ class RedisNamespace:
         )
         self._api = ApiStubs()
         self._claim = client.register_script(_CLAIM)
+        self._view = client.register_script(_VIEW)
+        self._view_keys = (self._api_key, self._clock_key, self._default_clock)
+        self._pending_view: asyncio.Future[Any] | None = None
 
     @property
     def name(self) -> str | None:
@@ -196,11 +225,27 @@ class RedisNamespace:
         self._api = api
         return api
 
+    def _viewed(self) -> asyncio.Future[Any]:
+        """The version and clocks, read once for every request of this event-loop turn that asks
+        (the read is not sent before the turn ends, so it sees what each of them would)."""
+        pending = self._pending_view
+        if pending is None:
+            view = self._view(keys=self._view_keys)
+            pending = self._pending_view = asyncio.ensure_future(view)
+            asyncio.get_running_loop().call_soon(self._view_closed)
+        return pending
+
+    def _view_closed(self) -> None:
+        self._pending_view = None
+
     async def api_stubs(self) -> ApiStubs:
-        client = self._state.client
-        if int(await client.hget(self._api_key, "version") or 0) == self._api.version:
+        version, own, default = await asyncio.shield(self._viewed())
+        # a namespace not yet created reads what it would start with: the default's clock
+        setting = _clock(own if own is not None or self._name is None else default)
+        _SEEN_CLOCK.set((self, setting))
+        if int(version or 0) == self._api.version:
             return self._api
-        version, doc = await client.hmget(self._api_key, "version", "doc")
+        version, doc = await self._state.client.hmget(self._api_key, "version", "doc")
         return self._api_from(version, doc)
 
     @staticmethod
@@ -228,6 +273,10 @@ class RedisNamespace:
         return api
 
     async def clock(self) -> ClockSetting:
+        seen = _SEEN_CLOCK.get()
+        if seen is not None and seen[0] is self:  # read with the version by this request
+            _SEEN_CLOCK.set(None)
+            return seen[1]
         if self._name is None:
             return _clock(await self._state.client.get(self._clock_key))
         own, default = await self._state.client.mget(self._clock_key, self._default_clock)
@@ -278,14 +327,11 @@ class RedisState:
         stub_dirs: Sequence[Path] = (),
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=_CONNECTIONS, timeout=None, socket_connect_timeout=_CONNECT_TIMEOUT
-        )
-        self.client: Redis = Redis.from_pool(pool)  # closing the client closes the pool
+        self.client: BatchingRedis = connect(url)
         # subscriptions (a verify waiting with within_ms, a live feed) hold a connection each
         # while they follow: from a pool of their own, so that however many wait, requests
         # still get the connections of the bounded pool
-        self.feeds: Redis = Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT)
+        self.feeds: Redis = connect_feeds(url)
         self.journal_limit = journal_limit
         self.journal_max_bytes = journal_max_bytes
         self._limit = limit
@@ -312,6 +358,12 @@ class RedisState:
     ) -> T:
         """Run `apply` on a pipeline watching `keys` (it reads, then calls `multi()` and queues
         its writes) and execute; again when another client changed a key meanwhile."""
+        with translating(self.client.store):
+            return await self._watching(keys, apply)
+
+    async def _watching(
+        self, keys: Sequence[str], apply: Callable[[Any], Awaitable[Callable[[], T]]]
+    ) -> T:
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -393,7 +445,8 @@ class RedisState:
     async def next_api_version(self, pipe: Any) -> int:
         """A version no namespace has had: a namespace removed and created again never shows a
         replica the version of stubs it compiled before."""
-        return int(await pipe.incr(self._api_version))
+        base = time.time_ns() // 1000
+        return int(await pipe.eval(_NEXT_VERSION, 1, self._api_version, base))
 
     async def next_api_orders(self, count: int) -> int:
         last = await self.client.incrby(self._api_order, count)

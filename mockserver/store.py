@@ -350,6 +350,9 @@ class StubStore:
         local = state.local(default)
         api = local.api_stubs_now() if local is not None else ApiStubs()
         self.default = self._scopes[None] = ScopedStore(self, default, api)
+        self.unjournaled = 0
+        """Mocked requests answered 503 because the state store was out of reach: the journal
+        lives there, so they are in no journal; health shows how many."""
 
     async def scoped(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace`, created on first use (NamespaceLimitError past the limit)."""

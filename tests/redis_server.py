@@ -38,14 +38,15 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server on a free port; its process and its URL."""
+def start_redis(directory: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server on a free port (or on `port`: one started again where it was); its
+    process and its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         if IN_CI:
             pytest.fail(f"{MISSING}; CI=true, so a missing tool is a failure")
         pytest.skip(MISSING)
-    port = free_port()
+    port = free_port() if port is None else port
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
     args += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
     process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -58,6 +59,13 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
+def stop_redis(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a redis-server of this test session."""
@@ -65,10 +73,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+        stop_redis(process)
 
 
 def unique_prefix() -> str:

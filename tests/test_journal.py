@@ -290,7 +290,12 @@ async def test_amend_replaces_the_outcome_of_a_held_entry(make_journal: MakeJour
     first = await journal.record(exchange("/slow", matched=True, status=200, stub_id="slow"))
     await journal.record(exchange("/other"))
     cut = Outcome(True, 499, "slow", error="cut: the server stopped before the response was sent")
+    # a filtered query before the amend: a journal that keeps a copy for such queries (Redis's
+    # mirror) must not answer the next one from the copy as it was
+    assert await journal.count(JournalQuery(path="/slow", matched=True)) == 1
     assert await journal.amend(first, cut)
+    [amended] = (await journal.find(JournalQuery(path="/slow"))).entries
+    assert (amended.outcome.status, amended.outcome.error) == (499, cut.error)
     entry = await journal.get(first)
     assert entry is not None
     assert (entry.request.path, entry.seq, entry.outcome) == ("/slow", first, cut)

@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from mockserver.clock import ClockSetting
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
+from mockserver.journal import JournalQuery
 from mockserver.loader import parse_stub_text
+from mockserver.redis_client import connect
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
 from tests.redis_server import unique_prefix
@@ -124,3 +128,69 @@ async def test_many_waiting_subscriptions_leave_connections_for_requests(
         assert {entry.seq for entry in await asyncio.gather(*waiting)} == {1}
     for feed in feeds:
         await feed.__aexit__(None, None, None)
+
+
+async def test_commands_of_one_event_loop_turn_go_in_one_pipeline(redis_url: str) -> None:
+    """`BatchingRedis`: 100 calls made in one turn share one connection and one round trip,
+    each caller gets its own reply, and an error reply stays its caller's."""
+    key = unique_prefix() + "counter"
+    observer = Redis.from_url(redis_url)
+    batching = connect(redis_url)
+    try:
+        before = (await observer.info("stats"))["total_connections_received"]
+        replies = await asyncio.gather(
+            *(batching.incr(key) for _ in range(100)),
+            batching.lpush(key, "x"),  # WRONGTYPE: that call's error, not the others'
+            return_exceptions=True,
+        )
+        after = (await observer.info("stats"))["total_connections_received"]
+    finally:
+        await batching.aclose()
+        await observer.aclose()
+    assert replies[:100] == list(range(1, 101))  # queued in order, answered to each caller
+    assert isinstance(replies[100], ResponseError)
+    assert after - before == 1  # one connection: without batching, up to 64 would open
+
+
+async def test_a_replica_answers_filtered_queries_from_its_copy_kept_up_to_date(
+    replica: Replicas,
+) -> None:
+    one, two = replica().default, replica().default  # the journal holds 100 entries
+    for number in range(30):
+        await one.journal.record(request(f"/p{number % 3}"))
+    assert await two.journal.count(JournalQuery(path="/p0")) == 10  # the copy: 30 entries
+    for number in range(30, 120):  # 20 pushed out by the bound: seqs 21..120 stay
+        await one.journal.record(request(f"/p{number % 3}"))
+    held = [seq for seq in range(21, 121) if (seq - 1) % 3 == 0]
+    assert await two.journal.count(JournalQuery(path="/p0")) == len(held)
+    page = await two.journal.find(JournalQuery(path="/p0", since_seq=100, limit=3))
+    assert [entry.seq for entry in page.entries] == [103, 106, 109]  # after 100
+    assert (page.total, page.dropped) == (len([s for s in held if s > 100]), 20)
+    await one.journal.clear()
+    assert await two.journal.count(JournalQuery(path="/p0")) == 0
+    await one.journal.record(request("/p0"))
+    found = await two.journal.find(JournalQuery(path="/p0"))
+    assert [entry.seq for entry in found.entries] == [121]
+
+
+async def test_an_entry_has_one_id_on_every_replica_and_a_journal_begun_again_new_ones(
+    replica: Replicas,
+) -> None:
+    one, two = replica(), replica()
+    await (await one.create("team")).journal.record(request("/x"))
+    (seen_by_one,) = await (await one.create("team")).journal.latest(1)
+    on_two = await two.create("team")  # two keeps this namespace's state from now on
+    (seen_by_two,) = await on_two.journal.latest(1)
+    assert seen_by_one.seq == seen_by_two.seq == 1
+    assert seen_by_one.id == seen_by_two.id  # not each process's own boot id
+    filtered = JournalQuery(path="/x")
+    assert await on_two.journal.count(filtered) == 1  # two's copy holds seq 1: /x
+
+    assert await one.remove("team")
+    again = await one.create("team")
+    for path in ("/y", "/x"):  # seq 1 again, then 2: past where two's copy stood
+        await again.journal.record(request(path))
+    (first_again, _) = await again.journal.latest(2)
+    assert first_again.seq == 1
+    assert first_again.id != seen_by_one.id  # another journal: another id
+    assert await on_two.journal.count(filtered) == 1  # not the old /x and the new one

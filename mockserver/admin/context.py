@@ -74,7 +74,7 @@ def admin_handler(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except MockServerError as error:
-            return json_response(error.status, {"error": error.message, "details": error.details})
+            return json_response(error.status, error.payload())
         except web.HTTPException:
             raise
         except Exception as error:  # the admin API must answer, whatever went wrong

@@ -16,7 +16,8 @@ from mockserver.admin.context import (
     admin_handler,
     ok,
 )
-from mockserver.errors import NotFoundError
+from mockserver.errors import NotFoundError, StateUnavailableError
+from mockserver.responder import json_response
 from mockserver.spec import stub_file_schema
 
 
@@ -28,7 +29,13 @@ class MetaResource:
 
     def routes(self) -> Sequence[AdminRoute]:
         return [
-            AdminRoute("GET", "/health", admin_handler(self.health), "Liveness and counts"),
+            AdminRoute(
+                "GET",
+                "/health",
+                admin_handler(self.health),
+                "Liveness and counts",
+                responses=(200, 503),
+            ),
             AdminRoute(
                 "POST",
                 "/reset",
@@ -64,18 +71,34 @@ class MetaResource:
         ]
 
     async def health(self, request: web.Request) -> web.Response:
-        scope = await self._context.scope(request)
-        stats = await scope.state.journal.stats()
-        return ok(
-            {
-                "status": "ok",
-                "version": self._context.version,
-                "state": self._context.store.state.kind,
-                "stubs": len(scope.stubs),
-                "requests": stats.size,
-                "dropped": stats.dropped,
-            }
-        )
+        store = self._context.store
+        try:
+            scope = await self._context.scope(request)
+            stats = await scope.state.journal.stats()
+        except StateUnavailableError as down:
+            return json_response(503, self._unavailable(down))
+        answer = {
+            "status": "ok",
+            "version": self._context.version,
+            "state": store.state.kind,
+            "stubs": len(scope.stubs),
+            "requests": stats.size,
+            "dropped": stats.dropped,
+        }
+        if store.state.kind != "memory":  # a shared store can be out of reach: say what it cost
+            answer["unjournaled"] = store.unjournaled
+        return ok(answer)
+
+    def _unavailable(self, down: StateUnavailableError) -> dict[str, object]:
+        """Health while the state store is out of reach: an error body that says so."""
+        return {
+            **down.payload(),
+            "status": "unavailable",
+            "version": self._context.version,
+            "state": "unavailable",
+            "store": down.store,
+            "unjournaled": self._context.store.unjournaled,
+        }
 
     async def reset(self, request: web.Request) -> web.Response:
         # a namespace not yet created has nothing to reset: this does not create it

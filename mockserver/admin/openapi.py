@@ -68,7 +68,15 @@ def _component_schemas() -> dict[str, Any]:
     schemas["Error"] = {
         "type": "object",
         "required": ["error", "details"],
-        "properties": {"error": {"type": "string"}, "details": {"type": "array"}},
+        "properties": {
+            "error": {"type": "string"},
+            "details": {"type": "array"},
+            "state": {
+                "type": "string",
+                "description": "The state store out of reach (its URL; in health: unavailable)",
+            },
+            "reason": {"type": "string", "description": "Why the state store is out of reach"},
+        },
     }
     schemas["Clock"] = CLOCK_SCHEMA
     schemas.update(_ANSWER_SCHEMAS)
@@ -335,11 +343,17 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
         {
             "status": {"const": "ok"},
             "version": _STRING,
-            "state": {"type": "string", "description": "The state store: memory"},
+            "state": {"type": "string", "description": "The state store: memory or redis"},
             "stubs": _COUNT,
             "requests": _COUNT,
             "dropped": _COUNT,
-        }
+            "unjournaled": {
+                **_COUNT,
+                "description": "Mocked requests answered 503 while the shared state store was "
+                "out of reach, so in no journal (a shared store only)",
+            },
+        },
+        optional=("unjournaled",),
     ),
     "StubView": {
         "type": "object",

@@ -1,0 +1,172 @@
+"""The connection to Redis that the Redis state and journal share (`--state redis://...`).
+
+Two things every call needs, kept out of the state's and journal's own code:
+
+- **Batching.** `BatchingRedis.execute_command` queues the command; once per event-loop turn, all
+  the commands queued in it (the claims, journal appends and reads of every request that arrived
+  in that turn) go to Redis in one pipeline, over one connection, and each caller gets its own
+  reply. A lone command is sent on its own. Order holds where it matters: a caller awaits each
+  command before it sends the next, and one pipeline's commands run in the order queued. WATCH/
+  MULTI transactions (`pipeline()`) and subscriptions keep their own connections.
+- **Unavailability.** Connections give up after bounded times (`CONNECT_TIMEOUT_S`,
+  `SOCKET_TIMEOUT_S`; a stale pooled connection is retried once, at once, so a restarted Redis is
+  found again without a failed call), and every way of failing to reach Redis becomes a
+  `StateUnavailableError` naming the store (its URL, password hidden): the request path and the
+  admin API answer it 503 JSON. Nothing is remembered about the failure, so the next call tries
+  again: the server recovers by itself when Redis returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    ConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TimeoutError,
+)
+
+from mockserver.errors import StateUnavailableError
+
+CONNECT_TIMEOUT_S: Final = 2.0
+"""Seconds a connection to Redis may take to open: an unreachable host fails a call quickly."""
+SOCKET_TIMEOUT_S: Final = 5.0
+"""Seconds a reply may take (ours are scripts of a few steps): a Redis that stopped answering
+fails a call instead of hanging it."""
+CONNECTIONS: Final = 64
+"""Connections a process opens at most for calls; more concurrent pipelines wait for one."""
+
+LOST: Final = (ConnectionError, TimeoutError, OSError, ReadOnlyError, OutOfMemoryError)
+"""What failing to reach Redis, or a Redis that cannot take writes now, raises (a Redis still
+loading its data after a restart answers LOADING: a `ConnectionError` too)."""
+
+
+def shown_url(url: str) -> str:
+    """The store's URL as errors and health show it: without a password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def unavailable(store: str, error: BaseException) -> StateUnavailableError:
+    reason = str(error) or type(error).__name__
+    return StateUnavailableError(store, reason)
+
+
+@contextlib.contextmanager
+def translating(store: str) -> Iterator[None]:
+    """Turn a lost connection inside the block into `StateUnavailableError` (for the calls that
+    do not go through `BatchingRedis.execute_command`: transactions, subscriptions)."""
+    try:
+        yield
+    except LOST as error:
+        raise unavailable(store, error) from error
+
+
+Queued = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
+
+
+class BatchingRedis(Redis):
+    """A Redis client whose commands are sent one pipeline per event-loop turn (see the module's
+    docstring). `store` is the URL errors show."""
+
+    def __init__(self, pool: BlockingConnectionPool, store: str) -> None:
+        super().__init__(connection_pool=pool)
+        self.auto_close_connection_pool = True  # closing the client closes the pool
+        self.store = store
+        self._queue: list[Queued] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((args, options, reply))
+        if len(self._queue) == 1:  # the first of this turn: send them all once it ends
+            loop.call_soon(self._flush)
+        return await reply
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[Queued]) -> None:
+        try:
+            if len(batch) == 1:
+                args, options, _ = batch[0]
+                try:
+                    replies = [await super().execute_command(*args, **options)]  # type: ignore[no-untyped-call]
+                except LOST:
+                    raise
+                except Exception as error:  # a reply that is an error: the caller's to handle
+                    replies = [error]
+            else:
+                pipe = self.pipeline(transaction=False)
+                for args, options, _ in batch:
+                    pipe.execute_command(*args, **options)
+                replies = await pipe.execute(raise_on_error=False)
+        except LOST as error:
+            failure = unavailable(self.store, error)
+            for _, _, reply in batch:
+                if not reply.done():
+                    reply.set_exception(failure)
+            return
+        except BaseException as error:  # cancelled at shutdown, or a fault of the client
+            for _, _, reply in batch:
+                if not reply.done():
+                    reply.set_exception(error)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for (_, _, reply), answer in zip(batch, replies, strict=True):
+            if reply.done():  # its caller was cancelled
+                continue
+            if isinstance(answer, LOST):
+                reply.set_exception(unavailable(self.store, answer))
+            elif isinstance(answer, Exception):
+                reply.set_exception(answer)
+            else:
+                reply.set_result(answer)
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        while self._sending:  # what was queued is sent: a record is never left half-way
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        await super().aclose(close_connection_pool)
+
+
+def _retry() -> Retry:
+    # a pooled connection Redis closed (a restart) fails once and is opened again at once;
+    # a timeout is not retried: the command may have run, and a journal append must not twice
+    return Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+
+
+def connect(url: str) -> BatchingRedis:
+    """The batching client of the Redis at `url`, with its bounded pool and timeouts."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=CONNECTIONS,
+        timeout=None,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        retry=_retry(),
+    )
+    return BatchingRedis(pool, shown_url(url))
+
+
+def connect_feeds(url: str) -> Redis:
+    """The client subscriptions take their connections from (each holds one while it follows
+    the feed, so they get a pool of their own). No socket timeout: a subscription waits for
+    announcements as long as its reader wants; a Redis that goes away closes its connection."""
+    return Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S, retry=_retry())
