@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockserver.importers.exchanges import Exchange, json_body_matcher, request_matcher
+from mockserver.importers.exchanges import (
+    Exchange,
+    json_body_matcher,
+    request_matcher,
+    stub_path,
+)
 from mockserver.importers.report import Problems
 from mockserver.importers.services import ServiceNames, default_service, parse_service_option
 from mockserver.importers.wiremock_request import RequestTranslation
@@ -191,3 +196,18 @@ def test_wiremock_query_credentials_are_matched_as_present_and_reported() -> Non
         "m.json: request.url: token: a credential is never written: matched as present",
         "m.json: request.queryParameters.X-Amz-Credential: a credential: matched as present",
     ]
+
+
+@pytest.mark.parametrize(
+    ("sent", "written"),
+    [
+        ("/v1/charges", "/v1/charges"),
+        ("/menu/caf%C3%A9", "/menu/café"),
+        ("/api/v4/projects/group%2Fproject", "/api/v4/projects/group%2Fproject"),
+        ("/discount/100%25", "/discount/100%25"),
+        ("", "/"),
+    ],
+    ids=["plain", "utf-8", "encoded-slash", "encoded-percent", "empty"],
+)
+def test_a_recorded_path_is_decoded_segment_by_segment(sent: str, written: str) -> None:
+    assert stub_path(sent) == written

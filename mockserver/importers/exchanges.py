@@ -133,7 +133,7 @@ def host_of(url: str) -> str:
 
 def request_matcher(exchange: Exchange, redaction: Redaction, problems: Problems) -> dict[str, Any]:
     url = urlsplit(exchange.url)
-    path = unquote(url.path) or "/"
+    path = stub_path(url.path)
     matcher: dict[str, Any] = {"method": exchange.method.upper()}
     # `{name}` in a stub path captures a segment: a literal brace is matched with `equals`
     matcher["path"] = {"equals": path} if "{" in path or "}" in path else path
@@ -150,6 +150,16 @@ def request_matcher(exchange: Exchange, redaction: Redaction, problems: Problems
     if body:
         matcher["body"] = body
     return matcher
+
+
+def stub_path(raw: str) -> str:
+    """A path as sent -> as a stub writes it: each segment percent-decoded, but a `/` or `%`
+    inside a segment kept encoded, so it stays one segment (PRODUCT.md §10).
+
+    /menu/caf%C3%A9 -> /menu/café; /projects/group%2Fproject -> /projects/group%2Fproject
+    """
+    segments = (unquote(segment) for segment in (raw or "/").split("/"))
+    return "/".join(segment.replace("%", "%25").replace("/", "%2F") for segment in segments)
 
 
 def _parameters(pairs: Iterable[tuple[str, str]], redaction: Redaction) -> dict[str, Any]:
