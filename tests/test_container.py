@@ -861,7 +861,8 @@ def test_ci_runs_the_same_example_tests(compose: dict[str, Any]) -> None:
     """.ci/run has the runner's command, or a plain `pytest` whose testpaths hold its paths
     (either may be the command .ci/container runs once podman's Docker API is up)."""
     command = runner_test_command(compose["tests"])
-    lines = [shlex.split(line, comments=True) for line in CI_RUN.read_text().splitlines()]
+    script = CI_RUN.read_text().replace("\\\n", " ")  # continuation lines joined, as bash does
+    lines = [shlex.split(line, comments=True) for line in script.splitlines()]
     lines = [line[2:] if line[:2] == ["bash", ".ci/container"] else line for line in lines]
     if any(command in shlex.join(line) for line in lines):
         return
