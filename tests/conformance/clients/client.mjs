@@ -37,7 +37,14 @@ async function withFetch(url, check) {
   for (const [name, value] of answer.headers) {
     if (name !== "set-cookie") seen[name] = [value];
   }
-  const cookies = answer.headers.getSetCookie();
+  // getSetCookie() keeps each Set-Cookie line (Node 18.14+); before it, fetch joined them
+  const joined = answer.headers.get("set-cookie");
+  const cookies =
+    typeof answer.headers.getSetCookie === "function"
+      ? answer.headers.getSetCookie()
+      : joined === null
+        ? []
+        : [joined];
   if (cookies.length) seen["set-cookie"] = cookies;
   const bytes = Buffer.from(await answer.arrayBuffer());
   return { status: answer.status, headers: seen, body: bytes.toString("base64"), version: null };
