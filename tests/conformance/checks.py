@@ -234,6 +234,12 @@ def _expect_http10_events(seen: Observation) -> None:
     assert "transfer-encoding" not in seen.headers  # close-delimited: HTTP/1.0 has no chunks
 
 
+def _expect_http10_chunks(seen: Observation) -> None:
+    assert (seen.status, seen.body) == (200, b"part1part2part3")
+    assert seen.version in (None, "1.0")
+    assert "transfer-encoding" not in seen.headers
+
+
 def _expect_preflight(seen: Observation) -> None:
     assert (seen.status, seen.body) == (204, b"")
     assert seen.header("access-control-allow-origin") == ORIGIN
@@ -297,6 +303,10 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "http10-events", "HTTP/1.0 streams (close-delimited SSE)", "GET", "/conf/events",
         _expect_http10_events, _journaled(200, "events"), http10=True,
+    ),
+    Check(
+        "http10-chunks", "HTTP/1.0 streams (close-delimited chunks)", "GET", "/conf/chunks",
+        _expect_http10_chunks, _journaled(200, "chunks"), http10=True,
     ),
     Check(
         "events", "SSE", "GET", "/conf/events",
