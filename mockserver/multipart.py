@@ -2,7 +2,8 @@
 
 Parsed with the standard library's `email` parser, off the request path's hot part: only when a
 stub with `body.multipart` is compared or the journal shows the entry, and once per body (a
-small cache keyed by the body itself, so several stubs comparing one request parse it once).
+cache of the last two bodies, keyed by the body itself, so several stubs comparing one request
+parse it once; kept that small because a body may be as large as --max-body).
 Each part keeps its bytes exactly as sent. Pure: no I/O.
 """
 
@@ -49,7 +50,7 @@ def is_multipart(content_type: str) -> bool:
     return content_type.lstrip().lower().startswith(_MULTIPART)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=2)
 def parts(content_type: str, body: bytes) -> tuple[Part, ...] | None:
     """The parts of `body` sent as `content_type`; None when it is not a multipart body.
 

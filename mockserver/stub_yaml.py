@@ -6,10 +6,10 @@ PyYAML alone reads YAML 1.1, where `NO` and `on` are booleans, `01234` is octal 
 any case are booleans; `null`, `~` and nothing are null; integers are decimal, `0o17` or
 `0x1F`; no dates, no sexagesimal numbers). Then `keep_written_text` retags, in a composed stub
 document, every plain scalar at a place where the value meets text (request path, query,
-headers, cookies, form, multipart and body text matchers; response headers and body; ids,
-descriptions and scenario names) as a string, so it compares and goes out exactly as the file
-spells it: `zip: 01234` is "01234", `version: 1.10` is "1.10". Values inside `json:` keep
-their types. Pure: no I/O.
+headers, cookies, form, multipart and body text matchers; response headers, body, chunks and
+event ids; stub ids, descriptions and scenario names) as a string, so it compares and goes out
+exactly as the file spells it: `zip: 01234` is "01234", `version: 1.10` is "1.10". Values
+inside `json:` (and SSE `data`) keep their types. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -154,7 +154,17 @@ def _response(node: yaml.Node | None) -> None:
                     _text(item)
             else:
                 _text(value)
-    _text(_get(node, "body"))
+    for key in ("body", "body_file"):
+        _text(_get(node, key))
+    parts = _get(_get(node, "chunks"), "parts")
+    if isinstance(parts, yaml.SequenceNode):
+        for part in parts.value:
+            _text(part)
+    events = _get(_get(node, "sse"), "events")
+    if isinstance(events, yaml.SequenceNode):
+        for event in events.value:
+            for key in ("id", "event"):  # `data` is JSON: typed
+                _text(_get(event, key))
 
 
 def _matchers(node: yaml.Node | None) -> None:

@@ -5,6 +5,7 @@ browser sends, to a real server on loopback; the journal is read through the adm
 from __future__ import annotations
 
 import httpx
+import jsonschema
 import pytest
 import requests
 
@@ -184,3 +185,40 @@ def test_under_cors_a_stub_for_any_method_does_not_take_the_preflight(
         ORIGIN,
     )
     assert (plain_options.status_code, plain_options.text) == (200, "any")
+
+
+def test_a_cors_stub_added_over_the_api_and_the_entries_match_the_openapi_schema(
+    serve_in_thread: ServeInThread,
+) -> None:
+    server = serve_in_thread()
+    added = httpx.post(
+        f"{server.url}/__admin/stubs",
+        json={
+            "cors": True,
+            "request": {"method": "POST", "path": "/upload"},
+            "response": {"status": 201},
+        },
+    )
+    assert added.status_code == 201, added.text
+    preflight = httpx.options(f"{server.url}/upload", headers=PREFLIGHT)
+    upload = httpx.post(
+        f"{server.url}/upload",
+        headers={"Origin": ORIGIN},
+        data={"note": "hi"},
+        files={"blob": ("b.bin", b"\xff\x00", "application/octet-stream")},
+    )
+    assert (preflight.status_code, upload.status_code) == (204, 201)
+    assert upload.headers["Access-Control-Allow-Origin"] == ORIGIN
+    document = httpx.get(f"{server.url}/__admin/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/JournalEntry", "components": document["components"]}
+    entries = httpx.get(f"{server.url}/__admin/requests").json()["requests"]
+    for entry in entries:
+        jsonschema.Draft202012Validator(schema).validate(entry)
+    assert entries[0]["preflight"] is True
+    parts = entries[1]["multipart"]
+    assert [(part["name"], part.get("text"), part.get("base64")) for part in parts] == [
+        ("note", "hi", None),
+        ("blob", None, "/wA="),
+    ]
+    [listed] = httpx.get(f"{server.url}/__admin/stubs").json()["stubs"]
+    assert listed["cors"] is True

@@ -143,6 +143,22 @@ def test_quoted_and_typed_fields_are_unchanged(tmp_path: Path) -> None:
     assert (stub.spec.response.body, stub.spec.response.delay_ms.min) == ("1.10", 10)
 
 
+def test_stream_texts_keep_the_text_and_event_data_keeps_the_type(tmp_path: Path) -> None:
+    stub = stub_of(
+        tmp_path,
+        """
+        - request: {path: /s}
+          responses:
+            - chunks: {parts: [1.10, 007, yes]}
+            - sse: {events: [{id: 01, event: NO, data: 1.10}]}
+        """,
+    )
+    chunks, sse = stub.spec.responses
+    assert chunks.chunks.parts == ["1.10", "007", "yes"]
+    [event] = sse.sse.events
+    assert (event.id, event.event, event.data) == ("01", "NO", 1.1)
+
+
 def test_errors_still_name_file_line_field_and_value(tmp_path: Path) -> None:
     stubs = write_stubs(
         tmp_path / "stubs",
