@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
+from mockserver.admin.context import LISTENING_KEY
 from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError
@@ -353,6 +354,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app[STORE_KEY] = store
     app[SETTINGS_KEY] = settings
     app[ADMIN_KEY] = admin
+    app[LISTENING_KEY] = []
     admin.register(app)
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked

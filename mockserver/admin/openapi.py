@@ -311,6 +311,11 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
             "stubs": _COUNT,
             "requests": _COUNT,
             "dropped": _COUNT,
+            "listening": {
+                "type": "array",
+                "items": _STRING,
+                "description": "Every address the server listens on (--host, repeatable)",
+            },
         }
     ),
     "StubView": {
