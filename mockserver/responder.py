@@ -214,6 +214,10 @@ async def stream_response(
     """
     kind = _IsoHeaders if _beyond_ascii(prepared.headers) else web.StreamResponse
     response = kind(status=prepared.status, headers=CIMultiDict(prepared.headers))
+    if request.method == "HEAD":  # the head a GET would get, and no body: nothing to stream
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     if prepared.close or request.version < HttpVersion11:
         response.force_close()
     else:
