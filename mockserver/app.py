@@ -25,6 +25,7 @@ from aiohttp.http_parser import RawRequestMessage
 
 from mockserver import cors
 from mockserver.admin import AdminApi, AdminContext
+from mockserver.admin.context import LISTENING_KEY
 from mockserver.answers import Answer, FaultSent, Replied
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError, StateUnavailableError
@@ -258,10 +259,9 @@ class MockHandler:
         outcome = Outcome(False, 499, error="client disconnected before the request was handled")
         self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
 
-    def record_refused(self, head: RefusedHead, status: int, error: str) -> None:
-        """Journal a request the HTTP parser refused (414, 431, 400) with what was read of it:
-        method, target so far, the header lines that arrived whole. Outside any handler, as
-        `record_lost`."""
+    async def record_refused(self, head: RefusedHead, status: int, error: str) -> None:
+        """Journal a request the HTTP parser refused (400, 414, 431, 505) with what was read of
+        it: method, target so far, the header lines that arrived whole."""
         path, query = split_target(head.target)
         if path == self._admin_prefix or path.startswith(self._admin_below):
             return
@@ -269,8 +269,9 @@ class MockHandler:
         incoming = IncomingRequest.from_wire(
             head.method, path, query, head.raw_headers, namespace=namespace, raw_path=raw_path
         )
-        outcome = Outcome(False, status, error=error)
-        self._record_outside(Exchange(incoming, outcome, time.time(), 0.0))
+        await self._record_later(
+            Exchange(incoming, Outcome(False, status, error=error), time.time(), 0.0)
+        )
 
     def _record_outside(self, exchange: Exchange) -> None:
         scope = self._scopes.get(exchange.request.namespace)
@@ -380,6 +381,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app[STORE_KEY] = store
     app[SETTINGS_KEY] = settings
     app[ADMIN_KEY] = admin
+    app[LISTENING_KEY] = []
     admin.register(app)
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked

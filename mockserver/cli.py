@@ -80,7 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         help="stub directory, repeatable (MOCKSERVER_STUBS, ':'-separated; default ./stubs)",
     )
     run.set_defaults(env_stubs=env_stubs)
-    run.add_argument("--host", default=_env("host") or "127.0.0.1")
+    run.add_argument(
+        "--host",
+        action="append",
+        metavar="ADDRESS",
+        help="address to listen on, repeatable: --host 127.0.0.1 --host ::1 (MOCKSERVER_HOST, "
+        "','-separated; default 127.0.0.1)",
+    )
     run.add_argument("--port", type=int, default=_env_number("port", DEFAULT_PORT, int))
     run.add_argument("--admin-prefix", default=_env("admin_prefix") or "/__admin")
     run.add_argument(
@@ -296,6 +302,14 @@ def _path(value: str | Path | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def _hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    """--host, repeated; else MOCKSERVER_HOST, ','-separated; else 127.0.0.1."""
+    if args.host:
+        return tuple(args.host)
+    listed = [host.strip() for host in (_env("host") or "").split(",")]
+    return tuple(host for host in listed if host) or ("127.0.0.1",)
+
+
 def _stub_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     if args.stubs:
         return tuple(args.stubs)
@@ -346,7 +360,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings(
             stubs=_stub_dirs(args),
-            host=args.host,
+            hosts=_hosts(args),
             port=args.port,
             admin_prefix=args.admin_prefix,
             journal_limit=args.journal_limit,
@@ -383,8 +397,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"loaded {count:>4} stub{'s' if count != 1 else ' '} from {path}", flush=True)
 
     def ready(listening: Listening) -> None:
+        addresses = " and ".join(listening.urls)
         print(
-            f"mockserver listening on {listening.url} with {len(loaded.stubs)} stubs "
+            f"mockserver listening on {addresses} with {len(loaded.stubs)} stubs "
             f"(admin API at {listening.url}{settings.admin_prefix})",
             flush=True,
         )

@@ -24,6 +24,9 @@ class Settings:
 
     stubs: tuple[Path, ...] = field(default_factory=lambda: (Path("stubs"),))
     host: str = "127.0.0.1"
+    hosts: tuple[str, ...] = ()
+    """Every address to listen on (`--host` given several times), on the same port; empty:
+    `host` alone. When given, `host` is its first."""
     port: int = DEFAULT_PORT
     admin_prefix: str = "/__admin"
     journal_limit: int = DEFAULT_JOURNAL_LIMIT
@@ -53,6 +56,8 @@ class Settings:
     """Answer browsers' CORS preflights and add CORS headers to every mocked answer."""
 
     def __post_init__(self) -> None:
+        if self.hosts:
+            object.__setattr__(self, "host", self.hosts[0])
         prefix = "/" + self.admin_prefix.strip("/")
         if prefix == "/":
             raise ValueError("admin prefix must not be '/': the mocked surface needs the root")
@@ -78,3 +83,8 @@ class Settings:
             )
         if self.admin_token is not None and not self.admin_token:
             raise ValueError("the admin token must not be empty")
+
+    @property
+    def listen_on(self) -> tuple[str, ...]:
+        """The addresses the server listens on, the first one first."""
+        return self.hosts or (self.host,)

@@ -62,7 +62,7 @@ def probe_from_env(env: Mapping[str, str]) -> Probe:
         raise Unhealthy(f"MOCKSERVER_PORT={raw_port!r} is not a port number")
     # normalised as mockserver.config.Settings does: one leading slash, none trailing
     prefix = "/" + (_env(env, "ADMIN_PREFIX") or DEFAULT_ADMIN_PREFIX).strip("/")
-    bound = _env(env, "HOST")
+    bound = _env(env, "HOST").split(",")[0].strip()  # a list: the first address is probed
     host = _WILDCARD_HOSTS.get(bound, bound)
     return Probe(host, port, f"{prefix}/health", tls=bool(_env(env, "TLS_CERT")))
 

@@ -176,8 +176,18 @@ def header_lines(block: bytes) -> RawHeaders:
 
 
 def _decode(raw: bytes) -> str:
-    # as aiohttp decodes header values: bytes that are not UTF-8 survive as surrogates
-    return raw.decode("utf-8", "surrogateescape")
+    # HTTP's rule (RFC 9110 5.5): a header's bytes beyond ASCII are ISO-8859-1 (b"caf\xe9" is
+    # "café"); every byte is a character, so no value ever holds a lone surrogate
+    return raw.decode("latin-1")
+
+
+def header_bytes(text: str) -> bytes:
+    """ "café" -> b"caf\xe9": a header name or value as it goes on the wire (ISO-8859-1);
+    characters beyond it, which HTTP cannot carry, go as UTF-8."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
 
 
 class IncomingRequest:
@@ -314,10 +324,7 @@ class IncomingRequest:
                 self._raw_headers = header_lines(self._header_block)
             else:  # built from a mapping
                 self._raw_headers = tuple(
-                    (
-                        name.encode("utf-8", "surrogateescape"),
-                        value.encode("utf-8", "surrogateescape"),
-                    )
+                    (header_bytes(name), header_bytes(value))
                     for name, value in self.headers.items()
                 )
         return self._raw_headers

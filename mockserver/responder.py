@@ -19,7 +19,7 @@ from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict
 
 from mockserver.errors import TemplateError
-from mockserver.incoming import IncomingRequest
+from mockserver.incoming import IncomingRequest, header_bytes
 from mockserver.nearmiss import NearMiss
 from mockserver.stub import PreparedResponse, ResponseTemplates, json_bytes
 from mockserver.templating import render_header, render_text
@@ -45,9 +45,39 @@ def body_timeout_response(size: int, timeout: float) -> web.Response:
     return response
 
 
+class _IsoHeaders(web.StreamResponse):
+    """Writes its header values as ISO-8859-1, HTTP's rule (aiohttp writes UTF-8): "café" goes
+    out as b"caf\xe9", as in a pre-serialised head. Used only for heads that hold text beyond
+    ASCII; the rest keep aiohttp's serialiser."""
+
+    async def _write_headers(self) -> None:
+        request, writer = self._req, self._payload_writer
+        assert request is not None
+        assert writer is not None
+        version = request.version
+        status_line = f"HTTP/{version[0]}.{version[1]} {self._status} {self._reason}"
+        await writer.write_headers(status_line, self._headers)  # aiohttp's checks and hooks
+        # the same lines, each re-encoded: aiohttp's write_headers only buffers them, to be
+        # written with the body (StreamWriter._headers_buf)
+        lines = [status_line, *(f"{name}: {value}" for name, value in self._headers.items())]
+        head = b"".join(header_bytes(line) + b"\r\n" for line in lines) + b"\r\n"
+        writer._headers_buf = head  # type: ignore[attr-defined]  # see above
+        if self._send_headers_immediately:
+            writer.send_headers()
+
+
+class _IsoResponse(_IsoHeaders, web.Response):
+    """`web.Response` with ISO-8859-1 header values."""
+
+
+def _beyond_ascii(headers: Sequence[tuple[str, str]]) -> bool:
+    return any(not value.isascii() for _, value in headers)
+
+
 def stub_response(prepared: PreparedResponse) -> web.Response:
     # web.Response copies the headers into its own CIMultiDict: no copy of ours first
-    response = web.Response(status=prepared.status, headers=prepared.headers, body=prepared.body)
+    kind = _IsoResponse if _beyond_ascii(prepared.headers) else web.Response
+    response = kind(status=prepared.status, headers=prepared.headers, body=prepared.body)
     if prepared.close:
         response.force_close()  # aiohttp writes `Connection: close` and closes after the answer
     return response
@@ -182,7 +212,12 @@ async def stream_response(
     HTTP/1.1 gets chunked encoding; HTTP/1.0 has none, so the stream is close-delimited: no
     length, and the end of the body is the end of the connection.
     """
-    response = web.StreamResponse(status=prepared.status, headers=CIMultiDict(prepared.headers))
+    kind = _IsoHeaders if _beyond_ascii(prepared.headers) else web.StreamResponse
+    response = kind(status=prepared.status, headers=CIMultiDict(prepared.headers))
+    if request.method == "HEAD":  # the head a GET would get, and no body: nothing to stream
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     if prepared.close or request.version < HttpVersion11:
         response.force_close()
     else:

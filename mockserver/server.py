@@ -23,6 +23,7 @@ from typing import Final
 
 from aiohttp import web
 
+from mockserver.admin.context import LISTENING_KEY
 from mockserver.app import STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
@@ -41,10 +42,20 @@ class Listening:
     host: str
     port: int
     scheme: str = "http"
+    also: tuple[str, ...] = ()
+    """The other addresses it listens on, on the same port (--host given several times)."""
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self._url(self.host)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every address it listens on, `url` first."""
+        return tuple(self._url(host) for host in (self.host, *self.also))
+
+    def _url(self, host: str) -> str:
+        host = f"[{host}]" if ":" in host else host
         return f"{self.scheme}://{host}:{self.port}"
 
 
@@ -63,30 +74,32 @@ async def _start(settings: Settings, loaded: LoadedStubs | None) -> tuple[web.Ap
         **runner_options(settings),
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context
-    )
-    try:
-        await site.start()
-    except OSError as error:
-        await runner.cleanup()
-        if error.errno == errno.EADDRINUSE:
+    port = settings.port
+    for bound in settings.listen_on:  # every address on one port: the first one's, if chosen
+        site = web.TCPSite(runner, bound, port, reuse_address=True, ssl_context=ssl_context)
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            if error.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {port} on {bound} is already in use") from None
             raise StartupError(
-                f"port {settings.port} on {settings.host} is already in use"
+                f"cannot listen on {bound}:{port}: {error.strerror or error}"
             ) from None
-        raise StartupError(
-            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
-        ) from None
-    host, port = runner.addresses[0][:2]
-    if settings.admin_token is None and not _is_loopback(settings.host):
-        log.warning(
-            "the admin API on %s:%s is open to anyone who can reach it: set --admin-token "
-            "(or MOCKSERVER_ADMIN_TOKEN) to require a bearer token",
-            settings.host,
-            port,
-        )
+        port = int(runner.addresses[0][1])
+    for bound in settings.listen_on:
+        if settings.admin_token is None and not _is_loopback(bound):
+            log.warning(
+                "the admin API on %s:%s is open to anyone who can reach it: set --admin-token "
+                "(or MOCKSERVER_ADMIN_TOKEN) to require a bearer token",
+                bound,
+                port,
+            )
     scheme = "https" if ssl_context is not None else "http"
-    return runner, Listening(str(host), int(port), scheme)
+    hosts = [str(address[0]) for address in runner.addresses]
+    listening = Listening(hosts[0], port, scheme, also=tuple(hosts[1:]))
+    runner.app[LISTENING_KEY].extend(listening.urls)  # the health call lists them
+    return runner, listening
 
 
 def _is_loopback(host: str) -> bool:

@@ -85,7 +85,7 @@ _REASONS: Final = {status.value: status.phrase for status in HTTPStatus}
 def serialised_head(status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> bytes | None:
     """HTTP/1.1 status line, the stub's headers and Content-Length, as aiohttp would write them,
     so that a fixed answer is sent as bytes prepared once. None where the HTTP layer must decide
-    (a status without a body, a header it owns, text that is not UTF-8)."""
+    (a status without a body, a header it owns, text beyond ISO-8859-1)."""
     if status < 200 or status in (204, 304):
         return None
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
@@ -99,8 +99,8 @@ def serialised_head(status: int, headers: tuple[tuple[str, str], ...], body: byt
     lines.append(f"Content-Length: {len(body)}")
     if body and not typed:
         lines.append("Content-Type: application/octet-stream")
-    try:
-        return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    try:  # header text beyond ASCII goes as ISO-8859-1 (HTTP's rule), as the responder's does
+        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
     except UnicodeEncodeError:
         return None
 

@@ -14,10 +14,10 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import HttpVersion10, HttpVersion11, web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
 from mockserver.config import Settings
@@ -25,8 +25,9 @@ from mockserver.refused import RefusedHead, read_refused_head
 
 LostRequest = Callable[[RawRequestMessage], None]
 """Told of each request that was read off the wire but never reached a handler."""
-RefusedRequest = Callable[[RefusedHead, int, str], None]
-"""Told of each request the HTTP parser refused: what was read of it, the status it got and why."""
+RefusedRequest = Callable[[RefusedHead, int, str], Awaitable[None]]
+"""Told of each request the HTTP parser refused: what was read of it, the status it got and why
+(awaited before the refusal is sent, so a client that has it can read the journal entry)."""
 
 _HEAD_KEPT: Final = 65536
 """Bytes of a request head still arriving that a connection keeps, so that a head the parser
@@ -38,6 +39,7 @@ class _JsonErrorHandler(RequestHandler):
     # the head it refused; class defaults, set per connection only when there is something
     _arriving: bytes = b""
     _refused: bytes = b""
+    _to_journal: tuple[RefusedHead, int, str] | None = None
 
     def data_received(self, data: bytes) -> None:
         parsed = self._request_count
@@ -47,11 +49,33 @@ class _JsonErrorHandler(RequestHandler):
                 self._arriving += data
             return
         messages = self._messages
-        if messages and not isinstance(messages[-1][0], RawRequestMessage):  # refused
+        last = messages[-1][0] if messages else None
+        if not isinstance(last, RawRequestMessage):  # refused by the parser
             self._refused = self._arriving + data
+        elif last.version is not HttpVersion11 and last.version != HttpVersion10:
+            # HTTP/0.9 or 1.2+: aiohttp would answer in that version (b"HTTP/0.9 404"), which
+            # no client reads; refused 505 instead, in HTTP/1.0
+            self._refused = self._arriving + data
+            refusal = BadHttpMessage(f"HTTP/{last.version.major}.{last.version.minor}")
+            messages[-1] = (_ErrInfo(505, refusal, refusal.message), messages[-1][1])
         # what follows the last head in these bytes may begin the next request
         end = data.rfind(b"\r\n\r\n")
         self._arriving = data[end + 4 :] if end >= 0 else b""
+
+    def _make_error_handler(
+        self, err_info: _ErrInfo
+    ) -> Callable[[BaseRequest], Awaitable[web.StreamResponse]]:
+        # aiohttp's own, plus the journal entry of the refused request, recorded before the
+        # answer goes out (as a mocked request's is)
+        async def handler(request: BaseRequest) -> web.StreamResponse:
+            response = self.handle_error(request, err_info.status, err_info.exc, err_info.message)
+            refused = getattr(self._manager, "refused_request", None)
+            entry, self._to_journal = self._to_journal, None
+            if entry is not None and refused is not None:
+                await refused(*entry)
+            return response
+
+        return handler
 
     def connection_lost(self, exc: BaseException | None) -> None:
         # aiohttp drops requests it has parsed but not yet handed to a handler when their
@@ -78,7 +102,10 @@ class _JsonErrorHandler(RequestHandler):
         head = read_refused_head(self._refused, self.max_headers, self.max_field_size)
         self._refused = b""
         details: list[dict[str, str]] = []
-        if isinstance(exc, LineTooLong) and _in_request_line(exc, head):
+        if status == 505:
+            error = f"HTTP version {text} is not supported: send HTTP/1.1 or HTTP/1.0"
+            details = [{"field": "request line", "message": "the version is HTTP/1.1 or 1.0"}]
+        elif isinstance(exc, LineTooLong) and _in_request_line(exc, head):
             status, error = 414, f"request line longer than {self.max_line_size} bytes"
             details = [{"field": "request line", "message": "raise it with --max-line-size"}]
         elif _headers_too_large(exc, text):
@@ -92,14 +119,12 @@ class _JsonErrorHandler(RequestHandler):
             details = [{"field": "headers", "message": f"raise it with {flag}"}]
         else:
             error = f"malformed HTTP request: {text}"
-        refused = getattr(self._manager, "refused_request", None)
-        if head is not None and refused is not None:
-            refused(head, status, error)
-        response = web.Response(
-            status=status,
-            content_type="application/json",
-            text=json.dumps({"error": error, "details": details}),
-        )
+        if head is not None:
+            self._to_journal = (head, status, error)  # by the error handler, before the answer
+        text = json.dumps({"error": error, "details": details})
+        if head is not None and head.method == "HEAD":  # its answer has no body, this one too
+            text = ""
+        response = web.Response(status=status, content_type="application/json", text=text)
         response.force_close()
         return response
 

@@ -44,6 +44,10 @@ NAMESPACE_PARAMETER: Final = {
 }
 
 
+LISTENING_KEY = web.AppKey("listening", list[str])
+"""The URLs the server listens on, filled once it listens (the health call lists them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdminContext:
     settings: Settings

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from mockserver.admin.context import (
+    LISTENING_KEY,
     NAMESPACE_PARAM,
     NAMESPACE_PARAMETER,
     NAMESPACE_SEGMENT,
@@ -84,6 +85,7 @@ class MetaResource:
             "stubs": len(scope.stubs),
             "requests": stats.size,
             "dropped": stats.dropped,
+            "listening": request.app.get(LISTENING_KEY, []),
         }
         if store.state.kind != "memory":  # a shared store can be out of reach: say what it cost
             answer["unjournaled"] = store.unjournaled

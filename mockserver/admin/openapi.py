@@ -352,6 +352,11 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
                 "description": "Mocked requests answered 503 while the shared state store was "
                 "out of reach, so in no journal (a shared store only)",
             },
+            "listening": {
+                "type": "array",
+                "items": _STRING,
+                "description": "Every address the server listens on (--host, repeatable)",
+            },
         },
         optional=("unjournaled",),
     ),
