@@ -24,7 +24,9 @@ from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.answers import Answer, FaultSent, Replied
+from mockserver.clock import ClockSetting
 from mockserver.config import Settings
+from mockserver.delivery import CallbackSender
 from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, raw_query, split_namespace
@@ -39,8 +41,8 @@ from mockserver.responder import (
     send_prepared,
     too_large_response,
 )
-from mockserver.state import State
-from mockserver.store import StubStore
+from mockserver.state import NamespaceState, State
+from mockserver.store import Found, StubStore
 from mockserver.transport import MockServerRunner
 
 STORE_KEY = web.AppKey("store", StubStore)
@@ -76,6 +78,8 @@ class MockHandler:
         self._on_recorded: list[Recorded] = []
         self._on_completed: list[Completed] = []
         self._pending: set[asyncio.Task[None]] = set()
+        self.callbacks: CallbackSender | None = None
+        """Sends the callbacks of stubs that declare some, after their answer."""
         self._fast = False
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
@@ -136,6 +140,7 @@ class MockHandler:
     ) -> web.StreamResponse:
         incoming: IncomingRequest | None = None
         exchange: Exchange | None = None
+        calls_back: Found | None = None
         cut = "client disconnected before the body arrived"
         try:
             body = await read_body(request, self._max_body, self._client_timeout)  # intake
@@ -149,6 +154,8 @@ class MockHandler:
                 found = await scope.select(incoming)  # select, and claim in the state
                 clock = await scope.state.clock()
                 plan = plan_answer(found, incoming, scope.stubs, clock)
+                if found.stub is not None and found.stub.callbacks:  # empty for most stubs
+                    calls_back = found
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )
@@ -157,11 +164,13 @@ class MockHandler:
                 recorded(exchange)
             cut = "cut: the server stopped before the response was sent"
             response = await plan.answer.send(request)  # send
-            if self._on_completed:
+            if self._on_completed or calls_back is not None:
                 await response.prepare(request)  # written now, so hooks see it sent
                 await response.write_eof()
                 for completed in self._on_completed:
                     completed(exchange, plan.answer)
+                if calls_back is not None:
+                    self._call_back(calls_back, incoming, plan, scope.state, clock)
             return response
         except NamespaceLimitError as refused:
             # no namespace to record it in (the cut record below is refused too): the 503 says why
@@ -175,6 +184,25 @@ class MockHandler:
         finally:
             if exchange is None:
                 await self._record_cut(request, incoming, received, started, cut)
+
+    def _call_back(
+        self,
+        found: Found,
+        incoming: IncomingRequest,
+        plan: Plan,
+        state: NamespaceState,
+        clock: ClockSetting,
+    ) -> None:
+        """Start the callbacks of the stub that answered (a stub answer, not an error)."""
+        sent = plan.answer.sent
+        stub = found.stub
+        if self.callbacks is None or stub is None or sent is None or found.path_params is None:
+            return
+        if not plan.outcome.matched or plan.outcome.error is not None:
+            return
+        self.callbacks.after_answer(
+            stub, incoming, found.path_params, found.hits, sent, state, clock
+        )
 
     async def _record_cut(
         self,
@@ -279,7 +307,8 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     state, close_state = _state(settings)
     store = StubStore(loaded.stubs, state)
     context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
-    admin = AdminApi(context)
+    callbacks = CallbackSender(settings, loaded.events)
+    admin = AdminApi(context, callbacks)
     app = web.Application(client_max_size=settings.max_body)
     app[STORE_KEY] = store
     app[SETTINGS_KEY] = settings
@@ -292,6 +321,13 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
         await mocked.drain()
 
     app.on_cleanup.append(drain)
+    mocked.callbacks = callbacks
+
+    async def stop_callbacks(_app: web.Application) -> None:
+        # after the requests: what they started gets the grace period too, then is cut
+        await callbacks.close(settings.shutdown_grace)
+
+    app.on_cleanup.append(stop_callbacks)
     if close_state is not None:
 
         async def close(_app: web.Application) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mockserver.admin.callbacks import check_stub_targets
 from mockserver.admin.context import (
     AdminContext,
     AdminRoute,
@@ -121,6 +122,7 @@ class StubsResource:
             raise AdminInputError(
                 "the body holds no stub", [{"field": "body", "message": "expected a stub"}]
             )
+        check_stub_targets(stubs, settings.callback_allow)
         return stubs
 
     async def add(self, request: web.Request) -> web.Response:
