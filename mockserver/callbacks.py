@@ -5,13 +5,14 @@ so a bad template fails with the stub's `path:line`); after an answer, `render_c
 into an `OutgoingCall` with the request, the answer sent and `env` in its templates; per
 attempt, `signature_headers` signs its body with a timestamp from the namespace's clock. Also
 the rules on where a callback may go (`check_url`, `allowed_target`). Sending is `delivery`'s.
-Pure: no I/O.
+Pure: no I/O (the clock's time is read for `timestamp`, as `now()` reads it).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,9 +34,10 @@ from mockserver.templating import (
     template_context,
 )
 
-CALLBACK_NAMES: Final = CONTEXT_NAMES | {"response", "env"}
-"""What a stub's callback templates see: the request, the answer sent, `env`, the helpers."""
-ON_DEMAND_NAMES: Final = frozenset({"env", "now", "uuid", "random_int", "random_hex"})
+CALLBACK_NAMES: Final = CONTEXT_NAMES | {"response", "env", "timestamp"}
+"""What a stub's callback templates see: the request, the answer sent, `env`, `timestamp` (Unix
+seconds on the namespace's clock), the helpers."""
+ON_DEMAND_NAMES: Final = frozenset({"env", "timestamp", "now", "uuid", "random_int", "random_hex"})
 """What an event's (or an admin call's) templates see: no request, no answer."""
 SIGNED_NAMES: Final = frozenset({"body", "timestamp", "method", "url", "env"})
 """What the hmac scheme's `signed` template sees."""
@@ -190,17 +192,21 @@ def stub_context(
     clock: ClockSetting,
 ) -> dict[str, object]:
     """What a stub's callback templates see: the response templates' context, `response` (the
-    answer sent: status, headers with lower-case names, json or None, body as text) and `env`."""
+    answer sent: status, headers with lower-case names, json or None, body as text), `env` and
+    `timestamp`."""
     context = template_context(request, path_params, hits, clock)
     context["response"] = sent.fields()
     context["env"] = env
+    context["timestamp"] = int(clock.now(time.time()).timestamp())
     return context
 
 
 def on_demand_context(env: Mapping[str, str], clock: ClockSetting) -> dict[str, object]:
-    """What an event's templates see: `env` and the helpers (`now()` on the namespace's clock)."""
+    """What an event's templates see: `env`, `timestamp` and the helpers (`now()`), on the
+    namespace's clock."""
     context = template_context(_NO_REQUEST, {}, 0, clock)
     context["env"] = env
+    context["timestamp"] = int(clock.now(time.time()).timestamp())
     return context
 
 

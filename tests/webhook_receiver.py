@@ -14,7 +14,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 STRIPE_SECRET = "whsec_test_123"
-GITHUB_SECRET = "github-secret"
+GITHUB_SECRET = "github-webhook-secret"
 SLACK_SECRET = "slack-signing-secret"
 
 
@@ -97,10 +98,7 @@ class Receiver:
         return web.json_response(answer, status=status)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """The receiving application, on a free loopback port, for the test's duration."""
-    got = Receiver()
+async def _started(got: Receiver) -> web.AppRunner:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", got.handle)
     runner = web.AppRunner(app, handle_signals=False)
@@ -109,7 +107,31 @@ async def receiver() -> AsyncIterator[Receiver]:
     await site.start()
     host, port = runner.addresses[0][:2]
     got.url = f"http://{host}:{port}"
+    return runner
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """The receiving application, on a free loopback port, on the test's event loop."""
+    got = Receiver()
+    runner = await _started(got)
     yield got
     for held in got.hold.values():
         held.set()
     await runner.cleanup()
+
+
+@pytest.fixture
+def threaded_receiver() -> Iterator[Receiver]:
+    """The receiving application on a thread of its own (for tests that call the mock through
+    the blocking client, which would hold up a receiver on the test's own loop)."""
+    got = Receiver()
+    loop = asyncio.new_event_loop()
+    runner = loop.run_until_complete(_started(got))
+    thread = threading.Thread(target=loop.run_forever, name="webhook-receiver", daemon=True)
+    thread.start()
+    yield got
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
