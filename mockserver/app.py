@@ -296,6 +296,7 @@ def _log_access(exchange: Exchange) -> None:
 
 
 MOCKED_KEY = web.AppKey("mocked", MockHandler)
+CALLBACKS_KEY = web.AppKey("callbacks", CallbackSender)
 
 
 def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Application:
@@ -322,6 +323,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
 
     app.on_cleanup.append(drain)
     mocked.callbacks = callbacks
+    app[CALLBACKS_KEY] = callbacks
 
     async def stop_callbacks(_app: web.Application) -> None:
         # after the requests: what they started gets the grace period too, then is cut

@@ -36,6 +36,7 @@ from mockserver.clock import ClockSetting, rfc3339
 from mockserver.config import Settings
 from mockserver.errors import AdminInputError, TemplateError
 from mockserver.incoming import IncomingRequest
+from mockserver.loader import LoadedStubs
 from mockserver.state import NamespaceState
 from mockserver.stub import PreparedResponse, Stub
 
@@ -79,6 +80,10 @@ class CallbackSender:
         self._slots = asyncio.Semaphore(settings.callback_limit)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+
+    def reload_events(self, loaded: LoadedStubs) -> None:
+        """The events of stub files read again (a reload, --watch)."""
+        self.events = loaded.events
 
     # --- starting ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     JsonValue,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -598,11 +599,14 @@ class DocumentHeader(StrictModel):
             raise ValueError(f"base_path {value!r} must start with '/'")
         return value.rstrip("/") or None
 
-    @model_validator(mode="after")
-    def _events_have_a_service(self) -> DocumentHeader:
-        if self.events and self.service is None:
+    @field_validator("events")
+    @classmethod
+    def _events_have_a_service(
+        cls, value: dict[str, EventSpec] | None, info: ValidationInfo
+    ) -> dict[str, EventSpec] | None:
+        if value and info.data.get("service") is None:
             raise ValueError("events are named SERVICE/EVENT: the document needs `service`")
-        return self
+        return value
 
 
 class StubDocument(DocumentHeader):

@@ -473,3 +473,75 @@ async def test_shutdown_cuts_pending_callbacks_after_the_grace_and_records_them(
     assert {attempt["error"] for attempt in attempts} == {
         "cut: the server stopped before the callback was delivered"
     }
+
+
+async def test_events_of_stub_files_are_sent_by_name_and_read_again_on_reload(
+    serve: ServeStubs, receiver: Receiver, tmp_path: Any
+) -> None:
+    document = """
+        service: shop
+        stubs: []
+        events:
+          order.paid:
+            json: {type: order.paid, at: "{{ timestamp }}", order: {id: o_1, total: 10}}
+    """
+    client = await serve({"shop.yaml": document})
+    sent = await client.post(
+        "/__admin/callbacks",
+        json={
+            "event": "shop/order.paid",
+            "url": receiver.url + "/hook",
+            "json": {"order": {"total": 12}},
+        },
+    )
+    assert sent.status == 202
+    (attempt,) = await finished(client)
+    assert attempt["event"] == "shop/order.paid"
+    body = receiver.got[0].json
+    assert body["order"] == {"id": "o_1", "total": 12}
+    assert isinstance(body["at"], int)
+    write_stubs(tmp_path / "stubs", {"shop.yaml": document.replace("order.paid:", "order.sent:")})
+    assert (await client.post("/__admin/stubs/reload")).status == 200
+    gone = await client.post(
+        "/__admin/callbacks", json={"event": "shop/order.paid", "url": receiver.url}
+    )
+    assert (
+        "unknown event 'shop/order.paid' (known: shop/order.sent)" in (await gone.json())["error"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        (
+            "stubs: []\nevents: {x: {json: {}}}\n",
+            "shop.yaml:2: events: events are named SERVICE/EVENT",
+        ),
+        (
+            "service: s\nstubs: []\nevents:\n  x: {jsn: {}}\n",
+            "shop.yaml:4: events.x.jsn: unknown field",
+        ),
+        (
+            "service: s\nstubs: []\nevents:\n  x:\n    json: '{{ request.path }}'\n",
+            "shop.yaml:5: events.x.json: template: unknown name 'request'",
+        ),
+    ],
+    ids=["no-service", "typo", "request-in-an-event"],
+)
+def test_bad_events_fail_loading_with_file_and_line(
+    tmp_path: Any, document: str, error: str
+) -> None:
+    stubs = write_stubs(tmp_path, {"shop.yaml": document})
+    with pytest.raises(StubLoadError) as failure:
+        load_paths([stubs])
+    assert error in str(failure.value.errors[0])
+
+
+async def test_events_are_refused_in_stubs_added_through_the_admin_api(serve: ServeStubs) -> None:
+    client = await serve()
+    document = {"service": "s", "stubs": [{"request": {}}], "events": {"x": {"json": {}}}}
+    answer = await client.post("/__admin/stubs", json=document)
+    assert answer.status == 400
+    (detail,) = (await answer.json())["details"]
+    assert detail["field"] == "events"
+    assert "events are declared in stub files" in detail["message"]

@@ -40,7 +40,7 @@ class AdminApi:
         self._document: dict[str, Any] | None = None
         self.routes: list[AdminRoute] = [
             *MetaResource(context, self.document).routes(),
-            *StubsResource(context).routes(),
+            *StubsResource(context, callbacks.reload_events).routes(),
             *RequestsResource(context).routes(),
             *VerifyResource(context).routes(),
             *ScenariosResource(context).routes(),
