@@ -124,3 +124,23 @@ async def test_many_waiting_subscriptions_leave_connections_for_requests(
         assert {entry.seq for entry in await asyncio.gather(*waiting)} == {1}
     for feed in feeds:
         await feed.__aexit__(None, None, None)
+
+
+async def test_callback_attempts_and_api_stubs_callbacks_are_shared(
+    replica: Replicas, tmp_path: Path
+) -> None:
+    one, two = replica(), replica()
+    mine = await one.create("hooks")
+    await mine.record_attempt({"id": "cb_1", "attempt": 1, "outcome": "delivered"})
+    assert await (await two.create("hooks")).attempts() == [
+        {"id": "cb_1", "attempt": 1, "outcome": "delivered"}
+    ]
+    (api,) = parse_stub_text(
+        "id: hook\nrequest: {path: /a}\ncallbacks: [{url: 'http://localhost/h', json: {a: 1}}]\n",
+        stub_dirs=[tmp_path],
+    )
+    await mine.update_api_stubs(lambda current: ApiStubsChange((api,), frozenset()))
+    (rebuilt,) = (await (await two.lookup("hooks")).api_stubs()).stubs  # type: ignore[union-attr]
+    assert [callback.spec.url for callback in rebuilt.callbacks] == ["http://localhost/h"]
+    await (await two.lookup("hooks")).reset()  # type: ignore[union-attr]
+    assert await mine.attempts() == []
