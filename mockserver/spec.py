@@ -561,6 +561,12 @@ class StubSpec(StrictModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _unmatched_sends_no_callbacks(self) -> StubSpec:
+        if self.unmatched and self.callbacks is not None:
+            raise ValueError("an 'unmatched: true' stub shapes a miss: it sends no callbacks")
+        return self
+
     @property
     def is_plain(self) -> bool:
         """Whether answering it needs no state beyond a hit count (which picks the response of

@@ -327,6 +327,12 @@ def test_bad_callback_fields_fail_loading_with_file_and_line(
     assert message in text
 
 
+def test_an_unmatched_stub_sends_no_callbacks(tmp_path: Any) -> None:
+    stub = "- {unmatched: true, request: {}, callbacks: [{url: 'http://a'}]}\n"
+    with pytest.raises(StubLoadError, match="an 'unmatched: true' stub shapes a miss"):
+        load_paths([write_stubs(tmp_path, {"u.yaml": stub})])
+
+
 async def test_send_on_demand_answers_202_and_lists_every_attempt(
     serve: ServeStubs, receiver: Receiver
 ) -> None:
