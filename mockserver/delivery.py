@@ -111,7 +111,7 @@ class CallbackSender:
             if stub.origin == "api":
                 refused = refused_target(call.url, self.allow)
                 if refused is not None:
-                    self.record_unsent(state, ident, compiled, refused, stub.id)
+                    self.record_unsent(state, ident, compiled, refused, stub.id, url=call.url)
                     continue
             self.start(call, state, ident)
 
@@ -119,7 +119,9 @@ class CallbackSender:
         """Deliver `call` on a task of its own (attempts recorded in `state`)."""
         if len(self._tasks) >= PENDING_LIMIT:
             reason = f"dropped: {PENDING_LIMIT} callbacks were already pending"
-            self._spawn(self._record(state, _attempt_json(ident, call, 1, 0.0, error=reason)))
+            entry = _attempt_json(ident, call, 1, 0.0, error=reason)
+            entry["request"] = None  # nothing was sent
+            self._spawn(self._record(state, entry))
             return
         self._spawn(self._deliver(call, state, ident))
 
@@ -130,12 +132,14 @@ class CallbackSender:
         compiled: CompiledCallback,
         error: str,
         stub_id: str | None = None,
+        *,
+        url: str | None = None,
     ) -> None:
-        """Record a callback that could not be sent at all (its only attempt, failed)."""
-        url = compiled.spec.url or ""
+        """Record a callback that could not be sent at all (its only attempt, failed); `url`:
+        where it would have gone, else its template."""
         entry: dict[str, JsonValue] = {
             "id": ident,
-            "url": url,
+            "url": url if url is not None else compiled.spec.url or "",
             "method": compiled.spec.method,
             "attempt": 1,
             "error": error,

@@ -389,7 +389,7 @@ async def test_an_api_stub_with_a_templated_url_is_checked_when_sent(serve: Serv
     assert (await client.get("/x")).status == 200
     (attempt,) = await finished(client)
     assert "'example.com'" in attempt["error"]
-    assert attempt["request"] is None
+    assert (attempt["url"], attempt["request"]) == ("http://example.com/hook", None)
 
 
 @pytest.mark.parametrize(
@@ -551,3 +551,23 @@ async def test_events_are_refused_in_stubs_added_through_the_admin_api(serve: Se
     (detail,) = (await answer.json())["details"]
     assert detail["field"] == "events"
     assert "events are declared in stub files" in detail["message"]
+
+
+async def test_callback_limit_bounds_the_attempts_in_flight(
+    serve: ServeStubs, receiver: Receiver
+) -> None:
+    receiver.hold["/slow"] = asyncio.Event()  # never released: the attempt times out
+    files = {
+        "pay.yaml": f"""
+            - request: {{path: /pay}}
+              callbacks:
+                - {{url: "{receiver.url}/slow", timeout_ms: 200}}
+                - {{url: "{receiver.url}/fast"}}
+        """
+    }
+    client = await serve(files, callback_limit=1)
+    assert (await client.get("/pay")).status == 200
+    attempts = await finished(client, 2)
+    # one slot: the fast callback waited for the slow one to time out, so it ended second
+    assert [attempt["url"].rsplit("/", 1)[1] for attempt in attempts] == ["slow", "fast"]
+    assert [received.path for received in receiver.got] == ["/slow", "/fast"]
