@@ -18,6 +18,7 @@ import stripe
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mockserver import AsyncMockServerClient
 from mockserver.app import STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import StubLoadError
@@ -571,3 +572,20 @@ async def test_callback_limit_bounds_the_attempts_in_flight(
     # one slot: the fast callback waited for the slow one to time out, so it ended second
     assert [attempt["url"].rsplit("/", 1)[1] for attempt in attempts] == ["slow", "fast"]
     assert [received.path for received in receiver.got] == ["/slow", "/fast"]
+
+
+async def test_the_async_client_sends_lists_and_waits_for_callbacks(
+    serve: ServeStubs, receiver: Receiver
+) -> None:
+    client = await serve()
+    url = str(client.make_url("/")).rstrip("/")
+    async with AsyncMockServerClient(url, namespace="async-hooks") as mock:
+        ident = await mock.send_callback(
+            receiver.url + "/hook", json={"n": 1}, headers={"X-A": "1"}
+        )
+        attempt = await mock.wait_for_callback(url_contains="/hook")
+        assert (attempt["id"], attempt["status"]) == (ident, 200)
+        assert [listed["id"] for listed in await mock.callbacks()] == [ident]
+        with pytest.raises(AssertionError, match=r"no callback with event='x/y' finished within"):
+            await mock.wait_for_callback(event="x/y", timeout=0.05)
+    assert receiver.got[0].headers["X-A"] == "1"
