@@ -172,6 +172,8 @@ class CallbackSender:
                 await asyncio.sleep(call.backoff_ms * 2 ** (attempt - 1) / 1000)
                 attempt += 1
         except asyncio.CancelledError:
+            # the state may not outlive the process: the log keeps the cut too
+            log.warning("callback %s to %s (attempt %d) %s", ident, call.url, attempt, CUT)
             await self._record(state, _attempt_json(ident, call, attempt, 0.0, error=CUT))
             raise
 

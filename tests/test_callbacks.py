@@ -451,7 +451,7 @@ async def test_delay_ms_waits_after_the_answer(serve: ServeStubs, receiver: Rece
 
 
 async def test_shutdown_cuts_pending_callbacks_after_the_grace_and_records_them(
-    tmp_path: Any, receiver: Receiver
+    tmp_path: Any, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver.hold["/slow"] = asyncio.Event()
     stubs = write_stubs(
@@ -480,6 +480,11 @@ async def test_shutdown_cuts_pending_callbacks_after_the_grace_and_records_them(
     assert {attempt["error"] for attempt in attempts} == {
         "cut: the server stopped before the callback was delivered"
     }
+    cut = [
+        record.getMessage() for record in caplog.records if record.name == "mockserver.callbacks"
+    ]
+    assert len(cut) == 2
+    assert all("cut: the server stopped" in line for line in cut)
 
 
 async def test_events_of_stub_files_are_sent_by_name_and_read_again_on_reload(
