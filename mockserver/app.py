@@ -27,7 +27,9 @@ from mockserver import cors
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.admin.context import LISTENING_KEY
 from mockserver.answers import Answer, FaultSent, Replied
+from mockserver.clock import ClockSetting
 from mockserver.config import Settings
+from mockserver.delivery import CallbackSender
 from mockserver.errors import NamespaceLimitError, StateUnavailableError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, request_path, split_target
@@ -44,8 +46,8 @@ from mockserver.responder import (
     send_prepared,
     too_large_response,
 )
-from mockserver.state import State
-from mockserver.store import StubStore
+from mockserver.state import NamespaceState, State
+from mockserver.store import Found, StubStore
 from mockserver.transport import MockServerRunner, parser_limits
 
 STORE_KEY = web.AppKey("store", StubStore)
@@ -86,6 +88,8 @@ class MockHandler:
         self._answering: set[asyncio.Task[Any]] = set()
         self.stopping = False
         """Set as the server begins to shut down: a handler cut from then on was cut by it."""
+        self.callbacks: CallbackSender | None = None
+        """Sends the callbacks of stubs that declare some, after their answer."""
         self._fast = False
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
@@ -150,6 +154,7 @@ class MockHandler:
         exchange: Exchange | None = None
         seq = 0
         unreachable = False  # the state store is out of reach: nothing can be recorded
+        calls_back: Found | None = None
         cut = "client disconnected before the body arrived"
         # a handler cut at shutdown finishes its journal entry after aiohttp has given up on
         # it: `drain` waits for it, so the journal dump sees the entry as it ends
@@ -178,6 +183,8 @@ class MockHandler:
                 found = await scope.select(incoming)  # select, and claim in the state
                 clock = await scope.state.clock()
                 plan = plan_answer(found, incoming, scope.stubs, clock)
+                if found.stub is not None and found.stub.callbacks:  # empty for most stubs
+                    calls_back = found
             if origin is not None:
                 plan.answer = cors.marked(plan.answer, origin)
             exchange = Exchange(
@@ -190,11 +197,13 @@ class MockHandler:
             response = await plan.answer.send(request)  # send
             if _client_gone(request):  # during a delay or a stream: what was sent is not 200
                 await _amend_cut(scope.state.journal, seq, exchange, request, _CLIENT_GONE)
-            if self._on_completed:
+            if self._on_completed or calls_back is not None:
                 await response.prepare(request)  # written now, so hooks see it sent
                 await response.write_eof()
                 for completed in self._on_completed:
                     completed(exchange, plan.answer)
+                if calls_back is not None:
+                    self._call_back(calls_back, incoming, plan, scope.state, clock)
             return response
         except NamespaceLimitError as refused:
             # no namespace to record it in (the cut record below is refused too): the 503 says why
@@ -222,6 +231,25 @@ class MockHandler:
             finally:
                 if task is not None:
                     self._answering.discard(task)
+
+    def _call_back(
+        self,
+        found: Found,
+        incoming: IncomingRequest,
+        plan: Plan,
+        state: NamespaceState,
+        clock: ClockSetting,
+    ) -> None:
+        """Start the callbacks of the stub that answered (a stub answer, not an error)."""
+        sent = plan.answer.sent
+        stub = found.stub
+        if self.callbacks is None or stub is None or sent is None or found.path_params is None:
+            return
+        if not plan.outcome.matched or plan.outcome.error is not None:
+            return
+        self.callbacks.after_answer(
+            stub, incoming, found.path_params, found.hits, sent, state, clock
+        )
 
     async def _record_cut(
         self,
@@ -365,6 +393,7 @@ def _log_access(exchange: Exchange) -> None:
 
 
 MOCKED_KEY = web.AppKey("mocked", MockHandler)
+CALLBACKS_KEY = web.AppKey("callbacks", CallbackSender)
 
 
 def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Application:
@@ -376,7 +405,8 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     state, close_state = _state(settings)
     store = StubStore(loaded.stubs, state)
     context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
-    admin = AdminApi(context)
+    callbacks = CallbackSender(settings, loaded.events)
+    admin = AdminApi(context, callbacks)
     app = web.Application(client_max_size=settings.max_body)
     app[STORE_KEY] = store
     app[SETTINGS_KEY] = settings
@@ -395,6 +425,14 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     app.on_shutdown.append(stopping)
 
     app.on_cleanup.append(drain)
+    mocked.callbacks = callbacks
+    app[CALLBACKS_KEY] = callbacks
+
+    async def stop_callbacks(_app: web.Application) -> None:
+        # after the requests: what they started gets the grace period too, then is cut
+        await callbacks.close(settings.shutdown_grace)
+
+    app.on_cleanup.append(stop_callbacks)
     if close_state is not None:
 
         async def close(_app: web.Application) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from mockserver import logs
 from mockserver.config import (
+    DEFAULT_CALLBACK_LIMIT,
     DEFAULT_JOURNAL_LIMIT,
     DEFAULT_JOURNAL_MAX_BYTES,
     DEFAULT_MAX_BODY,
@@ -27,6 +28,7 @@ from mockserver.config import (
     DEFAULT_PORT,
     DEFAULT_STATE_PREFIX,
     Settings,
+    env_from,
 )
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 
@@ -214,6 +216,29 @@ def _parser() -> argparse.ArgumentParser:
         help="most header lines in a request; more get 431 JSON (default %(default)s)",
     )
 
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a value templates read as env.KEY (callback URLs, secrets); repeatable; also "
+        "from MOCKSERVER_ENV_KEY variables",
+    )
+    run.add_argument(
+        "--callback-limit",
+        type=int,
+        default=_env_number("callback_limit", DEFAULT_CALLBACK_LIMIT, int),
+        help="callbacks (webhooks) delivered at once; more wait (default %(default)s)",
+    )
+    run.add_argument(
+        "--callback-allow",
+        action="append",
+        default=[part for part in (_env("callback_allow") or "").split(",") if part],
+        metavar="HOST[:PORT]",
+        help="a host that callbacks added through the admin API may go to besides loopback; "
+        "repeatable (MOCKSERVER_CALLBACK_ALLOW, ','-separated)",
+    )
+
     check = commands.add_parser("validate", help="check stub directories, print every error")
     check.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
 
@@ -383,6 +408,9 @@ def _serve(args: argparse.Namespace) -> int:
             max_headers=args.max_headers,
             state=args.state,
             state_prefix=args.state_prefix,
+            env=env_from(os.environ, args.env),
+            callback_limit=args.callback_limit,
+            callback_allow=tuple(args.callback_allow),
         )
     except ValueError as error:
         _fail(str(error))

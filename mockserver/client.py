@@ -723,6 +723,42 @@ class MockServerClient(_BaseClient):
         root = MockServerClient(self.server_url, admin_prefix=self.admin_prefix, token=self.token)
         root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
+    # callbacks (webhooks)
+
+    def send_callback(
+        self, url: str | None = None, *, event: str | None = None, **fields: Any
+    ) -> str:
+        """Send a callback to the application now; returns its id (delivery goes on in the
+        server). `fields` as in a stub's `callbacks:` (json, body, headers, sign, retries,
+        delay_ms, timeout_ms, method); `event` names one a stub document declares, which
+        `fields` override.
+
+        `send_callback("http://127.0.0.1:8000/hooks", event="stripe/payment_intent.succeeded")`
+        """
+        return self._run(_send_callback(url, event, fields))
+
+    def callbacks(self) -> list[JsonObject]:
+        """Every callback attempt made in this namespace, oldest first."""
+        return self._run(_callbacks_call())
+
+    def wait_for_callback(
+        self, url_contains: str | None = None, event: str | None = None, timeout: float = 5.0
+    ) -> JsonObject:
+        """The first callback attempt that finished (delivered, or failed with no retry to
+        follow) and fits: its URL contains `url_contains`, it sent `event`. Polls the admin
+        API; AssertionError listing the attempts seen after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            attempts = self.callbacks()
+            found = _finished(attempts, url_contains, event)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise _no_callback(attempts, url_contains, event, timeout)
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+            delay = min(delay * 2, 0.1)
+
     def health(self) -> JsonObject:
         return self._run(_Call("GET", "/health", dict))
 
@@ -895,6 +931,32 @@ class AsyncMockServerClient(_BaseClient):
         ) as root:
             await root._run(_Call("DELETE", f"/ns/{self.namespace}", dict))
 
+    async def send_callback(
+        self, url: str | None = None, *, event: str | None = None, **fields: Any
+    ) -> str:
+        return await self._run(_send_callback(url, event, fields))
+
+    async def callbacks(self) -> list[JsonObject]:
+        return await self._run(_callbacks_call())
+
+    async def wait_for_callback(
+        self,
+        url_contains: str | None = None,
+        event: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 -- the sync twin's signature
+    ) -> JsonObject:
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            attempts = await self.callbacks()
+            found = _finished(attempts, url_contains, event)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise _no_callback(attempts, url_contains, event, timeout)
+            await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+            delay = min(delay * 2, 0.1)
+
     async def health(self) -> JsonObject:
         return await self._run(_Call("GET", "/health", dict))
 
@@ -911,6 +973,58 @@ class AsyncMockServerClient(_BaseClient):
                     ) from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+# --- callbacks ----------------------------------------------------------------------------------
+
+
+def _send_callback(url: str | None, event: str | None, fields: Mapping[str, Any]) -> _Call[str]:
+    body: dict[str, Any] = dict(fields)
+    if url is not None:
+        body["url"] = url
+    if event is not None:
+        body["event"] = event
+    return _json_call("POST", "/callbacks", body, lambda data: str(data["id"]))
+
+
+def _callbacks_call() -> _Call[list[JsonObject]]:
+    return _Call("GET", "/callbacks", lambda data: list(data["callbacks"]))
+
+
+def _finished(
+    attempts: Sequence[JsonObject], url_contains: str | None, event: str | None
+) -> JsonObject | None:
+    """The first attempt that ended its callback (delivered, or failed with no retry to
+    follow) and fits the filters."""
+    for attempt in attempts:
+        if attempt.get("outcome") == "retrying":
+            continue
+        if url_contains is not None and url_contains not in str(attempt.get("url")):
+            continue
+        if event is not None and attempt.get("event") != event:
+            continue
+        return attempt
+    return None
+
+
+def _no_callback(
+    attempts: Sequence[JsonObject], url_contains: str | None, event: str | None, timeout: float
+) -> AssertionError:
+    wanted = ", ".join(
+        f"{name}={value!r}"
+        for name, value in (("url_contains", url_contains), ("event", event))
+        if value is not None
+    )
+    lines = [f"no callback{' with ' + wanted if wanted else ''} finished within {timeout}s"]
+    lines.append("attempts seen:" if attempts else "attempts seen: none")
+    for attempt in attempts:
+        result = attempt.get("status", attempt.get("error"))
+        lines.append(
+            f"  {attempt.get('id')} #{attempt.get('attempt')} {attempt.get('method')} "
+            f"{attempt.get('url')} event={attempt.get('event')} -> {result} "
+            f"({attempt.get('outcome')})"
+        )
+    return AssertionError("\n".join(lines))
 
 
 # --- the clock --------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Pure: reading flags and the environment is the CLI's job; this module only holds
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -15,6 +17,8 @@ DEFAULT_JOURNAL_MAX_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_MAX_BODY: Final = 10 * 1024 * 1024
 DEFAULT_MAX_NAMESPACES: Final = 256
 DEFAULT_STATE_PREFIX: Final = "mockserver:"
+DEFAULT_CALLBACK_LIMIT: Final = 64
+_ALLOWED_HOST: Final = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([1-9][0-9]{0,4}))?")
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
@@ -54,6 +58,12 @@ class Settings:
     """The prefix of every Redis key (replicas that share state share it)."""
     cors: bool = False
     """Answer browsers' CORS preflights and add CORS headers to every mocked answer."""
+    env: tuple[tuple[str, str], ...] = ()
+    """What templates read as `env` (--env KEY=VALUE, MOCKSERVER_ENV_KEY)."""
+    callback_limit: int = DEFAULT_CALLBACK_LIMIT
+    """Callbacks being delivered at once; more wait for a slot."""
+    callback_allow: tuple[str, ...] = ()
+    """HOST[:PORT]s besides loopback that callbacks added through the admin API may target."""
 
     def __post_init__(self) -> None:
         if self.hosts:
@@ -64,7 +74,7 @@ class Settings:
         object.__setattr__(self, "admin_prefix", prefix)
         for name in (
             "journal_limit", "journal_max_bytes", "max_body", "max_namespaces",
-            "max_headers", "max_line_size", "max_field_size",
+            "max_headers", "max_line_size", "max_field_size", "callback_limit",
         ):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -81,6 +91,10 @@ class Settings:
                 "--state must be 'memory' or a Redis URL (redis://HOST:PORT/DB), "
                 f"got {self.state!r}"
             )
+        for entry in self.callback_allow:
+            found = _ALLOWED_HOST.fullmatch(entry)
+            if found is None or int(found[2] or 1) > 65535:
+                raise ValueError(f"--callback-allow takes HOST or HOST:PORT, got {entry!r}")
         if self.admin_token is not None and not self.admin_token:
             raise ValueError("the admin token must not be empty")
 
@@ -88,3 +102,27 @@ class Settings:
     def listen_on(self) -> tuple[str, ...]:
         """The addresses the server listens on, the first one first."""
         return self.hosts or (self.host,)
+
+
+def env_from(environ: Mapping[str, str], pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Template `env` from `MOCKSERVER_ENV_<KEY>` variables and `KEY=VALUE` flags (flags win):
+    {"MOCKSERVER_ENV_APP_URL": "http://app"}, ["MODE=test"] -> (("APP_URL", "http://app"),
+    ("MODE", "test")).
+
+    Raises:
+        ValueError: a flag without `=` or with an empty key.
+    """
+    env = {
+        name.removeprefix(_ENV_VARIABLE): value
+        for name, value in sorted(environ.items())
+        if name.startswith(_ENV_VARIABLE) and len(name) > len(_ENV_VARIABLE)
+    }
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env takes KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return tuple(env.items())
+
+
+_ENV_VARIABLE: Final = "MOCKSERVER_ENV_"

@@ -12,7 +12,7 @@ later record mode and importers) enters there, without YAML.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +21,13 @@ import yaml
 from pydantic import ValidationError
 
 from mockserver import stub_yaml
+from mockserver.callbacks import (
+    CALLBACK_NAMES,
+    ON_DEMAND_NAMES,
+    CallbackError,
+    CompiledCallback,
+    compile_callback,
+)
 from mockserver.errors import StubError, StubLoadError
 from mockserver.locations import Loc, Located, format_loc, kind_of, message, written_loc
 from mockserver.matching import compile_request
@@ -42,6 +49,8 @@ class LoadedStubs:
 
     stubs: tuple[Stub, ...]
     files: tuple[tuple[str, int], ...] = ()
+    events: Mapping[str, CompiledCallback] = field(default_factory=dict)
+    """The documents' `events:`, by `SERVICE/NAME`, sent with POST /__admin/callbacks."""
 
 
 def find_stub_files(stub_dirs: Sequence[Path]) -> list[Path]:
@@ -113,7 +122,7 @@ def load_paths(stub_dirs: Sequence[Path]) -> LoadedStubs:
             continue
         _load_text(text, str(path), path.parent, path.stem, builder)
         counts.append((str(path), len(builder.stubs) - before))
-    return LoadedStubs(tuple(builder.finish()), tuple(counts))
+    return LoadedStubs(tuple(builder.finish()), tuple(counts), builder.events)
 
 
 def parse_stub_text(text: str, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
@@ -132,6 +141,9 @@ def parse_stub_data(data: Any, *, stub_dirs: Sequence[Path], label: str = API_SO
     specs: list[StubSpec] = []
     found = list(_stubs_of(data, None, label, errors))
     header = found[0][2] if found else _NO_HEADER  # one JSON value is one document
+    if header.events:
+        reason = "events are declared in stub files; send a callback with POST /callbacks"
+        errors.append(StubError(label, "events", reason))
     for _, stub_data, _ in found:
         spec = _validated(stub_data, "api", None, label, errors)
         if spec is not None:
@@ -186,6 +198,7 @@ class _Builder:
     origin: Origin
     errors: list[StubError] = field(default_factory=list)
     stubs: list[Stub] = field(default_factory=list)
+    events: dict[str, CompiledCallback] = field(default_factory=dict)
 
     def add(
         self,
@@ -212,7 +225,14 @@ class _Builder:
             except ResponseError as failure:
                 loc = (*where, *failure.loc)
                 self.errors.append(_placed(located, name, loc, failure.message, failure.line))
-        if len(responses) != len(spec.answers):
+        callbacks = []
+        for position, callback in enumerate(spec.callbacks or ()):
+            try:
+                callbacks.append(compile_callback(callback, CALLBACK_NAMES))
+            except CallbackError as failure:
+                loc = ("callbacks", position, *failure.loc)
+                self.errors.append(_placed(located, name, loc, failure.message, failure.line))
+        if len(responses) != len(spec.answers) or len(callbacks) != len(spec.callbacks or ()):
             return
         if located is not None and self.origin == "file":
             source = located.source
@@ -231,8 +251,27 @@ class _Builder:
                 cors=header.cors,
                 matcher=compile_request(spec.request, base_path=header.base_path, host=header.host),
                 responses=tuple(responses),
+                callbacks=tuple(callbacks),
             )
         )
+
+    def add_events(self, header: DocumentHeader, located: Located | None, name: str) -> None:
+        """A document's `events:`, compiled; each `SERVICE/NAME` declared once."""
+        for event, spec in (header.events or {}).items():
+            key = f"{header.service}/{event}"
+            loc: Loc = ("events", event)
+            if self.origin == "api":
+                reason = "events are declared in stub files; send a callback with POST /callbacks"
+                self.errors.append(_placed(located, name, ("events",), reason))
+                return
+            if key in self.events:
+                self.errors.append(_placed(located, name, loc, f"event {key!r} is declared twice"))
+                continue
+            try:
+                self.events[key] = compile_callback(spec, ON_DEMAND_NAMES, event=key)
+            except CallbackError as failure:
+                loc = (*loc, *failure.loc)
+                self.errors.append(_placed(located, name, loc, failure.message, failure.line))
 
     def finish(self) -> list[Stub]:
         """The stubs built; raises StubLoadError with every error, duplicate ids included."""
@@ -269,7 +308,8 @@ def _load_text(text: str, name: str, base_dir: Path, stem: str, builder: _Builde
     index = 0
     try:
         for located, data in _documents(text, name):
-            for loc, stub_data, header in _stubs_of(data, located, name, builder.errors):
+            stubs = _stubs_of(data, located, name, builder.errors, builder.add_events)
+            for loc, stub_data, header in stubs:
                 stub_at = located.at(loc) or located
                 spec = _validated(stub_data, builder.origin, stub_at, name, builder.errors)
                 if spec is not None:
@@ -293,7 +333,11 @@ def _documents(text: str, name: str) -> Iterator[tuple[Located, Any]]:
 
 
 def _stubs_of(
-    data: Any, located: Located | None, name: str, errors: list[StubError]
+    data: Any,
+    located: Located | None,
+    name: str,
+    errors: list[StubError],
+    on_header: Callable[[DocumentHeader, Located | None, str], None] | None = None,
 ) -> Iterator[tuple[Loc, Any, DocumentHeader]]:
     """A document's stubs as (their loc in the document, data), with the document's own fields.
 
@@ -308,6 +352,8 @@ def _stubs_of(
         return
     if isinstance(data, dict) and "stubs" in data:
         header = _header(data, located, name, errors)
+        if header is not None and on_header is not None:
+            on_header(header, located, name)
         if header is not None:
             for position, item in enumerate(header.stubs):
                 yield ("stubs", position), item, header

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
+
+from pydantic import JsonValue
 
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.memory_journal import MemoryJournal
 from mockserver.state import (
+    ATTEMPTS_KEPT,
     STARTED,
     ApiStubs,
     ApiStubsChange,
@@ -38,6 +42,7 @@ class MemoryNamespace:
         self._scenarios: dict[str, str] = {}
         self._api = ApiStubs()
         self._clock = clock
+        self._attempts: deque[dict[str, JsonValue]] = deque(maxlen=ATTEMPTS_KEPT)
         self._lock = threading.Lock()
 
     @property
@@ -111,10 +116,19 @@ class MemoryNamespace:
             self._clock = change(self._clock)
             return self._clock
 
+    async def record_attempt(self, attempt: Mapping[str, JsonValue]) -> None:
+        with self._lock:
+            self._attempts.append(dict(attempt))
+
+    async def attempts(self) -> list[dict[str, JsonValue]]:
+        with self._lock:
+            return list(self._attempts)
+
     async def reset(self) -> int:
         await self._journal.clear()
         with self._lock:
             removed = len(self._api.stubs)
+            self._attempts.clear()
             self._hits.clear()
             self._scenarios.clear()
             self._clock = REAL

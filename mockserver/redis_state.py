@@ -12,6 +12,7 @@ Keys, all under a prefix (default `mockserver:`): `names` (the set of namespaces
   rebuilds `Stub`s from it with the loader's `build_stubs` and keeps them while the version
   holds;
 - `clock`: the JSON of the `ClockSetting` (a namespace not yet created reads the default's);
+- `callbacks`: a list of callback attempts (JSON), trimmed to the newest `ATTEMPTS_KEPT`;
 - the journal's keys (`redis_journal`).
 
 A namespace is created by a script that checks the set against the limit and copies the
@@ -34,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from pydantic import JsonValue
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
@@ -44,6 +46,7 @@ from mockserver.redis_client import BatchingRedis, connect, connect_feeds, trans
 from mockserver.redis_journal import RedisJournal
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.state import (
+    ATTEMPTS_KEPT,
     STARTED,
     ApiStubs,
     ApiStubsChange,
@@ -154,6 +157,7 @@ class RedisNamespace:
         self._scenarios = base + "scenarios"
         self._api_key = base + "api"
         self._clock_key = base + "clock"
+        self._attempts_key = base + "callbacks"
         self._default_clock = state.base(None) + "clock"
         self._journal = RedisJournal(
             client, base, state.journal_limit, state.journal_max_bytes, feeds=state.feeds
@@ -175,7 +179,14 @@ class RedisNamespace:
     @property
     def keys(self) -> tuple[str, ...]:
         """Every key of the namespace (its removal deletes them)."""
-        return (self._hits, self._scenarios, self._api_key, self._clock_key, *self._journal.keys)
+        return (
+            self._hits,
+            self._scenarios,
+            self._api_key,
+            self._clock_key,
+            self._attempts_key,
+            *self._journal.keys,
+        )
 
     async def claim(
         self, stub_id: str, *, times: int | None = None, scenario: ScenarioStep | None = None
@@ -293,6 +304,16 @@ class RedisNamespace:
 
         return await self._state.watching((self._clock_key, self._default_clock), apply)
 
+    async def record_attempt(self, attempt: Mapping[str, JsonValue]) -> None:
+        async with self._state.client.pipeline(transaction=True) as pipe:
+            pipe.rpush(self._attempts_key, json.dumps(attempt))
+            pipe.ltrim(self._attempts_key, -ATTEMPTS_KEPT, -1)
+            await pipe.execute()
+
+    async def attempts(self) -> list[dict[str, JsonValue]]:
+        stored = await self._state.client.lrange(self._attempts_key, 0, -1)
+        return [json.loads(item) for item in stored]
+
     async def reset(self) -> int:
         removed = 0
 
@@ -303,7 +324,7 @@ class RedisNamespace:
             api = ApiStubs((), current.hidden_file_ids, await self._state.next_api_version(pipe))
             journal, meta = self._journal.keys
             pipe.multi()
-            pipe.delete(journal, self._hits, self._scenarios)
+            pipe.delete(journal, self._hits, self._scenarios, self._attempts_key)
             pipe.hset(meta, mapping={"bytes": 0, "dropped": 0})
             pipe.set(self._clock_key, _REAL_JSON)
             pipe.hset(self._api_key, mapping=self._api_mapping(api))

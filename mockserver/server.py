@@ -24,7 +24,7 @@ from typing import Final
 from aiohttp import web
 
 from mockserver.admin.context import LISTENING_KEY
-from mockserver.app import STORE_KEY, build_app, mock_runner
+from mockserver.app import CALLBACKS_KEY, STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
@@ -131,6 +131,7 @@ async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Ev
             log.error("reload failed: the previous %d stubs stay in force", len(store.stubs))
             continue
         await store.swap_files(loaded.stubs)
+        app[CALLBACKS_KEY].reload_events(loaded)
         log.info("reloaded %d stubs from %d files", len(loaded.stubs), len(loaded.files))
 
 

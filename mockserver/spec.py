@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     JsonValue,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -459,6 +460,98 @@ class ScenarioSpec(StrictModel):
     set_state: str | None = None
 
 
+# --- callbacks (webhooks the mock sends to the application, PRODUCT.md section 12) ---------
+
+
+class RetrySpec(StrictModel):
+    """Retries after the first delivery: `max: 3` -> at most 4 deliveries, `backoff_ms` doubled
+    each time; after a connection error, a timeout, or a 5xx or 429 answer."""
+
+    max: int = Field(default=0, ge=0, le=10)
+    backoff_ms: int = Field(default=200, ge=0, le=60_000)
+
+
+SignScheme = Literal["stripe", "github", "slack", "hmac"]
+_HMAC_ONLY: Final = ("header", "prefix", "signed", "timestamp_header")
+
+
+class SignSpec(StrictModel):
+    """How a callback is signed: as Stripe, GitHub or Slack sign theirs, or a generic `hmac`
+    (header, algorithm, encoding, prefix, and `signed`: a template of the text signed, with
+    `body` and `timestamp`). `secret` may be a template (`{{ env.WEBHOOK_SECRET }}`)."""
+
+    scheme: SignScheme
+    secret: str = Field(min_length=1)
+    header: str | None = None
+    algorithm: Literal["sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = ""
+    signed: str | None = None
+    timestamp_header: str | None = None
+
+    @model_validator(mode="after")
+    def _scheme_fields(self) -> SignSpec:
+        if self.scheme == "hmac":
+            if self.header is None:
+                raise ValueError("the hmac scheme needs `header`: the header that carries it")
+            return self
+        given = [name for name in _HMAC_ONLY if getattr(self, name) not in (None, "")]
+        if self.algorithm != "sha256" or self.encoding != "hex":
+            given.append("algorithm" if self.algorithm != "sha256" else "encoding")
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} only apply to the hmac scheme; {self.scheme} signs as "
+                "the provider does"
+            )
+        return self
+
+
+class EventSpec(StrictModel):
+    """A callback's request: method, headers, a body (`json` or `body`), its signature, when
+    (`delay_ms` after the answer) and how often (`retries`, each attempt `timeout_ms` at
+    most). A document's `events:` are these, sent by name with a URL given then."""
+
+    url: str | None = Field(default=None, min_length=1)
+    method: str = "POST"
+    delay_ms: int = Field(default=0, ge=0, le=600_000)
+    headers: dict[str, Annotated[str, BeforeValidator(as_text)]] = Field(default_factory=dict)
+    json_: JsonValue = Field(default=None, alias="json")
+    body: str | None = None
+    sign: SignSpec | None = None
+    retries: RetrySpec | None = None
+    timeout_ms: int = Field(default=5000, ge=1, le=600_000)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        return _check_methods((value,))[0]
+
+    @field_validator("headers")
+    @classmethod
+    def _header_lines(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _METHOD_TOKEN.fullmatch(name) or "\r" in text or "\n" in text:
+                raise ValueError(f"header {name!r}: a token name and a one-line value")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> EventSpec:
+        if self.has_json and self.body is not None:
+            raise ValueError("a callback takes json or body, not both")
+        return self
+
+    @property
+    def has_json(self) -> bool:
+        return "json_" in self.model_fields_set
+
+
+class CallbackSpec(EventSpec):
+    """A callback a stub sends after its answer; templates see `request`, `response` (the
+    answer sent: status, headers, json, body) and `env`."""
+
+    url: str = Field(min_length=1)
+
+
 class StubSpec(StrictModel):
     """One stub as written in a file or sent to the admin API."""
 
@@ -470,6 +563,8 @@ class StubSpec(StrictModel):
     request: RequestSpec
     response: ResponseSpec | None = None
     responses: list[ResponseSpec] | None = Field(default=None, min_length=1)
+    callbacks: list[CallbackSpec] | None = Field(default=None, min_length=1)
+    """Requests sent to the application after the answer (webhooks)."""
     unmatched: bool = False
     """Answers only requests no other stub matched, which stay unmatched in the journal: a
     service's error shape for its SDK, with the explanation in the template variable `miss`."""
@@ -495,6 +590,12 @@ class StubSpec(StrictModel):
                 "an 'unmatched: true' stub answers with one response: responses, times and "
                 "scenario do not apply to it"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _unmatched_sends_no_callbacks(self) -> StubSpec:
+        if self.unmatched and self.callbacks is not None:
+            raise ValueError("an 'unmatched: true' stub shapes a miss: it sends no callbacks")
         return self
 
     @property
@@ -525,6 +626,8 @@ class DocumentHeader(StrictModel):
     cors: bool = False
     """Answer CORS preflights for this document's stubs and add CORS headers to their answers."""
     stubs: list[Any]
+    events: dict[str, EventSpec] | None = None
+    """Callbacks sent by name (`POST /__admin/callbacks {"event": "SERVICE/NAME"}`)."""
 
     @field_validator("base_path")
     @classmethod
@@ -534,6 +637,15 @@ class DocumentHeader(StrictModel):
         if not value.startswith("/"):
             raise ValueError(f"base_path {value!r} must start with '/'")
         return value.rstrip("/") or None
+
+    @field_validator("events")
+    @classmethod
+    def _events_have_a_service(
+        cls, value: dict[str, EventSpec] | None, info: ValidationInfo
+    ) -> dict[str, EventSpec] | None:
+        if value and info.data.get("service") is None:
+            raise ValueError("events are named SERVICE/EVENT: the document needs `service`")
+        return value
 
 
 class StubDocument(DocumentHeader):

@@ -18,10 +18,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from pydantic import JsonValue
+
 from mockserver.clock import ClockSetting
 from mockserver.journal import Journal, LocalJournal
 from mockserver.stub import Stub
 
+ATTEMPTS_KEPT: Final = 1000
+"""Callback attempts each namespace keeps; the oldest go first."""
 STARTED: Final = "started"
 """Every scenario's state until a stub or an admin call moves it."""
 
@@ -127,8 +131,18 @@ class NamespaceState(Protocol):
         """Apply `change` to the clock atomically (it may raise to refuse); the new setting."""
         ...
 
+    async def record_attempt(self, attempt: Mapping[str, JsonValue]) -> None:
+        """Keep one callback attempt (its JSON, as the admin API lists it); the namespace keeps
+        the newest `ATTEMPTS_KEPT`."""
+        ...
+
+    async def attempts(self) -> list[dict[str, JsonValue]]:
+        """The callback attempts kept, oldest first."""
+        ...
+
     async def reset(self) -> int:
-        """Clear the journal, every counter and scenario state, and the API stubs, and put the
+        """Clear the journal, every counter and scenario state, the API stubs and the callback
+        attempts, and put the
         clock back on real time, as one operation (file stubs this namespace removed stay
         removed); how many API stubs went."""
         ...

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final, Literal
 
+from mockserver.callbacks import CompiledCallback
 from mockserver.matching import RequestMatcher
 from mockserver.spec import StubSpec
 from mockserver.templating import Renderable
@@ -126,6 +127,8 @@ class Stub:
     cors: bool = False
     """Its document said `cors: true`: preflights for it are answered, its answers carry CORS
     headers (see `cors`)."""
+    callbacks: tuple[CompiledCallback, ...] = ()
+    """Sent to the application after each answer (webhooks); empty for most stubs."""
 
     def response_for(self, hits: int) -> PreparedResponse:
         """The response a sequence gives at this hit count (the last one repeats); the first

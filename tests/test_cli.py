@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +293,7 @@ def test_help_lists_every_serve_flag() -> None:
         "--watch", "--access-log", "--log-format", "--admin-token", "--tls-cert", "--tls-key",
         "--tls-client-ca", "--client-timeout", "--max-namespaces", "--state", "--state-prefix",
         "--max-line-size", "--max-field-size", "--max-headers",
+        "--env", "--callback-limit", "--callback-allow",
     ):  # fmt: skip
         assert flag in result.stdout
 
@@ -330,3 +332,66 @@ def test_serve_imports_the_server_with_the_collector_paused_then_frozen() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.split() == ["True", "True", "True"]
+
+
+def test_env_flags_and_variables_reach_callback_templates(stubs_dir: Path) -> None:
+    got: list[tuple[str, dict[str, str]]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, dict(self.headers)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, args=(0.05,), daemon=True).start()
+    started = Server(
+        "--stubs", str(stubs_dir), "--port", "0",
+        "--env", f"HOOK=http://127.0.0.1:{hook.server_port}/hook", "--env", "MODE=flag",
+        "--callback-allow", "hooks.internal:8443", "--callback-limit", "4",
+        env={"MOCKSERVER_ENV_TOKEN": "t0k", "MOCKSERVER_ENV_MODE": "variable"},
+    )  # fmt: skip
+    try:
+        body = {"url": "{{ env.HOOK }}", "headers": {"X-Token": "{{ env.TOKEN }}-{{ env.MODE }}"}}
+        request = urllib.request.Request(
+            started.url + "/__admin/callbacks",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+        deadline = time.monotonic() + 10
+        while not started.get("/__admin/callbacks")["callbacks"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        (attempt,) = started.get("/__admin/callbacks")["callbacks"]
+        assert attempt["status"] == 204
+        assert got[0][0] == "/hook"
+        assert got[0][1]["X-Token"] == "t0k-flag"
+    finally:
+        code, _, err = started.stop()
+        hook.shutdown()
+        hook.server_close()
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--env", "NOVALUE"], "--env takes KEY=VALUE, got 'NOVALUE'"),
+        (["--callback-allow", "http://x"], "--callback-allow takes HOST or HOST:PORT"),
+        (["--callback-limit", "0"], "callback_limit must be at least 1"),
+    ],
+    ids=["env", "allow", "limit"],
+)
+def test_bad_callback_flags_are_one_line_and_exit_2(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    result = run("serve", "--stubs", str(tmp_path), "--port", "0", *flags)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -194,3 +194,23 @@ async def test_an_entry_has_one_id_on_every_replica_and_a_journal_begun_again_ne
     assert first_again.seq == 1
     assert first_again.id != seen_by_one.id  # another journal: another id
     assert await on_two.journal.count(filtered) == 1  # not the old /x and the new one
+
+
+async def test_callback_attempts_and_api_stubs_callbacks_are_shared(
+    replica: Replicas, tmp_path: Path
+) -> None:
+    one, two = replica(), replica()
+    mine = await one.create("hooks")
+    await mine.record_attempt({"id": "cb_1", "attempt": 1, "outcome": "delivered"})
+    assert await (await two.create("hooks")).attempts() == [
+        {"id": "cb_1", "attempt": 1, "outcome": "delivered"}
+    ]
+    (api,) = parse_stub_text(
+        "id: hook\nrequest: {path: /a}\ncallbacks: [{url: 'http://localhost/h', json: {a: 1}}]\n",
+        stub_dirs=[tmp_path],
+    )
+    await mine.update_api_stubs(lambda current: ApiStubsChange((api,), frozenset()))
+    (rebuilt,) = (await (await two.lookup("hooks")).api_stubs()).stubs  # type: ignore[union-attr]
+    assert [callback.spec.url for callback in rebuilt.callbacks] == ["http://localhost/h"]
+    await (await two.lookup("hooks")).reset()  # type: ignore[union-attr]
+    assert await mine.attempts() == []

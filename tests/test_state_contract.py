@@ -20,7 +20,15 @@ from mockserver.incoming import IncomingRequest
 from mockserver.loader import parse_stub_text
 from mockserver.memory_state import MemoryState
 from mockserver.redis_state import RedisState
-from mockserver.state import STARTED, ApiStubs, ApiStubsChange, Refusal, ScenarioStep, State
+from mockserver.state import (
+    ATTEMPTS_KEPT,
+    STARTED,
+    ApiStubs,
+    ApiStubsChange,
+    Refusal,
+    ScenarioStep,
+    State,
+)
 from mockserver.stub import Stub
 from tests.redis_server import unique_prefix
 
@@ -230,3 +238,29 @@ async def test_clock_changes_are_atomic(make_state: MakeState) -> None:
         *(state.update_clock(lambda current: current.advance(10)) for _ in range(100))
     )
     assert (await state.clock()).offset_ms == 1000
+
+
+async def test_callback_attempts_are_kept_per_namespace_bounded_and_cleared_by_reset(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4)
+    mine, other = await state.create("mine"), await state.create("other")
+    await asyncio.gather(
+        *(mine.record_attempt({"id": f"cb_{n}", "attempt": 1, "request": None}) for n in range(5))
+    )
+    await other.record_attempt({"id": "cb_other", "attempt": 2, "request": {"body": "é"}})
+    assert sorted(attempt["id"] for attempt in await mine.attempts()) == [
+        f"cb_{n}" for n in range(5)
+    ]
+    assert await other.attempts() == [{"id": "cb_other", "attempt": 2, "request": {"body": "é"}}]
+    assert await state.detached("ghost").attempts() == []
+    for n in range(ATTEMPTS_KEPT):
+        await mine.record_attempt({"id": f"late_{n}"})
+    kept = await mine.attempts()
+    assert len(kept) == ATTEMPTS_KEPT
+    assert (kept[0]["id"], kept[-1]["id"]) == ("late_0", f"late_{ATTEMPTS_KEPT - 1}")
+    await mine.reset()
+    assert await mine.attempts() == []
+    assert len(await other.attempts()) == 1
+    assert await state.remove("other")
+    assert await (await state.create("other")).attempts() == []

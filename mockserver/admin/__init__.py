@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mockserver.admin.callbacks import CallbacksResource
 from mockserver.admin.clock import ClockResource
 from mockserver.admin.context import (
     NAMESPACE_ROUTE,
@@ -22,6 +23,7 @@ from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
 from mockserver.admin.verify import VerifyResource
+from mockserver.delivery import CallbackSender
 from mockserver.incoming import NAMESPACE_NAME
 from mockserver.responder import json_response
 
@@ -31,16 +33,19 @@ __all__ = ["AdminApi", "AdminContext"]
 class AdminApi:
     """Every admin route under the configured prefix."""
 
-    def __init__(self, context: AdminContext) -> None:
+    def __init__(self, context: AdminContext, callbacks: CallbackSender | None = None) -> None:
         self._context = context
+        if callbacks is None:
+            callbacks = CallbackSender(context.settings)
         self._document: dict[str, Any] | None = None
         self.routes: list[AdminRoute] = [
             *MetaResource(context, self.document).routes(),
-            *StubsResource(context).routes(),
+            *StubsResource(context, callbacks.reload_events).routes(),
             *RequestsResource(context).routes(),
             *VerifyResource(context).routes(),
             *ScenariosResource(context).routes(),
             *ClockResource(context).routes(),
+            *CallbacksResource(context, callbacks).routes(),
         ]
 
     def document(self) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from pydantic import TypeAdapter
 
 from mockserver.admin.clock import CLOCK_SCHEMA
 from mockserver.admin.context import NAMESPACE_PARAMETER, NAMESPACE_SEGMENT, AdminRoute
-from mockserver.spec import RequestSpec, StubDocument, StubSpec
+from mockserver.spec import EventSpec, RequestSpec, StubDocument, StubSpec
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    202: "Accepted: the work goes on after the answer",
     400: "Bad input: {error, details}",
     404: "Unknown id: {error, details}",
     422: "Verification failed: what was found, the server's message and the near misses",
@@ -79,8 +80,24 @@ def _component_schemas() -> dict[str, Any]:
         },
     }
     schemas["Clock"] = CLOCK_SCHEMA
+    schemas["CallbackSend"] = _callback_send_schema()
     schemas.update(_ANSWER_SCHEMAS)
     return schemas
+
+
+def _callback_send_schema() -> dict[str, Any]:
+    """A callback's fields (the stub format's), or an event's name with overrides."""
+    schema = TypeAdapter(EventSpec).json_schema(ref_template=_REF)
+    schema.pop("$defs", None)  # the same as the stub format's, among the components already
+    schema["properties"]["event"] = {
+        "type": "string",
+        "description": "SERVICE/NAME of an event a stub document declares under `events:`",
+    }
+    schema["description"] = (
+        "A callback: url (required unless the event declares one), method, headers, json or "
+        "body, sign, retries, delay_ms, timeout_ms; with `event`, these override the event's"
+    )
+    return schema
 
 
 def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) -> dict[str, Any]:
@@ -376,6 +393,36 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
     },
 }
 
+_ANSWER_SCHEMAS["CallbackAttempt"] = _object(
+    {
+        "id": {"type": "string", "description": "The callback's id (each attempt shares it)"},
+        "url": _STRING,
+        "method": _STRING,
+        "attempt": {**_SEQ, "description": "1 for the first delivery, 2 for the first retry"},
+        "outcome": {
+            "enum": ["delivered", "retrying", "failed"],
+            "description": "delivered: a 2xx answer; retrying: another attempt follows; "
+            "failed: none follows",
+        },
+        "status": {"type": "integer", "description": "The application's answer"},
+        "error": {"type": "string", "description": "Why no answer came, or why not sent"},
+        "response_body": {"type": "string", "description": "The answer's first 4 KiB"},
+        "duration_ms": {"type": "number", "minimum": 0},
+        "time": {"type": "string", "format": "date-time"},
+        "event": {"type": ["string", "null"], "description": "SERVICE/NAME of an event"},
+        "stub_id": {"type": ["string", "null"], "description": "The stub that sent it"},
+        "request": {
+            "oneOf": [
+                {"type": "null", "description": "Nothing was sent (see error)"},
+                _object({"method": _STRING, "url": _STRING, "headers": _HEADERS, "body": _STRING}),
+            ]
+        },
+    },
+    optional=("status", "error", "response_body"),
+    description="One delivery of a callback: what was sent (signature header included) and "
+    "what came of it",
+)
+
 _REMOVED_ID: Final = _object({"removed": _STRING})
 _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("GET", "/health"): _ref("Health"),
@@ -429,6 +476,8 @@ _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("PUT", "/clock"): _ref("Clock"),
     ("DELETE", "/clock"): _ref("Clock"),
     ("POST", "/clock/advance"): _ref("Clock"),
+    ("POST", "/callbacks"): _object({"id": {"type": "string", "description": "The callback"}}),
+    ("GET", "/callbacks"): _list_of("callbacks", _ref("CallbackAttempt")),
 }
 """The body each route answers with on success (and, for the verifications, with a 422)."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
+from mockserver.admin.callbacks import check_stub_targets
 from mockserver.admin.context import (
     AdminContext,
     AdminRoute,
@@ -17,7 +19,7 @@ from mockserver.admin.context import (
     read_text,
 )
 from mockserver.errors import AdminInputError, StubLoadError
-from mockserver.loader import load_paths, parse_stub_data, parse_stub_text
+from mockserver.loader import LoadedStubs, load_paths, parse_stub_data, parse_stub_text
 from mockserver.store import ScopedStore
 from mockserver.stub import Stub
 
@@ -37,8 +39,11 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 
 
 class StubsResource:
-    def __init__(self, context: AdminContext) -> None:
+    def __init__(
+        self, context: AdminContext, on_reload: Callable[[LoadedStubs], None] | None = None
+    ) -> None:
         self._context = context
+        self._on_reload = on_reload  # what else a reload of the files swaps in (their events)
 
     def routes(self) -> list[AdminRoute]:
         return [
@@ -121,6 +126,7 @@ class StubsResource:
             raise AdminInputError(
                 "the body holds no stub", [{"field": "body", "message": "expected a stub"}]
             )
+        check_stub_targets(stubs, settings.callback_allow)
         return stubs
 
     async def add(self, request: web.Request) -> web.Response:
@@ -167,6 +173,8 @@ class StubsResource:
                 error.details,
             ) from None
         await self._context.store.swap_files(loaded.stubs)
+        if self._on_reload is not None:
+            self._on_reload(loaded)
         return ok(
             {
                 "stubs": len(loaded.stubs),
