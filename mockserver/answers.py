@@ -13,9 +13,22 @@ import asyncio
 import random
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
-from aiohttp import web
+import aiohttp
+from aiohttp import HttpVersion11, web
+from multidict import CIMultiDict
 
+from mockserver.exchange import Outcome
+from mockserver.journal import Journal
+from mockserver.proxy import (
+    Forward,
+    Upstream,
+    UpstreamFailure,
+    answer_headers,
+    mid_stream_reason,
+)
 from mockserver.responder import FaultSent, break_connection, send_prepared, stream_response
 from mockserver.stub import PreparedResponse
 
@@ -103,4 +116,136 @@ class Replied(Answer):
         return self.response
 
 
-__all__ = ["Answer", "FaultSent", "Faulted", "Fixed", "Replied", "Streamed"]
+@dataclass(frozen=True, slots=True)
+class UpstreamAnswer:
+    """An upstream's whole answer as it ended, for a recording: `arrivals` holds, for each part
+    of the body as it arrived, its end offset in `body` and its time in seconds after the head."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    arrivals: tuple[tuple[int, float], ...]
+
+
+Ended = Callable[[UpstreamAnswer], Awaitable[None]]
+"""Told of an upstream's answer once it has ended and been sent on whole."""
+
+
+class Proxied(Answer):
+    """The upstream's answer, streamed through as it arrives (PRODUCT.md §11).
+
+    `connect` forwards the request and waits for the answer's head: what it learns (the status,
+    or the 502/504 of a failure) is the outcome the journal records before the first byte goes
+    to the client. `send` then passes the body on part by part; an upstream that stops
+    mid-stream cuts the client's stream as well, and the journal entry (`journaled`) gets the
+    error. `on_ended`, when set, receives the whole answer once it ended well (a recording).
+    """
+
+    __slots__ = ("_cut", "_delay_ms", "_forward", "_journal", "_reply", "_upstream", "on_ended")
+
+    def __init__(self, forward: Forward, delay_ms: tuple[int, int] | None = None) -> None:
+        super().__init__(None)
+        self._forward = forward
+        self._delay_ms = delay_ms
+        self._upstream: aiohttp.ClientResponse | None = None
+        self._reply: web.Response | None = None
+        self._journal: tuple[Journal, int] | None = None
+        self._cut: str | None = None
+        self.on_ended: Ended | None = None
+
+    @property
+    def url(self) -> str:
+        return self._forward.url
+
+    async def connect(self, upstream: Upstream, outcome: Outcome) -> Outcome:
+        """Forward the request (after the stub's delay); the outcome with the upstream's
+        status, or with the failure's."""
+        await _wait(self._delay_ms)
+        url = self._forward.url
+        try:
+            response = await upstream.open(self._forward)
+        except UpstreamFailure as failure:
+            self._reply = failure.response()
+            self.status = failure.status
+            return replace(outcome, status=failure.status, error=failure.message, proxied_to=url)
+        self._upstream = response
+        self.status = response.status
+        return replace(outcome, status=response.status, proxied_to=url, upstream_status=self.status)
+
+    def journaled(self, journal: Journal, seq: int) -> None:
+        """Where the exchange was recorded: a stream cut later amends that entry."""
+        self._journal = (journal, seq)
+
+    async def send(self, request: web.BaseRequest) -> web.StreamResponse:
+        upstream = self._upstream
+        if upstream is None:
+            assert self._reply is not None  # connect failed
+            return self._reply
+        try:
+            return await self._relay(request, upstream)
+        finally:
+            upstream.release()
+
+    async def _relay(
+        self, request: web.BaseRequest, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        headers = answer_headers(upstream)
+        response = web.StreamResponse(
+            status=upstream.status, reason=upstream.reason, headers=CIMultiDict(headers)
+        )
+        length = upstream.content_length
+        bodiless = request.method == "HEAD" or upstream.status in (204, 304)
+        if length is not None and (bodiless or not upstream.headers.get("Transfer-Encoding")):
+            response.content_length = length  # known: sent as the upstream said it
+        elif request.version < HttpVersion11:
+            response.force_close()  # no chunked encoding in HTTP/1.0: the close ends the body
+        elif not bodiless:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        keep = self.on_ended is not None
+        parts: list[bytes] = []
+        arrivals: list[tuple[int, float]] = []
+        size = 0
+        started = time.perf_counter()
+        try:
+            async for part in upstream.content.iter_any():
+                await response.write(part)
+                if keep:
+                    size += len(part)
+                    parts.append(part)
+                    arrivals.append((size, time.perf_counter() - started))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self._broken(request, mid_stream_reason(self._forward.url, error))
+        except (ConnectionError, RuntimeError):
+            return response  # the client went away: nothing more to send, nothing recorded
+        await response.write_eof()
+        if self.on_ended is not None:
+            answer = UpstreamAnswer(
+                upstream.status, tuple(headers), b"".join(parts), tuple(arrivals)
+            )
+            await self.on_ended(answer)
+        return response
+
+    async def _broken(self, request: web.BaseRequest, reason: str) -> None:
+        """The upstream stopped mid-stream: the client's stream is cut the same way (closed
+        without its end), the journal says why, nothing is recorded."""
+        self._cut = reason
+        if self._journal is not None:
+            journal, seq = self._journal
+            await journal.amend(seq, reason)
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        raise FaultSent(reason)
+
+
+__all__ = [
+    "Answer",
+    "FaultSent",
+    "Faulted",
+    "Fixed",
+    "Proxied",
+    "Replied",
+    "Streamed",
+    "UpstreamAnswer",
+]

@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 
 from mockserver.admin import AdminApi, AdminContext
-from mockserver.answers import Answer, FaultSent, Replied
+from mockserver.answers import Answer, FaultSent, Proxied, Replied
 from mockserver.config import Settings
 from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange, Outcome
@@ -33,6 +33,7 @@ from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
+from mockserver.proxy import Upstream
 from mockserver.responder import (
     body_timeout_response,
     json_response,
@@ -77,6 +78,8 @@ class MockHandler:
         self._on_completed: list[Completed] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._fast = False
+        self.upstream = Upstream()
+        """The client session proxied answers forward through (closed at the app's cleanup)."""
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
         if settings.access_log and access_log.isEnabledFor(logging.INFO):
@@ -149,10 +152,15 @@ class MockHandler:
                 found = await scope.select(incoming)  # select, and claim in the state
                 clock = await scope.state.clock()
                 plan = plan_answer(found, incoming, scope.stubs, clock)
+            proxied = plan.answer if type(plan.answer) is Proxied else None
+            if proxied is not None:  # the upstream's head decides the outcome
+                plan.outcome = await proxied.connect(self.upstream, plan.outcome)
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )
-            await scope.state.journal.record(exchange)  # record, once
+            seq = await scope.state.journal.record(exchange)  # record, once
+            if proxied is not None:
+                proxied.journaled(scope.state.journal, seq)
             for recorded in self._on_recorded:
                 recorded(exchange)
             cut = "cut: the server stopped before the response was sent"
@@ -290,6 +298,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
 
     async def drain(_app: web.Application) -> None:
         await mocked.drain()
+        await mocked.upstream.close()
 
     app.on_cleanup.append(drain)
     if close_state is not None:

@@ -235,6 +235,10 @@ class JournalEntry:
     raw_body: bytes | None = None
     """The body as it arrived, when it was decoded from its `content_encoding`."""
     near_misses: tuple[NearMiss, ...] = ()
+    proxied_to: str | None = None
+    """A proxied request's upstream URL."""
+    upstream_status: int | None = None
+    """A proxied request's upstream status (None when the upstream did not answer)."""
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -262,6 +266,8 @@ class JournalEntry:
             content_encoding=data.get("content_encoding"),
             raw_body=None if raw_body is None else base64.b64decode(raw_body),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
+            proxied_to=data.get("proxied_to"),
+            upstream_status=data.get("upstream_status"),
             raw=dict(data),
         )
 

@@ -37,6 +37,10 @@ class Outcome:
     """The closest stubs of an unmatched request."""
     error: str | None = None
     fault: str | None = None
+    proxied_to: str | None = None
+    """The upstream URL a proxied request was forwarded to."""
+    upstream_status: int | None = None
+    """The status the upstream answered (None when it did not answer)."""
 
 
 @dataclass(slots=True)
@@ -53,14 +57,15 @@ class Exchange:
 Rare = tuple[Any, ...]
 """The fields most exchanges leave unset, as plain values in one tuple (see `rare_fields`)."""
 
-_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None)
+_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None, None, None)
 
 
 def rare_fields(exchange: Exchange) -> Rare | None:
     """What a journal stores beside an exchange's common fields, None when all are unset: near
     misses (packed), error, fault, client certificate subject, body size, body truncated, content
-    encoding, raw body. Plain values only, so a stored record leaves the garbage collector's
-    view; every journal implementation stores it through this one function and `unpack_rare`."""
+    encoding, raw body, upstream URL and status. Plain values only, so a stored record leaves
+    the garbage collector's view; every journal implementation stores it through this one
+    function and `unpack_rare`."""
     request, outcome = exchange.request, exchange.outcome
     if not (
         outcome.near_misses
@@ -69,6 +74,7 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         or request.client_cert
         or request.body_truncated
         or request.content_encoding
+        or outcome.proxied_to
     ):
         return None
     return (
@@ -80,6 +86,8 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         request.body_truncated,
         request.content_encoding,
         request.raw_body,
+        outcome.proxied_to,
+        outcome.upstream_status,
     )
 
 
@@ -92,12 +100,16 @@ class Unpacked:
     fault: str | None
     request: dict[str, Any]
     """Keywords of `IncomingRequest.from_wire`."""
+    proxied_to: str | None = None
+    upstream_status: int | None = None
 
 
 def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
     """The inverse of `rare_fields`; the raw body may come back as bytes or as base64 text (a
     store that keeps JSON)."""
-    packed, error, fault, cert, body_size, truncated, encoding, raw_body = rare or _NOT_RARE
+    # a record kept before the upstream fields existed is two shorter
+    (packed, error, fault, cert, body_size, truncated, encoding, raw_body, proxied_to,
+     upstream_status) = (*(rare or _NOT_RARE), None, None)[:10]  # fmt: skip
     if isinstance(raw_body, str):
         raw_body = base64.b64decode(raw_body)
     return Unpacked(
@@ -111,6 +123,8 @@ def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
             "content_encoding": encoding,
             "raw_body": raw_body,
         },
+        proxied_to,
+        upstream_status,
     )
 
 
@@ -172,6 +186,9 @@ class JournalEntry:
             rendered["content_encoding"] = request.content_encoding
             if request.raw_body is not None:  # decoded: `body` is what the matchers saw
                 rendered["raw_body"] = base64.b64encode(request.raw_body).decode()
+        if outcome.proxied_to is not None:
+            rendered["proxied_to"] = outcome.proxied_to
+            rendered["upstream_status"] = outcome.upstream_status
         if near_misses:
             rendered["near_misses"] = [miss.to_json() for miss in outcome.near_misses]
         return rendered

@@ -147,6 +147,11 @@ class Journal(Protocol):
         """Follow entries recorded after `after_seq` (default: from now on)."""
         ...
 
+    async def amend(self, seq: int, error: str) -> bool:
+        """Give the entry `seq` the `error` its answer met after it was recorded (an upstream
+        that stopped mid-stream); False when the entry is no longer held."""
+        ...
+
 
 class LocalJournal(Journal, Protocol):
     """A journal in this process's memory: recording needs no await (the request path's fast

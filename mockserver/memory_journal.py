@@ -85,6 +85,8 @@ def _entry(record: _Record) -> JournalEntry:
         rare.near_misses,
         rare.error,
         rare.fault,
+        rare.proxied_to,
+        rare.upstream_status,
     )
     exchange = Exchange(request, outcome, record[_TIME], record[_DURATION_MS])
     return JournalEntry(record[_SEQ], exchange)
@@ -215,6 +217,19 @@ class MemoryJournal:
             self._bytes = 0
             self._dropped = 0
         return cleared
+
+    async def amend(self, seq: int, error: str) -> bool:
+        with self._lock:
+            records = self._records
+            index = seq - records[0][_SEQ] if records else -1
+            if not 0 <= index < len(records):
+                return False
+            entry = _entry(records[index])
+            entry.exchange.outcome.error = error
+            record = _stored(seq, entry.exchange)
+            self._bytes += record[_SIZE] - records[index][_SIZE]
+            records[index] = record
+        return True
 
     def subscribe(self, after_seq: int | None = None) -> _MemorySubscription:
         return _MemorySubscription(self, self._last_seq if after_seq is None else after_seq)

@@ -136,6 +136,7 @@ def _prepare(
         templates=templates,
         fixed=response.is_fixed,
         close=close,
+        proxy=response.proxy,
     )
 
 

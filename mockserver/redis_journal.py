@@ -92,6 +92,18 @@ redis.call('HSET', KEYS[2], 'bytes', 0, 'dropped', 0)
 return held
 """
 
+_AMEND: Final = """
+local last = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+local held = redis.call('LLEN', KEYS[1])
+local index = tonumber(ARGV[1]) - (last - held + 1)
+if index < 0 or index >= held then return -1 end
+if redis.call('LINDEX', KEYS[1], index) ~= ARGV[2] then return 0 end
+redis.call('LSET', KEYS[1], index, ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[3] - #ARGV[2])
+return 1
+"""
+"""Replace an entry found by its seq, only if it is still the one read (else 0: read again)."""
+
 _SUBSCRIBED_WITHIN_S: Final = 5.0
 """How long a subscription waits for Redis to confirm it (a reachable Redis takes a round trip)."""
 
@@ -135,7 +147,10 @@ def _decoded(seq: int, stored: bytes) -> JournalEntry:
         namespace=namespace,
         **rare.request,
     )
-    outcome = Outcome(matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault)
+    outcome = Outcome(
+        matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault,
+        rare.proxied_to, rare.upstream_status,
+    )  # fmt: skip
     return JournalEntry(seq, Exchange(request, outcome, time, duration_ms))
 
 
@@ -170,6 +185,7 @@ class RedisJournal:
         self._record = client.register_script(_RECORD)
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
+        self._amend = client.register_script(_AMEND)
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -247,6 +263,18 @@ class RedisJournal:
 
     async def clear(self) -> int:
         return int(await self._clear(keys=[self._list, self._meta]))
+
+    async def amend(self, seq: int, error: str) -> bool:
+        keys = [self._list, self._meta]
+        while True:
+            _, _, last, held, stored = await self._range(keys=keys, args=(seq - 1, 1, 0))
+            if not stored or int(last) - int(held) + 1 > seq:
+                return False
+            entry = _decoded(seq, stored[0])
+            entry.exchange.outcome.error = error
+            done = await self._amend(keys=keys, args=(seq, stored[0], _encoded(entry.exchange)))
+            if int(done) != 0:  # else another replica's append moved it: read it again
+                return int(done) == 1
 
     def subscribe(self, after_seq: int | None = None) -> RedisSubscription:
         return RedisSubscription(self, after_seq)

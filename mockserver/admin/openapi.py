@@ -220,6 +220,11 @@ _JOURNAL_ENTRY: Final = {
         "format": "byte",
         "description": "With content_encoding, once decoded: the body as it arrived (base64)",
     },
+    "proxied_to": {"type": "string", "description": "A proxied request: the upstream URL"},
+    "upstream_status": {
+        "type": ["integer", "null"],
+        "description": "With proxied_to: the upstream's status; null when it did not answer",
+    },
 }
 _JOURNAL_OPTIONAL: Final = (
     "body_encoding",
@@ -230,6 +235,8 @@ _JOURNAL_OPTIONAL: Final = (
     "client_cert_subject",
     "content_encoding",
     "raw_body",
+    "proxied_to",
+    "upstream_status",
 )
 
 _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
