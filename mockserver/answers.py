@@ -14,7 +14,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import HttpVersion11, web
@@ -29,6 +29,7 @@ from mockserver.proxy import (
     answer_headers,
     mid_stream_reason,
 )
+from mockserver.recorded import UpstreamAnswer
 from mockserver.responder import FaultSent, break_connection, send_prepared, stream_response
 from mockserver.stub import PreparedResponse
 
@@ -114,17 +115,6 @@ class Replied(Answer):
 
     async def send(self, request: web.BaseRequest) -> web.StreamResponse:
         return self.response
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamAnswer:
-    """An upstream's whole answer as it ended, for a recording: `arrivals` holds, for each part
-    of the body as it arrived, its end offset in `body` and its time in seconds after the head."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    arrivals: tuple[tuple[int, float], ...]
 
 
 Ended = Callable[[UpstreamAnswer], Awaitable[None]]
@@ -218,12 +208,16 @@ class Proxied(Answer):
             await self._broken(request, mid_stream_reason(self._forward.url, error))
         except (ConnectionError, RuntimeError):
             return response  # the client went away: nothing more to send, nothing recorded
-        await response.write_eof()
         if self.on_ended is not None:
-            answer = UpstreamAnswer(
-                upstream.status, tuple(headers), b"".join(parts), tuple(arrivals)
-            )
+            # kept before the client sees the end: a client that has the whole answer finds
+            # the exchange in the recordings
+            lines = tuple(
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in upstream.raw_headers
+            )  # all of them: a recording keeps a HEAD answer's Content-Length
+            answer = UpstreamAnswer(upstream.status, lines, b"".join(parts), tuple(arrivals))
             await self.on_ended(answer)
+        await response.write_eof()
         return response
 
     async def _broken(self, request: web.BaseRequest, reason: str) -> None:

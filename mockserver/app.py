@@ -25,7 +25,7 @@ from aiohttp.http_parser import RawRequestMessage
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.answers import Answer, FaultSent, Proxied, Replied
 from mockserver.config import Settings
-from mockserver.errors import NamespaceLimitError
+from mockserver.errors import NamespaceLimitError, StartupError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, raw_query, split_namespace
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
@@ -34,6 +34,8 @@ from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
 from mockserver.proxy import Upstream
+from mockserver.recording import Recorder, save, targets_of
+from mockserver.redaction import Redaction
 from mockserver.responder import (
     body_timeout_response,
     json_response,
@@ -80,6 +82,8 @@ class MockHandler:
         self._fast = False
         self.upstream = Upstream()
         """The client session proxied answers forward through (closed at the app's cleanup)."""
+        self.recorder: Recorder | None = None
+        """The recorded services, when there are any (PRODUCT.md §11)."""
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
         if settings.access_log and access_log.isEnabledFor(logging.INFO):
@@ -149,9 +153,16 @@ class MockHandler:
             elif body.undecodable is not None:
                 plan = _undecodable(*body.undecodable)
             else:
-                found = await scope.select(incoming)  # select, and claim in the state
-                clock = await scope.state.clock()
-                plan = plan_answer(found, incoming, scope.stubs, clock)
+                recorder = self.recorder
+                route = None if recorder is None else recorder.route(incoming)
+                if recorder is not None and route is not None and route[1]:
+                    plan = recorder.forward(route[0], incoming, scope)  # recorded anew: `all`
+                else:
+                    found = await scope.select(incoming)  # select, and claim in the state
+                    clock = await scope.state.clock()
+                    plan = plan_answer(found, incoming, scope.stubs, clock)
+                    if recorder is not None and route is not None and not plan.outcome.matched:
+                        plan = recorder.forward(route[0], incoming, scope)  # a new episode
             proxied = plan.answer if type(plan.answer) is Proxied else None
             if proxied is not None:  # the upstream's head decides the outcome
                 plan.outcome = await proxied.connect(self.upstream, plan.outcome)
@@ -286,7 +297,8 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
         loaded = load_paths(settings.stubs)
     state, close_state = _state(settings)
     store = StubStore(loaded.stubs, state)
-    context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
+    recorder = _recorder(settings, loaded)
+    context = AdminContext(settings, store, package_version, recorder)  # read on first use
     admin = AdminApi(context)
     app = web.Application(client_max_size=settings.max_body)
     app[STORE_KEY] = store
@@ -295,6 +307,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     admin.register(app)
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked
+    mocked.recorder = recorder
 
     async def drain(_app: web.Application) -> None:
         await mocked.drain()
@@ -308,6 +321,28 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
 
         app.on_cleanup.append(close)
     return app
+
+
+def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder | None:
+    """The recorded services of `--record` and of `record:` documents, if any; recordings are
+    written under --record-dir (the default namespace's) as each exchange ends."""
+    targets = targets_of(settings.record, settings.record_mode, loaded.recorded)
+    if not targets:
+        return None
+    if settings.state != "memory":
+        raise StartupError("recording keeps its recordings in this process: use --state memory")
+    redaction = Redaction.default().adding(
+        headers=settings.redact_headers,
+        query=settings.redact_query,
+        json_paths=settings.redact_json,
+    )
+    recorder = Recorder(targets, loaded.stubs, redaction, settings.record_dir)
+    directory = settings.record_dir
+    if directory is not None:
+        recorder.on_document(
+            lambda namespace, document: save(directory, document) if namespace is None else None
+        )
+    return recorder
 
 
 def _state(settings: Settings) -> tuple[State, Callable[[], Awaitable[None]] | None]:

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypedDict, TypeVar, Unpack
 
@@ -40,6 +41,7 @@ __all__ = [
     "MockServerClient",
     "MockServerClientError",
     "NearMiss",
+    "Recording",
     "RequestFields",
     "VerificationError",
 ]
@@ -289,6 +291,45 @@ class JournalEntry:
             shown = self.body if len(self.body) <= 200 else self.body[:200] + "..."
             line += f" body {shown!r}"
         return line
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recorded service's stub document (`GET /recordings`): `file` is its name (SERVICE.yaml),
+    `yaml` its text, `files` its body files by their path relative to it."""
+
+    service: str
+    file: str
+    yaml: str
+    files: dict[str, bytes]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recording:
+        return cls(
+            service=str(data["service"]),
+            file=str(data["file"]),
+            yaml=str(data["yaml"]),
+            files={
+                str(name): base64.b64decode(content)
+                for name, content in (data.get("files") or {}).items()
+            },
+        )
+
+    def write_to(self, directory: str | os.PathLike[str], file: str | None = None) -> Path:
+        """Write the document (as `file`, by default its own name) and its body files under
+        `directory`; the path of the document."""
+        target = Path(directory) / (file or self.file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.yaml, encoding="utf-8")
+        for name, content in self.files.items():
+            body = target.parent / name
+            body.parent.mkdir(parents=True, exist_ok=True)
+            body.write_bytes(content)
+        return target
+
+
+def _recordings(data: Any) -> list[Recording]:
+    return [Recording.from_json(document) for document in data["documents"]]
 
 
 # --- the admin calls, described once ----------------------------------------------------------
@@ -671,6 +712,16 @@ class MockServerClient(_BaseClient):
 
     # scenarios, lifecycle
 
+    # recordings
+
+    def recordings(self) -> list[Recording]:
+        """Each recorded service's stub document in this namespace, with its body files."""
+        return self._run(_Call("GET", "/recordings", _recordings))
+
+    def clear_recordings(self) -> int:
+        """Forget what this namespace recorded; how many recorded stubs went."""
+        return self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
+
     def scenarios(self) -> dict[str, str]:
         return self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))
 
@@ -845,6 +896,16 @@ class AsyncMockServerClient(_BaseClient):
             raise error.with_received(await self.requests(limit=_RECEIVED_SHOWN)) from None
 
     # scenarios, lifecycle
+
+    # recordings
+
+    async def recordings(self) -> list[Recording]:
+        """Each recorded service's stub document in this namespace, with its body files."""
+        return await self._run(_Call("GET", "/recordings", _recordings))
+
+    async def clear_recordings(self) -> int:
+        """Forget what this namespace recorded; how many recorded stubs went."""
+        return await self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
 
     async def scenarios(self) -> dict[str, str]:
         return await self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))

@@ -5,6 +5,7 @@ Pure: reading flags and the environment is the CLI's job; this module only holds
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -16,6 +17,8 @@ DEFAULT_MAX_BODY: Final = 10 * 1024 * 1024
 DEFAULT_MAX_NAMESPACES: Final = 256
 DEFAULT_STATE_PREFIX: Final = "mockserver:"
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+_RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
+_SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,16 @@ class Settings:
     """Where the state lives: "memory", or the URL of a Redis that replicas share."""
     state_prefix: str = DEFAULT_STATE_PREFIX
     """The prefix of every Redis key (replicas that share state share it)."""
+    record: tuple[tuple[str, str], ...] = ()
+    """(service, upstream URL) pairs of `--record SERVICE=URL`: served under /SERVICE."""
+    record_mode: str = "new_episodes"
+    """The mode of the `--record` services: none, once, new_episodes, all (vcrpy's)."""
+    record_dir: Path | None = None
+    """Where recordings are written as each exchange ends (None: kept in memory only)."""
+    redact_headers: tuple[str, ...] = ()
+    redact_query: tuple[str, ...] = ()
+    redact_json: tuple[str, ...] = ()
+    """What recorded files and journal dumps hide beyond the defaults (PRODUCT.md §11)."""
 
     def __post_init__(self) -> None:
         prefix = "/" + self.admin_prefix.strip("/")
@@ -68,5 +81,17 @@ class Settings:
                 "--state must be 'memory' or a Redis URL (redis://HOST:PORT/DB), "
                 f"got {self.state!r}"
             )
+        if self.record_mode not in _RECORD_MODES:
+            raise ValueError(
+                f"--record-mode must be one of {', '.join(_RECORD_MODES)}, got {self.record_mode!r}"
+            )
+        for service, url in self.record:
+            if not _SERVICE_NAME.fullmatch(service):
+                raise ValueError(
+                    f"--record {service}={url}: the service name may hold only letters, digits, "
+                    "_ and - (it is the path prefix /SERVICE)"
+                )
+            if not url.startswith(("http://", "https://")) or url.endswith("://"):
+                raise ValueError(f"--record {service}={url}: the target is not an http(s) URL")
         if self.admin_token is not None and not self.admin_token:
             raise ValueError("the admin token must not be empty")

@@ -29,7 +29,7 @@ from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
-_HEADER_FIELDS: Final = ("service", "base_path", "host")
+_HEADER_FIELDS: Final = ("service", "base_path", "host", "record")
 _NO_HEADER: Final = DocumentHeader(stubs=[])
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class LoadedStubs:
 
     stubs: tuple[Stub, ...]
     files: tuple[tuple[str, int], ...] = ()
+    recorded: tuple[DocumentHeader, ...] = ()
+    """The documents that record their service (`record:`), in file order."""
 
 
 def find_stub_files(stub_dirs: Sequence[Path]) -> list[Path]:
@@ -111,7 +113,7 @@ def load_paths(stub_dirs: Sequence[Path]) -> LoadedStubs:
             continue
         _load_text(text, str(path), path.parent, path.stem, builder)
         counts.append((str(path), len(builder.stubs) - before))
-    return LoadedStubs(tuple(builder.finish()), tuple(counts))
+    return LoadedStubs(tuple(builder.finish()), tuple(counts), tuple(builder.recorded))
 
 
 def parse_stub_text(text: str, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
@@ -184,6 +186,7 @@ class _Builder:
     origin: Origin
     errors: list[StubError] = field(default_factory=list)
     stubs: list[Stub] = field(default_factory=list)
+    recorded: list[DocumentHeader] = field(default_factory=list)
 
     def add(
         self,
@@ -266,7 +269,8 @@ def _load_text(text: str, name: str, base_dir: Path, stem: str, builder: _Builde
     index = 0
     try:
         for located, data in _documents(text, name):
-            for loc, stub_data, header in _stubs_of(data, located, name, builder.errors):
+            stubs = _stubs_of(data, located, name, builder.errors, builder.recorded)
+            for loc, stub_data, header in stubs:
                 stub_at = located.at(loc) or located
                 spec = _validated(stub_data, builder.origin, stub_at, name, builder.errors)
                 if spec is not None:
@@ -296,7 +300,11 @@ def _documents(text: str, name: str) -> Iterator[tuple[Located, Any]]:
 
 
 def _stubs_of(
-    data: Any, located: Located | None, name: str, errors: list[StubError]
+    data: Any,
+    located: Located | None,
+    name: str,
+    errors: list[StubError],
+    recorded: list[DocumentHeader] | None = None,
 ) -> Iterator[tuple[Loc, Any, DocumentHeader]]:
     """A document's stubs as (their loc in the document, data), with the document's own fields.
 
@@ -309,8 +317,14 @@ def _stubs_of(
         for position, item in enumerate(data):
             yield (position,), item, _NO_HEADER
         return
-    if isinstance(data, dict) and "stubs" in data:
-        header = _header(data, located, name, errors)
+    if isinstance(data, dict) and ("stubs" in data or "record" in data):
+        # a recorded service's document may hold no stubs of its own yet
+        header = _header({"stubs": [], **data}, located, name, errors)
+        if header is not None and header.record is not None:
+            if header.base_path is None:  # the service is served under /SERVICE
+                header = header.model_copy(update={"base_path": f"/{header.service}"})
+            if recorded is not None:
+                recorded.append(header)
         if header is not None:
             for position, item in enumerate(header.stubs):
                 yield ("stubs", position), item, header

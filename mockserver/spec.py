@@ -535,13 +535,32 @@ class StubSpec(StrictModel):
         return [self.response if self.response is not None else ResponseSpec()]
 
 
+RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+
+
+class RecordSpec(StrictModel):
+    """Record the document's service: what no stub matches goes to `target`, and the exchange
+    is kept as a stub (PRODUCT.md §11). Modes as vcrpy's."""
+
+    target: UpstreamUrl
+    mode: RecordMode = "new_episodes"
+
+
 class DocumentHeader(StrictModel):
     """A document's own fields; its stubs are validated one by one to report each error."""
 
     service: str | None = None
     base_path: str | None = None
     host: str | None = None
+    record: RecordSpec | None = None
     stubs: list[Any]
+
+    @model_validator(mode="after")
+    def _recorded_service_is_named(self) -> DocumentHeader:
+        if self.record is not None and not self.service:
+            raise ValueError("record needs the document's service (its recordings' name)")
+        return self
 
     @field_validator("base_path")
     @classmethod

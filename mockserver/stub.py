@@ -69,6 +69,9 @@ class PreparedResponse:
     """The stub said `Connection: close`: the connection is closed after this answer."""
     proxy: ProxySpec | None = None
     """Forward to an upstream instead (the other fields stay unused)."""
+    head_length: str | None = None
+    """A bodiless response's own Content-Length, sent only in answer to HEAD (what a recorded
+    HEAD answer said of the body it did not send)."""
     # derived, never passed: a `dataclasses.replace` recomputes it from the fields it changes
     head: bytes | None = field(default=None, init=False, repr=False, compare=False)
 

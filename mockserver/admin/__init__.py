@@ -18,6 +18,7 @@ from mockserver.admin.context import (
     admin_handler,
 )
 from mockserver.admin.meta import MetaResource
+from mockserver.admin.recordings import RecordingsResource
 from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
@@ -41,6 +42,7 @@ class AdminApi:
             *VerifyResource(context).routes(),
             *ScenariosResource(context).routes(),
             *ClockResource(context).routes(),
+            *RecordingsResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:

@@ -336,6 +336,23 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
 
 _REMOVED_ID: Final = _object({"removed": _STRING})
 _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("GET", "/recordings"): _list_of(
+        "documents",
+        _object(
+            {
+                "service": _STRING,
+                "file": {"type": "string", "description": "Its name: SERVICE.yaml"},
+                "yaml": {"type": "string", "description": "The stub file's text"},
+                "files": {
+                    "type": "object",
+                    "description": "Body files, by their path relative to the stub file",
+                    "additionalProperties": {"type": "string", "format": "byte"},
+                },
+            },
+            description="A recorded service's stub document",
+        ),
+    ),
+    ("DELETE", "/recordings"): _object({"cleared": _COUNT}),
     ("GET", "/health"): _ref("Health"),
     ("POST", "/reset"): _object({"reset": {"const": True}, "removed_stubs": _COUNT}),
     ("GET", "/schema"): {"type": "object", "description": "The stub JSON Schema"},
