@@ -63,6 +63,7 @@ class RecordTarget:
     url: str
     mode: str
     base_path: str
+    timeout_ms: int = 30_000
 
     def covers(self, path: str) -> bool:
         base = self.base_path
@@ -145,7 +146,7 @@ class Recorder:
     def forward(self, target: RecordTarget, request: IncomingRequest, scope: ScopedStore) -> Plan:
         """The plan that forwards `request` to the target and keeps the exchange once the
         upstream's answer has ended. Journaled as unmatched (no stub matched it)."""
-        spec = ProxySpec(to=target.url)
+        spec = ProxySpec(to=target.url, timeout_ms=target.timeout_ms)
         # identity: recorded bodies stay readable (and a client that asked for gzip copes)
         forward = forward_request(request, spec, target.base_path, identity=True)
         proxied = Proxied(forward)
@@ -331,7 +332,8 @@ def targets_of(
         assert header.record is not None  # as loaded
         assert header.service is not None
         base_path = header.base_path or f"/{header.service}"
+        spec = header.record
         targets.append(
-            RecordTarget(header.service, header.record.target, header.record.mode, base_path)
+            RecordTarget(header.service, spec.target, spec.mode, base_path, spec.timeout_ms)
         )
     return targets

@@ -545,6 +545,8 @@ class RecordSpec(StrictModel):
 
     target: UpstreamUrl
     mode: RecordMode = "new_episodes"
+    timeout_ms: int = Field(default=30_000, ge=1, le=600_000)
+    """As a proxy's: the upstream's answer head within it (504 after)."""
 
 
 class DocumentHeader(StrictModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from mockserver.app import build_app
 from mockserver.config import Settings
 from tests.serving import MockTestServer, ServeStubs, write_stubs
+from tests.upstreams import RawUpstream
 
 Upstream = Callable[[str], Awaitable[TestClient[Any, Any]]]
 
@@ -180,34 +181,6 @@ async def test_an_unreachable_upstream_is_a_502_naming_it(serve: ServeStubs) -> 
     assert entry["status"] == 502
     assert entry["upstream_status"] is None
     assert entry["error"] == body["error"]
-
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-RawUpstream = Callable[[Handler], Awaitable[str]]
-
-
-@pytest.fixture
-async def raw_upstream() -> AsyncIterator[RawUpstream]:
-    """A socket server on loopback that answers as `handler` says: the upstreams that fail."""
-    servers: list[asyncio.Server] = []
-    held: list[asyncio.StreamWriter] = []
-
-    async def start(handler: Handler) -> str:
-        async def serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            held.append(writer)
-            await reader.readuntil(b"\r\n\r\n")
-            await handler(reader, writer)
-
-        server = await asyncio.start_server(serve_one, "127.0.0.1", 0)
-        servers.append(server)
-        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-
-    yield start
-    for writer in held:
-        writer.close()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_silent_upstream_is_a_504_after_timeout_ms(

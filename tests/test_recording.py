@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient
@@ -17,6 +18,7 @@ from mockserver.app import build_app
 from mockserver.config import Settings
 from mockserver.loader import load_paths
 from tests.serving import MockTestServer, write_stubs
+from tests.upstreams import Handler, RawUpstream
 
 Client = TestClient[Any, Any]
 
@@ -325,3 +327,55 @@ async def test_a_stub_document_can_record_its_service(start: Start, tmp_path: Pa
     document = yaml.safe_load((tmp_path / "rec" / "payments.yaml").read_text())
     assert (document["service"], document["base_path"]) == ("payments", "/payments")
     assert [stub["id"] for stub in document["stubs"]] == ["payments-get-customers-cus_1"]
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await asyncio.Event().wait()
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"\x00\x7fNOT HTTP\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def _half(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nsome")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("handler", "status", "error"),
+    [
+        (_silent, 504, "sent no answer within 200 ms"),
+        (_garbage, 502, "failed: "),
+        (_half, 200, "broke off mid-stream"),
+    ],
+    ids=["silent", "garbage", "mid-stream"],
+)
+async def test_a_failing_upstream_is_journaled_and_nothing_is_recorded(
+    start: Start,
+    tmp_path: Path,
+    raw_upstream: RawUpstream,
+    handler: Handler,
+    status: int,
+    error: str,
+) -> None:
+    url = await raw_upstream(handler)
+    client = await start(
+        "mock",
+        {"api.yaml": f'service: api\nrecord: {{target: "{url}", timeout_ms: 200}}\n'},
+        record_dir=tmp_path / "rec",
+    )
+    response = await client.get("/api/v1/x")
+    assert response.status == status
+    if status == 200:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    else:
+        assert (await response.json())["upstream"] == f"{url}/v1/x"
+    (entry,) = (await (await client.get("/__admin/requests")).json())["requests"]
+    assert error in entry["error"]
+    assert await recordings(client) == []
+    assert not (tmp_path / "rec").exists()
