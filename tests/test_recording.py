@@ -285,7 +285,11 @@ async def test_namespaces_record_apart_even_at_once(start: Start, tmp_path: Path
         )
     )
     assert statuses == [200, 200, 200, 200]
-    assert (await client.get("/~c/api/v1/logo.png")).status == 200
+    assert await (await client.get("/~c/api/v1/logo.png")).read() == LOGO
+    before = await upstream_calls(real)
+    replayed = await client.get("/~c/api/v1/logo.png")  # binary, replayed from memory
+    assert (await replayed.read(), replayed.headers["Content-Type"]) == (LOGO, "image/png")
+    assert await upstream_calls(real) == before
     for namespace in ("a", "b"):
         (document,) = await recordings(client, namespace)
         ids = [stub["id"] for stub in yaml.safe_load(document["yaml"])["stubs"]]
