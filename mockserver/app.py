@@ -307,7 +307,7 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     admin.register(app)
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked
-    mocked.recorder = recorder
+    mocked.recorder = recorder if recorder.targets else None  # no target: nothing to forward
 
     async def drain(_app: web.Application) -> None:
         await mocked.drain()
@@ -323,19 +323,20 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     return app
 
 
-def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder | None:
-    """The recorded services of `--record` and of `record:` documents, if any; recordings are
-    written under --record-dir (the default namespace's) as each exchange ends."""
+def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder:
+    """The recorded services of `--record` and of `record:` documents (maybe none: recordings
+    can still be loaded to replay); recordings are written under --record-dir (the default
+    namespace's) as each exchange ends."""
     targets = targets_of(settings.record, settings.record_mode, loaded.recorded)
-    if not targets:
-        return None
-    if settings.state != "memory":
+    if targets and settings.state != "memory":
         raise StartupError("recording keeps its recordings in this process: use --state memory")
-    redaction = Redaction.default().adding(
-        headers=settings.redact_headers,
-        query=settings.redact_query,
-        json_paths=settings.redact_json,
-    )
+    redaction = Redaction.default()
+    if settings.redact_headers or settings.redact_query or settings.redact_json:
+        redaction = redaction.adding(
+            headers=settings.redact_headers,
+            query=settings.redact_query,
+            json_paths=settings.redact_json,
+        )
     recorder = Recorder(targets, loaded.stubs, redaction, settings.record_dir)
     directory = settings.record_dir
     if directory is not None:

@@ -328,6 +328,18 @@ class Recording:
         return target
 
 
+def _load_recordings(mode: str, yaml: str, files: Mapping[str, bytes] | None) -> _Call[int]:
+    payload = {
+        "mode": mode,
+        "yaml": yaml,
+        "files": {
+            name: base64.b64encode(content).decode("ascii")
+            for name, content in (files or {}).items()
+        },
+    }
+    return _json_call("POST", "/recordings", payload, lambda data: int(data["loaded"]))
+
+
 def _recordings(data: Any) -> list[Recording]:
     return [Recording.from_json(document) for document in data["documents"]]
 
@@ -722,6 +734,14 @@ class MockServerClient(_BaseClient):
         """Forget what this namespace recorded; how many recorded stubs went."""
         return self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
 
+    def load_recordings(
+        self, mode: str, yaml: str = "", files: Mapping[str, bytes] | None = None
+    ) -> int:
+        """Set this namespace's record mode (none, once, new_episodes, all) and load what was
+        recorded before (stub documents, one per service, and their body files by path); how
+        many stubs were loaded."""
+        return self._run(_load_recordings(mode, yaml, files))
+
     def scenarios(self) -> dict[str, str]:
         return self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))
 
@@ -906,6 +926,13 @@ class AsyncMockServerClient(_BaseClient):
     async def clear_recordings(self) -> int:
         """Forget what this namespace recorded; how many recorded stubs went."""
         return await self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
+
+    async def load_recordings(
+        self, mode: str, yaml: str = "", files: Mapping[str, bytes] | None = None
+    ) -> int:
+        """Set this namespace's record mode and load what was recorded before (see the sync
+        client's `load_recordings`)."""
+        return await self._run(_load_recordings(mode, yaml, files))
 
     async def scenarios(self) -> dict[str, str]:
         return await self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))

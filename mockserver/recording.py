@@ -24,13 +24,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
 
 from mockserver.answers import Proxied
-from mockserver.errors import MockServerError
+from mockserver.errors import AdminInputError, MockServerError
 from mockserver.exchange import Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.loader import build_stubs
+from mockserver.locations import model_errors
 from mockserver.plan import Plan
 from mockserver.proxy import forward_request
 from mockserver.recorded import (
@@ -48,6 +52,7 @@ from mockserver.store import ScopedStore
 from mockserver.stub import Stub
 
 log = logging.getLogger(__name__)
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _COMMENT: Final = (
     "Recorded by mockserver from {url}: edit freely, it is an ordinary stub file.\n"
@@ -83,18 +88,17 @@ class RecordedDocument:
 
 @dataclass(slots=True)
 class _Recording:
-    """One service's recording in one namespace."""
+    """One service's recording in one namespace: what was recorded before (the file's stubs,
+    or a cassette loaded through the admin API), then what was recorded since."""
 
     target: RecordTarget
-    earlier: tuple[Stub, ...]
+    earlier: tuple[RecordedStub, ...]
     stubs: list[RecordedStub] = field(default_factory=list)
     by_request: dict[str, RecordedStub] = field(default_factory=dict)
     installed: set[str] = field(default_factory=set)
 
     def taken_ids(self) -> set[str]:
-        ids = {stub.id for stub in self.earlier}
-        ids.update(stub.spec.id for stub in self.stubs if stub.spec.id is not None)
-        return ids
+        return {stub.spec.id for stub in (*self.earlier, *self.stubs) if stub.spec.id is not None}
 
 
 Listener = Callable[[str | None, RecordedDocument], None]
@@ -119,6 +123,8 @@ class Recorder:
             for target in targets
         }
         self._recordings: dict[tuple[str | None, str], _Recording] = {}
+        self._modes: dict[str | None, str] = {}
+        """A namespace's own mode (a test's, set with its cassette), over the targets'."""
         self._listeners: list[Listener] = []
 
     @property
@@ -128,10 +134,13 @@ class Recorder:
     def on_document(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def _mode(self, target: RecordTarget) -> str:
-        if target.mode == "once":  # decided by what was recorded before this run
-            return "none" if self._earlier[target.service] else "all"
-        return target.mode
+    def _mode(self, target: RecordTarget, namespace: str | None) -> str:
+        mode = self._modes.get(namespace, target.mode)
+        if mode == "once":  # decided by what was recorded before
+            loaded = self._recordings.get((namespace, target.service))
+            earlier = loaded.earlier if loaded is not None else self._earlier[target.service]
+            return "none" if earlier else "all"
+        return mode
 
     def route(self, request: IncomingRequest) -> tuple[RecordTarget, bool] | None:
         """The recorded service a request belongs to, if it may be forwarded, and whether it is
@@ -139,7 +148,7 @@ class Recorder:
         path = request.path
         for target in self._targets:
             if target.covers(path):
-                mode = self._mode(target)
+                mode = self._mode(target, request.namespace)
                 return None if mode == "none" else (target, mode == "all")
         return None
 
@@ -200,7 +209,7 @@ class Recorder:
                 answer, request.method, stub.spec.id, self._redaction
             )
             with_answer(stub, response, files)
-        if self._mode(target) == "new_episodes":
+        if self._mode(target, scope.namespace) == "new_episodes":
             await self._install(scope, recording, stub)
         if self._listeners:
             document = self._document(recording)
@@ -223,7 +232,8 @@ class Recorder:
         key = (namespace, target.service)
         recording = self._recordings.get(key)
         if recording is None:
-            earlier = () if self._mode(target) == "all" else self._earlier[target.service]
+            all_anew = self._mode(target, namespace) == "all"
+            earlier = () if all_anew else self._earlier[target.service]
             recording = self._recordings[key] = _Recording(target, earlier)
         return recording
 
@@ -233,15 +243,52 @@ class Recorder:
         for target in sorted(self._targets, key=lambda target: target.service):
             recording = self._recordings.get((namespace, target.service))
             if recording is None:
-                if self._mode(target) == "all" or not self._earlier[target.service]:
+                if self._mode(target, namespace) == "all" or not self._earlier[target.service]:
                     continue
                 recording = _Recording(target, self._earlier[target.service])
             documents.append(self._document(recording))
+        for (owner, _), recording in sorted(self._recordings.items(), key=lambda item: item[0][1]):
+            if owner == namespace and recording.target not in self._targets:
+                documents.append(self._document(recording))  # loaded, replay only
         return documents
+
+    async def load(
+        self, scope: ScopedStore, mode: str, text: str, files: Mapping[str, bytes]
+    ) -> int:
+        """Set the namespace's mode and load a recording made before (a test's cassette: stub
+        documents, one per service, with their body files) as what its services recorded
+        earlier; replayed unless the mode is `all`. How many stubs were loaded.
+
+        Raises:
+            AdminInputError: a document that is not a recorded service's, a stub that is not
+                valid, a body file not given, a mode that records a service with no target.
+        """
+        loaded = list(_documents(text, files))
+        targets = {target.service: target for target in self._targets}
+        for service, _, _ in loaded:
+            if mode != "none" and service not in targets:
+                raise AdminInputError(
+                    f"mode {mode!r} records {service!r}, which this server has no target for "
+                    f"(--record {service}=URL)",
+                    [{"field": "mode", "message": "use none to replay only"}],
+                )
+        await self.clear(scope)
+        self._modes[scope.namespace] = mode
+        count = 0
+        for service, base_path, stubs in loaded:
+            target = targets.get(service) or RecordTarget(service, "", "none", base_path)
+            recording = _Recording(target, tuple(stubs))
+            self._recordings[(scope.namespace, service)] = recording
+            count += len(stubs)
+            if self._mode(target, scope.namespace) != "all":
+                for stub in stubs:
+                    await self._install(scope, recording, stub)
+        return count
 
     async def clear(self, scope: ScopedStore) -> int:
         """Forget what the namespace recorded (its replayed stubs go too); how many stubs."""
         cleared = 0
+        self._modes.pop(scope.namespace, None)
         for key in [key for key in self._recordings if key[0] == scope.namespace]:
             recording = self._recordings.pop(key)
             cleared += len(recording.stubs)
@@ -253,13 +300,9 @@ class Recorder:
 
     def _document(self, recording: _Recording) -> RecordedDocument:
         target = recording.target
-        specs: list[StubSpec] = [stub.spec for stub in recording.earlier]
+        specs: list[StubSpec] = []
         files: dict[str, bytes] = {}
-        for earlier in recording.earlier:
-            for answer, prepared in zip(earlier.spec.answers, earlier.responses, strict=True):
-                if answer.body_file is not None:
-                    files[answer.body_file] = prepared.body
-        for stub in recording.stubs:
+        for stub in (*recording.earlier, *recording.stubs):
             specs.append(stub.spec)
             files.update(stub.files)
         text = document_text(
@@ -297,14 +340,69 @@ def replay_stub(stub: RecordedStub, target: RecordTarget) -> Stub:
 
 def _earlier_stubs(
     file_stubs: Sequence[Stub], record_dir: Path | None, service: str
-) -> tuple[Stub, ...]:
-    """The file stubs loaded from `<record_dir>/SERVICE.yaml`: what was recorded before."""
+) -> tuple[RecordedStub, ...]:
+    """The file stubs loaded from `<record_dir>/SERVICE.yaml`: what was recorded before, with
+    the bodies of their body files."""
     if record_dir is None:
         return ()
     recorded = (record_dir / f"{service}.yaml").resolve()
-    return tuple(
-        stub for stub in file_stubs if Path(stub.source.rpartition(":")[0]).resolve() == recorded
-    )
+    earlier = []
+    for stub in file_stubs:
+        if Path(stub.source.rpartition(":")[0]).resolve() != recorded:
+            continue
+        files = {
+            answer.body_file: prepared.body
+            for answer, prepared in zip(stub.spec.answers, stub.responses, strict=True)
+            if answer.body_file is not None
+        }
+        earlier.append(RecordedStub(stub.spec, files))
+    return tuple(earlier)
+
+
+def _documents(text: str, files: Mapping[str, bytes]) -> list[tuple[str, str, list[RecordedStub]]]:
+    """Recorded documents (YAML) as (service, base path, stubs with their body files)."""
+    try:
+        datas = [data for data in yaml.safe_load_all(text) if data is not None]
+    except yaml.YAMLError as error:
+        raise AdminInputError(
+            f"yaml: not YAML: {error}", [{"field": "yaml", "message": "malformed YAML"}]
+        ) from None
+    documents = []
+    for index, data in enumerate(datas):
+        where = f"yaml.documents[{index}]"
+        header = _validated(DocumentHeader, data, where)
+        specs = [
+            _validated(StubSpec, stub, f"{where}.stubs[{position}]")
+            for position, stub in enumerate(header.stubs)
+        ]
+        if not header.service:
+            raise AdminInputError(
+                f"{where}: a recorded document names its service",
+                [{"field": f"{where}.service", "message": "required"}],
+            )
+        stubs = []
+        for spec in specs:
+            needed = [answer.body_file for answer in spec.answers if answer.body_file is not None]
+            missing = [name for name in needed if name not in files]
+            if missing:
+                raise AdminInputError(
+                    f"{where}: body file {missing[0]!r} is not among the files given",
+                    [{"field": "files", "message": f"missing {missing[0]!r}"}],
+                )
+            stubs.append(RecordedStub(spec, {name: files[name] for name in needed}))
+        documents.append((header.service, header.base_path or f"/{header.service}", stubs))
+    return documents
+
+
+def _validated(model: type[_Model], data: object, where: str) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        details = [
+            {**detail, "field": f"{where}.{detail['field']}".rstrip(".")}
+            for detail in model_errors(error)
+        ]
+        raise AdminInputError(f"{details[0]['field']}: {details[0]['message']}", details) from None
 
 
 def save(directory: Path, document: RecordedDocument) -> None:

@@ -383,3 +383,58 @@ async def test_a_failing_upstream_is_journaled_and_nothing_is_recorded(
     assert error in entry["error"]
     assert await recordings(client) == []
     assert not (tmp_path / "rec").exists()
+
+
+CASSETTE = """\
+service: api
+base_path: /api
+stubs:
+  - id: api-get-v1-logo.png
+    request: {method: GET, path: /v1/logo.png}
+    response:
+      headers: {Content-Type: image/png}
+      body_file: __files/api-get-v1-logo.png-0123456789.png
+"""
+
+
+async def test_a_cassette_loaded_into_a_namespace_replays_there(start: Start) -> None:
+    client = await start("mock", {})  # no target: replay only
+    files = {"__files/api-get-v1-logo.png-0123456789.png": base64.b64encode(LOGO).decode()}
+    loaded = await client.post(
+        "/__admin/ns/t1/recordings", json={"mode": "none", "yaml": CASSETTE, "files": files}
+    )
+    assert (loaded.status, await loaded.json()) == (200, {"loaded": 1})
+    replayed = await client.get("/~t1/api/v1/logo.png")
+    assert await replayed.read() == LOGO
+    assert (await client.get("/api/v1/logo.png")).status == 404  # another namespace
+    (document,) = await recordings(client, "t1")
+    assert yaml.safe_load(document["yaml"])["stubs"][0]["id"] == "api-get-v1-logo.png"
+    assert document["files"] == files
+    assert (await (await client.delete("/__admin/ns/t1/recordings")).json()) == {"cleared": 0}
+    assert (await client.get("/~t1/api/v1/logo.png")).status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mode": "sometimes"}, "mode"),
+        ({"mode": "none", "yaml": "a: [b"}, "yaml"),
+        ({"mode": "none", "yaml": CASSETTE}, "files"),
+        ({"mode": "none", "yaml": "service: api\nstubs: [{request: {heders: {}}}]"}, None),
+        ({"mode": "new_episodes", "yaml": "service: api\nstubs: []"}, "mode"),
+        ({"mode": "none", "files": {"a": "***"}}, "files.a"),
+        ({"mode": "none", "extra": 1}, "extra"),
+    ],
+    ids=["mode", "yaml", "missing-file", "bad-stub", "no-target", "not-base64", "unknown"],
+)
+async def test_a_bad_cassette_is_a_400_naming_the_field(
+    start: Start, body: dict[str, Any], field: str | None
+) -> None:
+    client = await start("mock", {})
+    response = await client.post("/__admin/ns/t1/recordings", json=body)
+    assert response.status == 400
+    details = (await response.json())["details"]
+    if field is not None:
+        assert details[0]["field"] == field
+    else:
+        assert details[0]["field"] == "yaml.documents[0].stubs[0].request.heders"

@@ -54,7 +54,7 @@ class AdminContext:
     called when one of them asks (reading the installed package's metadata costs ~0.5 ms, so
     start-up need not pay for it)."""
     recorder: Recorder | None = None
-    """The recorded services and their recordings (None: nothing is recorded)."""
+    """The recorded services and their recordings."""
 
     @property
     def version(self) -> str:

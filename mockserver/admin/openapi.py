@@ -353,6 +353,7 @@ _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         ),
     ),
     ("DELETE", "/recordings"): _object({"cleared": _COUNT}),
+    ("POST", "/recordings"): _object({"loaded": _COUNT}),
     ("GET", "/health"): _ref("Health"),
     ("POST", "/reset"): _object({"reset": {"const": True}, "removed_stubs": _COUNT}),
     ("GET", "/schema"): {"type": "object", "description": "The stub JSON Schema"},
