@@ -29,7 +29,6 @@ from pydantic import JsonValue
 from mockserver.incoming import NotJson
 from mockserver.redaction import Redaction
 from mockserver.spec import RequestSpec, ResponseSpec, StubSpec
-from mockserver.writer import Document, write_documents
 
 BODY_FILES: Final = "__files"
 
@@ -399,6 +398,9 @@ def document_text(
     service: str, base_path: str, stubs: Sequence[StubSpec], comment: str | None = None
 ) -> str:
     """A service's recording as a stub file."""
+    # imported here: a server that records nothing never loads the writer (start-up cost)
+    from mockserver.writer import Document, write_documents
+
     return write_documents(
         [Document(tuple(stubs), service=service, base_path=base_path)], comment=comment
     )
