@@ -10,6 +10,7 @@ reports are what the journal records before the first byte goes out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from abc import ABC, abstractmethod
@@ -197,17 +198,24 @@ class Proxied(Answer):
         arrivals: list[tuple[int, float]] = []
         size = 0
         started = time.perf_counter()
+        client_gone = False
         try:
             async for part in upstream.content.iter_any():
-                await response.write(part)
+                if not client_gone:
+                    try:
+                        await response.write(part)
+                    except (ConnectionError, RuntimeError):
+                        # the client went away (an SDK that stops reading at `data: [DONE]`):
+                        # a recording still reads the upstream's answer to its end
+                        client_gone = True
+                        if not keep:
+                            return response
                 if keep:
                     size += len(part)
                     parts.append(part)
                     arrivals.append((size, time.perf_counter() - started))
         except (aiohttp.ClientError, TimeoutError) as error:
             await self._broken(request, mid_stream_reason(self._forward.url, error))
-        except (ConnectionError, RuntimeError):
-            return response  # the client went away: nothing more to send, nothing recorded
         if self.on_ended is not None:
             # kept before the client sees the end: a client that has the whole answer finds
             # the exchange in the recordings
@@ -217,7 +225,9 @@ class Proxied(Answer):
             )  # all of them: a recording keeps a HEAD answer's Content-Length
             answer = UpstreamAnswer(upstream.status, lines, b"".join(parts), tuple(arrivals))
             await self.on_ended(answer)
-        await response.write_eof()
+        if not client_gone:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await response.write_eof()
         return response
 
     async def _broken(self, request: web.BaseRequest, reason: str) -> None:

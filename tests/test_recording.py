@@ -205,9 +205,9 @@ async def test_what_each_kind_of_answer_becomes(start: Start, tmp_path: Path) ->
         {"data": {"text": "lo"}},
         {"data": "[DONE]"},
     ]
-    # measured, so only its form is certain: a multiple of 10 ms, at least the upstream's gaps
+    # measured, so only its form is certain (a busy machine may read events together): a
+    # multiple of 10 ms; the exact rounding is tested on fixed arrival times (test_recorded.py)
     assert sse["interval_ms"] % 10 == 0
-    assert sse["interval_ms"] >= 20
     head = stubs["api-head-v1-file"]["response"]
     assert head["headers"]["Content-Length"] == "10"
     (document,) = await recordings(client)
