@@ -199,8 +199,20 @@ class Proxied(Answer):
         size = 0
         started = time.perf_counter()
         client_gone = False
+        # a known length ends the answer with its last byte, not with an end of its own: those
+        # bytes wait until the exchange is kept, so a client that has the whole answer finds
+        # it in the recordings
+        held: bytes | None = None
+        holds = keep and length is not None and response.content_length is not None
         try:
             async for part in upstream.content.iter_any():
+                if keep:
+                    size += len(part)
+                    parts.append(part)
+                    arrivals.append((size, time.perf_counter() - started))
+                    if holds and length is not None and size >= length:
+                        held = part
+                        continue
                 if not client_gone:
                     try:
                         await response.write(part)
@@ -210,15 +222,10 @@ class Proxied(Answer):
                         client_gone = True
                         if not keep:
                             return response
-                if keep:
-                    size += len(part)
-                    parts.append(part)
-                    arrivals.append((size, time.perf_counter() - started))
         except (aiohttp.ClientError, TimeoutError) as error:
             await self._broken(request, mid_stream_reason(self._forward.url, error))
         if self.on_ended is not None:
-            # kept before the client sees the end: a client that has the whole answer finds
-            # the exchange in the recordings
+            # kept before the client sees the end (see `held`)
             lines = tuple(
                 (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in upstream.raw_headers
@@ -227,6 +234,8 @@ class Proxied(Answer):
             await self.on_ended(answer)
         if not client_gone:
             with contextlib.suppress(ConnectionError, RuntimeError):
+                if held is not None:
+                    await response.write(held)
                 await response.write_eof()
         return response
 
