@@ -26,11 +26,11 @@ from aiohttp.http_parser import RawRequestMessage
 from mockserver import cors
 from mockserver.admin import AdminApi, AdminContext
 from mockserver.admin.context import LISTENING_KEY
-from mockserver.answers import Answer, FaultSent, Replied
+from mockserver.answers import Answer, FaultSent, Proxied, Replied
 from mockserver.clock import ClockSetting
 from mockserver.config import Settings
 from mockserver.delivery import CallbackSender
-from mockserver.errors import NamespaceLimitError, StateUnavailableError
+from mockserver.errors import NamespaceLimitError, StartupError, StateUnavailableError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, request_path, split_target
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
@@ -39,6 +39,9 @@ from mockserver.loader import LoadedStubs, load_paths
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
+from mockserver.proxy import Upstream
+from mockserver.recording import Recorder, save, targets_of
+from mockserver.redaction import Redaction
 from mockserver.refused import RefusedHead
 from mockserver.responder import (
     body_timeout_response,
@@ -91,6 +94,10 @@ class MockHandler:
         self.callbacks: CallbackSender | None = None
         """Sends the callbacks of stubs that declare some, after their answer."""
         self._fast = False
+        self.upstream = Upstream()
+        """The client session proxied answers forward through (closed at the app's cleanup)."""
+        self.recorder: Recorder | None = None
+        """The recorded services, when there are any (PRODUCT.md §11)."""
         self._choose_path()
         # ~15 us a request even through a queue: opt-in (--access-log), measured in the README
         if settings.access_log and access_log.isEnabledFor(logging.INFO):
@@ -180,17 +187,29 @@ class MockHandler:
                 plan = Plan(*cors.preflight(incoming, origin))
                 origin = None  # the preflight's answer has its own CORS headers
             else:
-                found = await scope.select(incoming)  # select, and claim in the state
-                clock = await scope.state.clock()
-                plan = plan_answer(found, incoming, scope.stubs, clock)
-                if found.stub is not None and found.stub.callbacks:  # empty for most stubs
-                    calls_back = found
+                recorder = self.recorder
+                route = None if recorder is None else recorder.route(incoming)
+                if recorder is not None and route is not None and route[1]:
+                    plan = recorder.forward(route[0], incoming, scope)  # recorded anew: `all`
+                else:
+                    found = await scope.select(incoming)  # select, and claim in the state
+                    clock = await scope.state.clock()
+                    plan = plan_answer(found, incoming, scope.stubs, clock)
+                    if recorder is not None and route is not None and not plan.outcome.matched:
+                        plan = recorder.forward(route[0], incoming, scope)  # a new episode
+                    elif found.stub is not None and found.stub.callbacks:  # empty for most stubs
+                        calls_back = found
+            proxied = plan.answer if type(plan.answer) is Proxied else None
+            if proxied is not None:  # the upstream's head decides the outcome
+                plan.outcome = await proxied.connect(self.upstream, plan.outcome)
             if origin is not None:
                 plan.answer = cors.marked(plan.answer, origin)
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )
             seq = await scope.state.journal.record(exchange)  # record, once
+            if proxied is not None:
+                proxied.journaled(scope.state.journal, seq, plan.outcome)
             for recorded in self._on_recorded:
                 recorded(exchange)
             cut = "cut: the server stopped before the response was sent"
@@ -404,7 +423,8 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
         loaded = load_paths(settings.stubs)
     state, close_state = _state(settings)
     store = StubStore(loaded.stubs, state)
-    context = AdminContext(settings, store, package_version)  # read on first use: ~1 ms
+    recorder = _recorder(settings, loaded)
+    context = AdminContext(settings, store, package_version, recorder)  # read on first use
     callbacks = CallbackSender(settings, loaded.events)
     admin = AdminApi(context, callbacks)
     app = web.Application(client_max_size=settings.max_body)
@@ -415,9 +435,11 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
     admin.register(app)
     mocked = MockHandler(store, settings)
     app[MOCKED_KEY] = mocked
+    mocked.recorder = recorder if recorder.targets else None  # no target: nothing to forward
 
     async def drain(_app: web.Application) -> None:
         await mocked.drain()
+        await mocked.upstream.close()
 
     async def stopping(_app: web.Application) -> None:
         mocked.stopping = True  # before aiohttp cancels the handlers still running
@@ -440,6 +462,29 @@ def build_app(settings: Settings, loaded: LoadedStubs | None = None) -> web.Appl
 
         app.on_cleanup.append(close)
     return app
+
+
+def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder:
+    """The recorded services of `--record` and of `record:` documents (maybe none: recordings
+    can still be loaded to replay); recordings are written under --record-dir (the default
+    namespace's) as each exchange ends."""
+    targets = targets_of(settings.record, settings.record_mode, loaded.recorded)
+    if targets and settings.state != "memory":
+        raise StartupError("recording keeps its recordings in this process: use --state memory")
+    redaction = Redaction.default()
+    if settings.redact_headers or settings.redact_query or settings.redact_json:
+        redaction = redaction.adding(
+            headers=settings.redact_headers,
+            query=settings.redact_query,
+            json_paths=settings.redact_json,
+        )
+    recorder = Recorder(targets, loaded.stubs, redaction, settings.record_dir)
+    directory = settings.record_dir
+    if directory is not None:
+        recorder.on_document(
+            lambda namespace, document: save(directory, document) if namespace is None else None
+        )
+    return recorder
 
 
 def _state(settings: Settings) -> tuple[State, Callable[[], Awaitable[None]] | None]:

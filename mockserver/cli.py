@@ -239,6 +239,47 @@ def _parser() -> argparse.ArgumentParser:
         "repeatable (MOCKSERVER_CALLBACK_ALLOW, ','-separated)",
     )
 
+    recording = run.add_argument_group("record and replay (docs/recording.md)")
+    recording.add_argument(
+        "--record",
+        action="append",
+        default=(_env("record") or "").replace(",", " ").split(),
+        metavar="SERVICE=URL",
+        help="serve SERVICE under /SERVICE and forward what no stub matches to URL, keeping "
+        "each exchange as a stub; repeatable (MOCKSERVER_RECORD: several, space-separated)",
+    )
+    recording.add_argument(
+        "--record-mode",
+        default=_env("record_mode") or "new_episodes",
+        choices=["none", "once", "new_episodes", "all"],
+        help="as vcrpy's: none replays only, once records while nothing is recorded yet, "
+        "new_episodes replays what matches and records the rest, all re-records everything "
+        "(default %(default)s)",
+    )
+    recording.add_argument(
+        "--record-dir",
+        type=Path,
+        default=_env("record_dir"),
+        metavar="DIR",
+        help="where recordings are written, SERVICE.yaml each, as each exchange ends "
+        "(default: recorded/ in the first stub directory)",
+    )
+    for kind, what in (("header", "a header"), ("query", "a query parameter or form field")):
+        recording.add_argument(
+            f"--redact-{kind}",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help=f"also replace {what} by REDACTED in recordings; repeatable",
+        )
+    recording.add_argument(
+        "--redact-json",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also replace what this JSONPath selects in JSON bodies ($.card.number); repeatable",
+    )
+
     check = commands.add_parser("validate", help="check stub directories, print every error")
     check.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
 
@@ -381,10 +422,44 @@ def _load_or_exit(dirs: Sequence[Path]) -> LoadedStubs:
         raise SystemExit(EXIT_STUB_ERRORS) from None
 
 
+def _record_pairs(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for given in args.record:
+        service, equals, url = given.partition("=")
+        if not equals or not service or not url:
+            _fail(f"--record {given!r}: expected SERVICE=URL (stripe=https://api.stripe.com)")
+        pairs.append((service, url))
+    return tuple(pairs)
+
+
+def _with_record_dir(
+    stubs: tuple[Path, ...], record_dir: Path | None, recording: bool
+) -> tuple[tuple[Path, ...], Path]:
+    """The stub directories and the recordings' directory: recorded/ in the first stub
+    directory by default; one given outside every stub directory is loaded as one too (created
+    when recording), so what was recorded is replayed."""
+    if record_dir is None:
+        return stubs, stubs[0] / "recorded"
+    resolved = record_dir.resolve()
+    if any(resolved.is_relative_to(directory.resolve()) for directory in stubs):
+        return stubs, record_dir
+    if recording:
+        record_dir.mkdir(parents=True, exist_ok=True)
+    return (*stubs, record_dir) if record_dir.is_dir() else stubs, record_dir
+
+
 def _serve(args: argparse.Namespace) -> int:
+    record = _record_pairs(args)
+    try:  # a JSONPath that does not parse is a usage error, named before anything starts
+        from mockserver.redaction import Redaction
+
+        Redaction.default().adding(json_paths=args.redact_json)
+    except ValueError as error:
+        _fail(str(error))
+    stubs, record_dir = _with_record_dir(_stub_dirs(args), args.record_dir, bool(record))
     try:
         settings = Settings(
-            stubs=_stub_dirs(args),
+            stubs=stubs,
             hosts=_hosts(args),
             port=args.port,
             admin_prefix=args.admin_prefix,
@@ -411,6 +486,12 @@ def _serve(args: argparse.Namespace) -> int:
             env=env_from(os.environ, args.env),
             callback_limit=args.callback_limit,
             callback_allow=tuple(args.callback_allow),
+            record=record,
+            record_mode=args.record_mode,
+            record_dir=record_dir,
+            redact_headers=tuple(args.redact_header),
+            redact_query=tuple(args.redact_query),
+            redact_json=tuple(args.redact_json),
         )
     except ValueError as error:
         _fail(str(error))

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypedDict, TypeVar, Unpack
 
@@ -40,6 +41,7 @@ __all__ = [
     "MockServerClient",
     "MockServerClientError",
     "NearMiss",
+    "Recording",
     "RequestFields",
     "VerificationError",
 ]
@@ -264,6 +266,10 @@ class JournalEntry:
     multipart: tuple[MultipartPart, ...] = ()
     """The parts of a multipart/form-data body, in order."""
     near_misses: tuple[NearMiss, ...] = ()
+    proxied_to: str | None = None
+    """A proxied request's upstream URL."""
+    upstream_status: int | None = None
+    """A proxied request's upstream status (None when the upstream did not answer)."""
     raw: JsonObject = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -295,6 +301,8 @@ class JournalEntry:
             preflight=bool(data.get("preflight", False)),
             multipart=tuple(MultipartPart.from_json(p) for p in data.get("multipart") or ()),
             near_misses=tuple(NearMiss.from_json(m) for m in data.get("near_misses") or ()),
+            proxied_to=data.get("proxied_to"),
+            upstream_status=data.get("upstream_status"),
             raw=dict(data),
         )
 
@@ -316,6 +324,57 @@ class JournalEntry:
             shown = self.body if len(self.body) <= 200 else self.body[:200] + "..."
             line += f" body {shown!r}"
         return line
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recorded service's stub document (`GET /recordings`): `file` is its name (SERVICE.yaml),
+    `yaml` its text, `files` its body files by their path relative to it."""
+
+    service: str
+    file: str
+    yaml: str
+    files: dict[str, bytes]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recording:
+        return cls(
+            service=str(data["service"]),
+            file=str(data["file"]),
+            yaml=str(data["yaml"]),
+            files={
+                str(name): base64.b64decode(content)
+                for name, content in (data.get("files") or {}).items()
+            },
+        )
+
+    def write_to(self, directory: str | os.PathLike[str], file: str | None = None) -> Path:
+        """Write the document (as `file`, by default its own name) and its body files under
+        `directory`; the path of the document."""
+        target = Path(directory) / (file or self.file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.yaml, encoding="utf-8")
+        for name, content in self.files.items():
+            body = target.parent / name
+            body.parent.mkdir(parents=True, exist_ok=True)
+            body.write_bytes(content)
+        return target
+
+
+def _load_recordings(mode: str, yaml: str, files: Mapping[str, bytes] | None) -> _Call[int]:
+    payload = {
+        "mode": mode,
+        "yaml": yaml,
+        "files": {
+            name: base64.b64encode(content).decode("ascii")
+            for name, content in (files or {}).items()
+        },
+    }
+    return _json_call("POST", "/recordings", payload, lambda data: int(data["loaded"]))
+
+
+def _recordings(data: Any) -> list[Recording]:
+    return [Recording.from_json(document) for document in data["documents"]]
 
 
 # --- the admin calls, described once ----------------------------------------------------------
@@ -698,6 +757,24 @@ class MockServerClient(_BaseClient):
 
     # scenarios, lifecycle
 
+    # recordings
+
+    def recordings(self) -> list[Recording]:
+        """Each recorded service's stub document in this namespace, with its body files."""
+        return self._run(_Call("GET", "/recordings", _recordings))
+
+    def clear_recordings(self) -> int:
+        """Forget what this namespace recorded; how many recorded stubs went."""
+        return self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
+
+    def load_recordings(
+        self, mode: str, yaml: str = "", files: Mapping[str, bytes] | None = None
+    ) -> int:
+        """Set this namespace's record mode (none, once, new_episodes, all) and load what was
+        recorded before (stub documents, one per service, and their body files by path); how
+        many stubs were loaded."""
+        return self._run(_load_recordings(mode, yaml, files))
+
     def scenarios(self) -> dict[str, str]:
         return self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))
 
@@ -908,6 +985,23 @@ class AsyncMockServerClient(_BaseClient):
             raise error.with_received(await self.requests(limit=_RECEIVED_SHOWN)) from None
 
     # scenarios, lifecycle
+
+    # recordings
+
+    async def recordings(self) -> list[Recording]:
+        """Each recorded service's stub document in this namespace, with its body files."""
+        return await self._run(_Call("GET", "/recordings", _recordings))
+
+    async def clear_recordings(self) -> int:
+        """Forget what this namespace recorded; how many recorded stubs went."""
+        return await self._run(_Call("DELETE", "/recordings", lambda data: int(data["cleared"])))
+
+    async def load_recordings(
+        self, mode: str, yaml: str = "", files: Mapping[str, bytes] | None = None
+    ) -> int:
+        """Set this namespace's record mode and load what was recorded before (see the sync
+        client's `load_recordings`)."""
+        return await self._run(_load_recordings(mode, yaml, files))
 
     async def scenarios(self) -> dict[str, str]:
         return await self._run(_Call("GET", "/scenarios", lambda data: dict(data["scenarios"])))

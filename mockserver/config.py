@@ -20,6 +20,8 @@ DEFAULT_STATE_PREFIX: Final = "mockserver:"
 DEFAULT_CALLBACK_LIMIT: Final = 64
 _ALLOWED_HOST: Final = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([1-9][0-9]{0,4}))?")
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+_RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
+_SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,16 @@ class Settings:
     """Callbacks being delivered at once; more wait for a slot."""
     callback_allow: tuple[str, ...] = ()
     """HOST[:PORT]s besides loopback that callbacks added through the admin API may target."""
+    record: tuple[tuple[str, str], ...] = ()
+    """(service, upstream URL) pairs of `--record SERVICE=URL`: served under /SERVICE."""
+    record_mode: str = "new_episodes"
+    """The mode of the `--record` services: none, once, new_episodes, all (vcrpy's)."""
+    record_dir: Path | None = None
+    """Where recordings are written as each exchange ends (None: kept in memory only)."""
+    redact_headers: tuple[str, ...] = ()
+    redact_query: tuple[str, ...] = ()
+    redact_json: tuple[str, ...] = ()
+    """What recorded files and journal dumps hide beyond the defaults (PRODUCT.md §11)."""
 
     def __post_init__(self) -> None:
         if self.hosts:
@@ -95,6 +107,18 @@ class Settings:
             found = _ALLOWED_HOST.fullmatch(entry)
             if found is None or int(found[2] or 1) > 65535:
                 raise ValueError(f"--callback-allow takes HOST or HOST:PORT, got {entry!r}")
+        if self.record_mode not in _RECORD_MODES:
+            raise ValueError(
+                f"--record-mode must be one of {', '.join(_RECORD_MODES)}, got {self.record_mode!r}"
+            )
+        for service, url in self.record:
+            if not _SERVICE_NAME.fullmatch(service):
+                raise ValueError(
+                    f"--record {service}={url}: the service name may hold only letters, digits, "
+                    "_ and - (it is the path prefix /SERVICE)"
+                )
+            if not url.startswith(("http://", "https://")) or url.endswith("://"):
+                raise ValueError(f"--record {service}={url}: the target is not an http(s) URL")
         if self.admin_token is not None and not self.admin_token:
             raise ValueError("the admin token must not be empty")
 

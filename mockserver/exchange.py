@@ -38,6 +38,10 @@ class Outcome:
     """The closest stubs of an unmatched request."""
     error: str | None = None
     fault: str | None = None
+    proxied_to: str | None = None
+    """The upstream URL a proxied request was forwarded to."""
+    upstream_status: int | None = None
+    """The status the upstream answered (None when it did not answer)."""
 
 
 def is_preflight(method: str, matched: bool, stub_id: str | None, status: int | None) -> bool:
@@ -61,15 +65,15 @@ class Exchange:
 Rare = tuple[Any, ...]
 """The fields most exchanges leave unset, as plain values in one tuple (see `rare_fields`)."""
 
-_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None, None)
+_NOT_RARE: Final[Rare] = ((), None, None, None, None, False, None, None, None, None, None)
 
 
 def rare_fields(exchange: Exchange) -> Rare | None:
     """What a journal stores beside an exchange's common fields, None when all are unset: near
     misses (packed), error, fault, client certificate subject, body size, body truncated, content
-    encoding, raw body, raw path (the path as sent, only when it differs from `path`). Plain
-    values only, so a stored record leaves the garbage collector's
-    view; every journal implementation stores it through this one function and `unpack_rare`."""
+    encoding, raw body, raw path (the path as sent, only when it differs from `path`), upstream
+    URL and status. Plain values only, so a stored record leaves the garbage collector's view;
+    every journal implementation stores it through this one function and `unpack_rare`."""
     request, outcome = exchange.request, exchange.outcome
     if not (
         outcome.near_misses
@@ -79,6 +83,7 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         or request.body_truncated
         or request.content_encoding
         or request.raw_path
+        or outcome.proxied_to
     ):
         return None
     return (
@@ -91,6 +96,8 @@ def rare_fields(exchange: Exchange) -> Rare | None:
         request.content_encoding,
         request.raw_body,
         request.raw_path,
+        outcome.proxied_to,
+        outcome.upstream_status,
     )
 
 
@@ -103,6 +110,8 @@ class Unpacked:
     fault: str | None
     request: dict[str, Any]
     """Keywords of `IncomingRequest.from_wire`."""
+    proxied_to: str | None = None
+    upstream_status: int | None = None
 
 
 def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
@@ -112,7 +121,8 @@ def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
         rare = _NOT_RARE
     elif len(rare) < len(_NOT_RARE):
         rare = (*rare, *_NOT_RARE[len(rare) :])
-    packed, error, fault, cert, body_size, truncated, encoding, raw_body, raw_path = rare
+    (packed, error, fault, cert, body_size, truncated, encoding, raw_body, raw_path, proxied_to,
+     upstream_status) = rare  # fmt: skip
     if isinstance(raw_body, str):
         raw_body = base64.b64decode(raw_body)
     return Unpacked(
@@ -127,6 +137,8 @@ def unpack_rare(rare: Sequence[Any] | None) -> Unpacked:
             "raw_body": raw_body,
             "raw_path": raw_path,
         },
+        proxied_to,
+        upstream_status,
     )
 
 
@@ -200,6 +212,9 @@ class JournalEntry:
             rendered["content_encoding"] = request.content_encoding
             if request.raw_body is not None:  # decoded: `body` is what the matchers saw
                 rendered["raw_body"] = base64.b64encode(request.raw_body).decode()
+        if outcome.proxied_to is not None:
+            rendered["proxied_to"] = outcome.proxied_to
+            rendered["upstream_status"] = outcome.upstream_status
         if near_misses:
             rendered["near_misses"] = [miss.to_json() for miss in outcome.near_misses]
         return rendered

@@ -38,7 +38,7 @@ from mockserver.templating import CONTEXT_NAMES, UNMATCHED_CONTEXT_NAMES
 
 STUB_SUFFIXES: Final = (".yaml", ".yml", ".json")
 BODY_FILES_DIR: Final = "__files"
-_HEADER_FIELDS: Final = ("service", "base_path", "host", "cors")
+_HEADER_FIELDS: Final = ("service", "base_path", "host", "cors", "record")
 _NO_HEADER: Final = DocumentHeader(stubs=[])
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class LoadedStubs:
     files: tuple[tuple[str, int], ...] = ()
     events: Mapping[str, CompiledCallback] = field(default_factory=dict)
     """The documents' `events:`, by `SERVICE/NAME`, sent with POST /__admin/callbacks."""
+    recorded: tuple[DocumentHeader, ...] = ()
+    """The documents that record their service (`record:`), in file order."""
 
 
 def find_stub_files(stub_dirs: Sequence[Path]) -> list[Path]:
@@ -122,7 +124,9 @@ def load_paths(stub_dirs: Sequence[Path]) -> LoadedStubs:
             continue
         _load_text(text, str(path), path.parent, path.stem, builder)
         counts.append((str(path), len(builder.stubs) - before))
-    return LoadedStubs(tuple(builder.finish()), tuple(counts), builder.events)
+    return LoadedStubs(
+        tuple(builder.finish()), tuple(counts), builder.events, tuple(builder.recorded)
+    )
 
 
 def parse_stub_text(text: str, *, stub_dirs: Sequence[Path], label: str = API_SOURCE) -> list[Stub]:
@@ -199,6 +203,7 @@ class _Builder:
     errors: list[StubError] = field(default_factory=list)
     stubs: list[Stub] = field(default_factory=list)
     events: dict[str, CompiledCallback] = field(default_factory=dict)
+    recorded: list[DocumentHeader] = field(default_factory=list)
 
     def add(
         self,
@@ -255,6 +260,12 @@ class _Builder:
             )
         )
 
+    def add_header(self, header: DocumentHeader, located: Located | None, name: str) -> None:
+        """A document's own fields: its events, and its service when it records (`record:`)."""
+        if header.record is not None:
+            self.recorded.append(header)
+        self.add_events(header, located, name)
+
     def add_events(self, header: DocumentHeader, located: Located | None, name: str) -> None:
         """A document's `events:`, compiled; each `SERVICE/NAME` declared once."""
         for event, spec in (header.events or {}).items():
@@ -308,7 +319,7 @@ def _load_text(text: str, name: str, base_dir: Path, stem: str, builder: _Builde
     index = 0
     try:
         for located, data in _documents(text, name):
-            stubs = _stubs_of(data, located, name, builder.errors, builder.add_events)
+            stubs = _stubs_of(data, located, name, builder.errors, builder.add_header)
             for loc, stub_data, header in stubs:
                 stub_at = located.at(loc) or located
                 spec = _validated(stub_data, builder.origin, stub_at, name, builder.errors)
@@ -350,8 +361,11 @@ def _stubs_of(
         for position, item in enumerate(data):
             yield (position,), item, _NO_HEADER
         return
-    if isinstance(data, dict) and "stubs" in data:
-        header = _header(data, located, name, errors)
+    if isinstance(data, dict) and ("stubs" in data or "record" in data):
+        # a recorded service's document may hold no stubs of its own yet
+        header = _header({"stubs": [], **data}, located, name, errors)
+        if header is not None and header.record is not None and header.base_path is None:
+            header = header.model_copy(update={"base_path": f"/{header.service}"})  # /SERVICE
         if header is not None and on_header is not None:
             on_header(header, located, name)
         if header is not None:

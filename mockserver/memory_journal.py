@@ -98,6 +98,8 @@ def _entry(record: _Record) -> JournalEntry:
         rare.near_misses,
         rare.error,
         rare.fault,
+        rare.proxied_to,
+        rare.upstream_status,
     )
     exchange = Exchange(request, outcome, record[_TIME], record[_DURATION_MS])
     return JournalEntry(record[_SEQ], exchange)

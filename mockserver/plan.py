@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mockserver.answers import Answer, Faulted, Fixed, Replied, Streamed
+from mockserver.answers import Answer, Faulted, Fixed, Proxied, Replied, Streamed
 from mockserver.clock import ClockSetting
 from mockserver.errors import TemplateError
 from mockserver.exchange import Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.nearmiss import stub_near_misses
+from mockserver.proxy import forward_request
 from mockserver.responder import (
     render_answer,
     stub_response,
@@ -45,6 +46,9 @@ def plan_answer(
     prepared = stub.response_for(found.hits)
     if prepared.fault is not None:
         return Plan(Faulted(prepared, prepared.fault), _matched(stub, None, fault=prepared.fault))
+    if prepared.proxy is not None:  # the status comes with the upstream's head (Proxied.connect)
+        forward = forward_request(request, prepared.proxy, stub.base_path)
+        return Plan(Proxied(forward, prepared.delay_ms), _matched(stub, None))
     if prepared.stream is not None:
         return Plan(Streamed(prepared, prepared.stream), _matched(stub, prepared.status))
     templates = prepared.templates

@@ -70,6 +70,8 @@ def ignored_headers(response: ResponseSpec) -> list[tuple[str, str]]:
         lowered = name.lower()
         if lowered == "connection" and _closes(value):
             continue
+        if lowered == "content-length" and _head_length(response) is not None:
+            continue  # answers HEAD as written
         if lowered in SERVER_FRAMED:
             ignored.append((name, _WHY_IGNORED[lowered]))
     return ignored
@@ -80,6 +82,19 @@ _WHY_IGNORED: Final = {
     "transfer-encoding": "chosen by the server for the answer; the stub's value is not sent",
     "connection": "the server keeps the connection open unless it is 'close'; not sent",
 }
+
+
+def _head_length(response: ResponseSpec) -> str | None:
+    """The Content-Length of a response without a body, which a HEAD answer sends as written."""
+    if response.has_json or any(
+        value is not None
+        for value in (response.body, response.body_file, response.sse, response.chunks)
+    ):
+        return None
+    lengths = [
+        value for name, value in header_lines(response.headers) if name.lower() == "content-length"
+    ]
+    return lengths[0] if len(lengths) == 1 and lengths[0].isdigit() else None
 
 
 def _closes(value: str) -> bool:
@@ -136,6 +151,8 @@ def _prepare(
         templates=templates,
         fixed=response.is_fixed,
         close=close,
+        proxy=response.proxy,
+        head_length=_head_length(response),
     )
 
 

@@ -16,12 +16,20 @@ Strictness (ini `mockserver_strict`, marker `mockserver_strict`): a test whose n
 a request no stub matched fails at teardown, listing them with their near misses.
 `--mockserver-unused` prints, at the end of the run, the file stubs no test hit: each test's hits
 are read before its namespace goes, and xdist workers send theirs to the controller.
+
+Recording (`--mockserver-record MODE`, ini `mockserver_record`, default `none`; targets from ini
+`mockserver_record_targets = stripe=https://api.stripe.com ...`): each test's cassette,
+`<test dir>/cassettes/<module stem>/<test name>.yaml` (or the name given by
+`@pytest.mark.mockserver_cassette("name")`), is loaded into its namespace with the mode
+(`POST /recordings`), and what the namespace recorded is written back at teardown (`GET
+/recordings`): in-process and against a sidecar alike.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +46,10 @@ NAMESPACE_INI: Final = "mockserver_namespace"
 STUB_FILES_MARKER: Final = "mockserver_stub_files"
 STRICT_MARKER: Final = "mockserver_strict"
 STRICT_INI: Final = "mockserver_strict"
+RECORD_INI: Final = "mockserver_record"
+TARGETS_INI: Final = "mockserver_record_targets"
+CASSETTE_MARKER: Final = "mockserver_cassette"
+RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
 REPORT_SECTION: Final = "mockserver: unmatched requests"
 UNUSED_SECTION: Final = "mockserver: file stubs no test hit"
 _WORKER_OUTPUT: Final = "mockserver_stub_usage"
@@ -82,6 +94,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a test whose requests include one that no stub matched fails at teardown, "
         f"listing them with their near misses (per test: @pytest.mark.{STRICT_MARKER})",
     )
+    group.addoption(
+        "--mockserver-record",
+        dest="mockserver_record",
+        choices=RECORD_MODES,
+        default=None,
+        help="record mode of each test's cassette (as vcrpy's; default: ini mockserver_record, "
+        "else none: replay only)",
+    )
+    parser.addini(RECORD_INI, type="string", default="none", help="the default record mode")
+    parser.addini(
+        TARGETS_INI,
+        type="args",
+        default=[],
+        help="recorded services of the in-process mock server: SERVICE=URL ... (each served "
+        "under /SERVICE)",
+    )
     parser.addini(
         NAMESPACE_INI,
         type="string",
@@ -96,6 +124,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{STUB_FILES_MARKER}(*paths): load these stub files (relative to the rootdir or to the "
         "test file) into the mock server for this test only",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{CASSETTE_MARKER}(name): this test's recordings are cassettes/<module stem>/<name>.yaml "
+        "beside it (default: the test's name)",
     )
     config.addinivalue_line(
         "markers",
@@ -181,8 +214,15 @@ def _mockserver_session(pytestconfig: pytest.Config) -> Iterator[MockServerClien
     from mockserver.errors import MockServerError
     from mockserver.server import start_in_thread
 
+    # the targets replay only unless a test's cassette sets its namespace's mode
+    settings = Settings(
+        stubs=_stub_dirs(pytestconfig),
+        port=0,
+        record=_record_targets(pytestconfig),
+        record_mode="none",
+    )
     try:
-        running = start_in_thread(Settings(stubs=_stub_dirs(pytestconfig), port=0))
+        running = start_in_thread(settings)
     except MockServerError as error:
         pytest.fail(f"mockserver could not start:\n{error}", pytrace=False)
     try:
@@ -219,7 +259,14 @@ def mockserver(
         for marker in reversed(list(request.node.iter_markers(STUB_FILES_MARKER))):
             for name in marker.args:
                 client.add_stubs(_stub_file(request, name).read_text(encoding="utf-8"))
+        cassette = Cassette.of(request)
+        loaded = cassette.load_into(client)
         yield client
+        if loaded is not None:
+            if loaded:  # it recorded: the cassette is written back
+                cassette.save_from(client)
+            with contextlib.suppress(OSError, AdminError):  # the server forgets it
+                client.clear_recordings()
         # a test that failed already lists its unmatched requests in its report
         if _strict(request) and not request.node.stash.get(_FAILED, False):
             strict_failure = _strict_failure(client, request.config.rootpath)
@@ -235,6 +282,80 @@ def mockserver(
                 client.remove_namespace()
     if strict_failure:
         pytest.fail(strict_failure, pytrace=False)
+
+
+def _record_mode(config: pytest.Config) -> str:
+    mode: str = config.getoption("mockserver_record", None) or config.getini(RECORD_INI) or "none"
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"mockserver: ini {RECORD_INI} = {mode!r}: expected one of {', '.join(RECORD_MODES)}"
+        )
+    return mode
+
+
+def _record_targets(config: pytest.Config) -> tuple[tuple[str, str], ...]:
+    targets = []
+    for given in config.getini(TARGETS_INI):
+        service, equals, url = str(given).partition("=")
+        if not (service and equals and url):
+            raise pytest.UsageError(
+                f"mockserver: ini {TARGETS_INI}: {given!r} is not SERVICE=URL "
+                "(stripe=https://api.stripe.com)"
+            )
+        targets.append((service, url))
+    return tuple(targets)
+
+
+_BODY_FILE: Final = re.compile(r"body_file: *['\"]?([^'\"\s]+)")
+
+
+@dataclass(frozen=True)
+class Cassette:
+    """A test's recordings on disk: stub documents, one per service, and their body files
+    under `__files/` beside them; and the mode they are used with."""
+
+    path: Path
+    mode: str
+
+    @classmethod
+    def of(cls, request: pytest.FixtureRequest) -> Cassette:
+        marker = request.node.get_closest_marker(CASSETTE_MARKER)
+        name = str(marker.args[0]) if marker is not None and marker.args else request.node.name
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "cassette"
+        directory = request.path.parent / "cassettes" / request.path.stem
+        return cls(directory / f"{safe}.yaml", _record_mode(request.config))
+
+    def load_into(self, client: MockServerClient) -> bool | None:
+        """Load the cassette into the test's namespace with its mode; whether the namespace
+        records (the cassette is written back at teardown), None when nothing was loaded (a
+        test that has no cassette and does not record)."""
+        exists = self.path.is_file()
+        mode = self.mode
+        if mode == "once":  # recorded once: from then on, replayed only
+            mode = "none" if exists else "all"
+        if mode == "none" and not exists:
+            return None
+        text = self.path.read_text(encoding="utf-8") if exists else ""
+        files = {
+            name: (self.path.parent / name).read_bytes()
+            for name in _BODY_FILE.findall(text)
+            if (self.path.parent / name).is_file()
+        }
+        client.load_recordings(mode, text, files)
+        return mode != "none"
+
+    def save_from(self, client: MockServerClient) -> None:
+        """Write what the namespace recorded (earlier stubs included), if anything."""
+        documents = client.recordings()
+        if not documents:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("---\n".join(document.yaml for document in documents), "utf-8")
+        for document in documents:
+            for name, content in document.files.items():
+                target = self.path.parent / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
 
 
 def _strict(request: pytest.FixtureRequest) -> bool:

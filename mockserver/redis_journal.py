@@ -157,7 +157,10 @@ def _decoded(seq: int, stored: bytes, epoch: str) -> JournalEntry:
         namespace=namespace,
         **rare.request,
     )
-    outcome = Outcome(matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault)
+    outcome = Outcome(
+        matched, status, stub_id, service, rare.near_misses, rare.error, rare.fault,
+        rare.proxied_to, rare.upstream_status,
+    )  # fmt: skip
     return JournalEntry(seq, Exchange(request, outcome, time, duration_ms), epoch)
 
 

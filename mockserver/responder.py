@@ -142,7 +142,10 @@ def send_prepared(
         or not request.keep_alive
         or request.method == "HEAD"
     ):
-        return stub_response(prepared)
+        response = stub_response(prepared)
+        if prepared.head_length is not None and request.method == "HEAD":
+            response.headers["Content-Length"] = prepared.head_length  # as the stub says
+        return response
     transport.write(b"".join((head, _date_lines.at(now), prepared.body)))
     return _WRITTEN
 

@@ -384,6 +384,46 @@ def _final_status(value: object) -> object:
     return value
 
 
+class ProxyHeaders(StrictModel):
+    """What a proxied request's headers become: `add` sets (replacing what the client sent),
+    `remove` drops (names compared case-insensitively)."""
+
+    add: dict[str, HeaderValue] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+
+    @field_validator("add")
+    @classmethod
+    def _no_line_breaks(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, text in header_lines(value):
+            if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
+                raise ValueError(f"header {name!r} must not contain line breaks")
+        return value
+
+
+def _upstream_url(value: object) -> object:
+    if isinstance(value, str):
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        if "?" in value or "#" in value:
+            raise ValueError(f"{value!r}: the upstream URL takes no query or fragment")
+    return value
+
+
+UpstreamUrl = Annotated[str, BeforeValidator(_upstream_url)]
+
+
+class ProxySpec(StrictModel):
+    """Forward the request to `to` (joined with the path after the document's base_path) and
+    answer with what the upstream answers, streamed through as it arrives."""
+
+    to: UpstreamUrl
+    headers: ProxyHeaders = Field(default_factory=ProxyHeaders)
+    timeout_ms: int = Field(default=30_000, ge=1, le=600_000)
+    """How long the upstream may take to send its answer's head (504 after), and then to send
+    each part of its body (the stream is cut after)."""
+
+
 _FIXED_RESPONSE_FIELDS: Final = frozenset({"status", "headers", "json_", "body", "body_file"})
 _PLAIN_STUB_FIELDS: Final = frozenset(
     {"id", "description", "priority", "request", "response", "responses"}
@@ -403,6 +443,8 @@ class ResponseSpec(StrictModel):
     fault: Fault | None = None
     sse: SseSpec | None = None
     chunks: ChunksSpec | None = None
+    proxy: ProxySpec | None = None
+    """Answer with what an upstream answers (PRODUCT.md §11)."""
 
     @model_validator(mode="after")
     def _one_body(self) -> ResponseSpec:
@@ -426,6 +468,14 @@ class ResponseSpec(StrictModel):
             raise ValueError(f"a fault sends no body, but {given[0]} is given too")
         if self.template and self.body_file is not None:
             raise ValueError("template applies to headers, body and json, not to body_file")
+        if self.proxy is not None:
+            own = [name for name in ("status", "headers", "template", "fault") if name in
+                   self.model_fields_set]  # fmt: skip
+            if given or own:
+                raise ValueError(
+                    "a proxied response is the upstream's (status, headers and body): "
+                    f"{(given + own)[0]} does not apply; proxy.headers changes what is sent"
+                )
         return self
 
     @field_validator("headers")
@@ -617,6 +667,20 @@ class StubSpec(StrictModel):
         return [self.response if self.response is not None else ResponseSpec()]
 
 
+RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+
+
+class RecordSpec(StrictModel):
+    """Record the document's service: what no stub matches goes to `target`, and the exchange
+    is kept as a stub (PRODUCT.md §11). Modes as vcrpy's."""
+
+    target: UpstreamUrl
+    mode: RecordMode = "new_episodes"
+    timeout_ms: int = Field(default=30_000, ge=1, le=600_000)
+    """As a proxy's: the upstream's answer head within it (504 after)."""
+
+
 class DocumentHeader(StrictModel):
     """A document's own fields; its stubs are validated one by one to report each error."""
 
@@ -625,9 +689,16 @@ class DocumentHeader(StrictModel):
     host: str | None = None
     cors: bool = False
     """Answer CORS preflights for this document's stubs and add CORS headers to their answers."""
+    record: RecordSpec | None = None
     stubs: list[Any]
     events: dict[str, EventSpec] | None = None
     """Callbacks sent by name (`POST /__admin/callbacks {"event": "SERVICE/NAME"}`)."""
+
+    @model_validator(mode="after")
+    def _recorded_service_is_named(self) -> DocumentHeader:
+        if self.record is not None and not self.service:
+            raise ValueError("record needs the document's service (its recordings' name)")
+        return self
 
     @field_validator("base_path")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 from mockserver.callbacks import CompiledCallback
 from mockserver.matching import RequestMatcher
-from mockserver.spec import StubSpec
+from mockserver.spec import ProxySpec, StubSpec
 from mockserver.templating import Renderable
 
 Origin = Literal["file", "api"]
@@ -68,11 +68,16 @@ class PreparedResponse:
     are answered by the request path's fast answers. False unless the builder says so."""
     close: bool = False
     """The stub said `Connection: close`: the connection is closed after this answer."""
+    proxy: ProxySpec | None = None
+    """Forward to an upstream instead (the other fields stay unused)."""
+    head_length: str | None = None
+    """A bodiless response's own Content-Length, sent only in answer to HEAD (what a recorded
+    HEAD answer said of the body it did not send)."""
     # derived, never passed: a `dataclasses.replace` recomputes it from the fields it changes
     head: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.templates is None and self.stream is None and not self.close:
+        if self.templates is None and self.stream is None and not self.close and self.proxy is None:
             object.__setattr__(self, "head", serialised_head(self.status, self.headers, self.body))
 
 

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 
@@ -307,6 +308,36 @@ async def test_amend_replaces_the_outcome_of_a_held_entry(make_journal: MakeJour
     assert not await journal.amend(first, cut)
     assert not await journal.amend(10**6, cut)  # never recorded
     assert (await journal.stats()).size == 3
+
+
+async def test_a_proxied_entry_keeps_its_upstream_and_takes_a_later_error(
+    make_journal: MakeJournal,
+) -> None:
+    journal = make_journal(2, 10**6)
+    outcome = Outcome(True, 200, "up", proxied_to="http://127.0.0.1:9/v1/x", upstream_status=200)
+    seq = await journal.record(Exchange(IncomingRequest("GET", "/x", {}, {}), outcome, 1.0, 0.1))
+    await journal.record(exchange())
+    assert await journal.amend(seq, replace(outcome, error="upstream stopped")) is True
+    entry = await journal.get(seq)
+    assert entry is not None
+    assert entry.outcome == Outcome(
+        True,
+        200,
+        "up",
+        proxied_to="http://127.0.0.1:9/v1/x",
+        upstream_status=200,
+        error="upstream stopped",
+    )
+    rendered = entry.to_json()
+    assert (rendered["proxied_to"], rendered["upstream_status"], rendered["error"]) == (
+        "http://127.0.0.1:9/v1/x",
+        200,
+        "upstream stopped",
+    )
+    assert [e.seq for e in (await journal.find()).entries] == [seq, seq + 1]
+    await journal.record(exchange())  # the bound of 2 drops the amended entry
+    assert await journal.amend(seq, outcome) is False
+    assert await journal.amend(seq + 5, outcome) is False
 
 
 # What the in-memory journal adds: records from any thread, storage the collector skips.

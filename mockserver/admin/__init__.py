@@ -19,6 +19,7 @@ from mockserver.admin.context import (
     admin_handler,
 )
 from mockserver.admin.meta import MetaResource
+from mockserver.admin.recordings import RecordingsResource
 from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stubs import StubsResource
@@ -46,6 +47,7 @@ class AdminApi:
             *ScenariosResource(context).routes(),
             *ClockResource(context).routes(),
             *CallbacksResource(context, callbacks).routes(),
+            *RecordingsResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:

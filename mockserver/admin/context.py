@@ -22,6 +22,7 @@ from mockserver.incoming import NAMESPACE_NAME
 from mockserver.intake import ReadBody, decode_body
 from mockserver.locations import model_errors
 from mockserver.matching import RequestMatcher, compile_request
+from mockserver.recording import Recorder
 from mockserver.responder import json_response
 from mockserver.spec import RequestSpec
 from mockserver.store import ScopedStore, StubStore
@@ -56,6 +57,8 @@ class AdminContext:
     """The version the health call and the OpenAPI document report, or a function giving it,
     called when one of them asks (reading the installed package's metadata costs ~0.5 ms, so
     start-up need not pay for it)."""
+    recorder: Recorder | None = None
+    """The recorded services and their recordings."""
 
     @property
     def version(self) -> str:

@@ -272,6 +272,11 @@ _JOURNAL_ENTRY: Final = {
         "description": "A CORS preflight the server answered itself (--cors, cors: true); "
         "find, count and verify pass over it unless their matcher asks for OPTIONS",
     },
+    "proxied_to": {"type": "string", "description": "A proxied request: the upstream URL"},
+    "upstream_status": {
+        "type": ["integer", "null"],
+        "description": "With proxied_to: the upstream's status; null when it did not answer",
+    },
 }
 _JOURNAL_OPTIONAL: Final = (
     "body_encoding",
@@ -284,6 +289,8 @@ _JOURNAL_OPTIONAL: Final = (
     "raw_body",
     "multipart",
     "preflight",
+    "proxied_to",
+    "upstream_status",
 )
 
 _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
@@ -425,6 +432,24 @@ _ANSWER_SCHEMAS["CallbackAttempt"] = _object(
 
 _REMOVED_ID: Final = _object({"removed": _STRING})
 _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("GET", "/recordings"): _list_of(
+        "documents",
+        _object(
+            {
+                "service": _STRING,
+                "file": {"type": "string", "description": "Its name: SERVICE.yaml"},
+                "yaml": {"type": "string", "description": "The stub file's text"},
+                "files": {
+                    "type": "object",
+                    "description": "Body files, by their path relative to the stub file",
+                    "additionalProperties": {"type": "string", "format": "byte"},
+                },
+            },
+            description="A recorded service's stub document",
+        ),
+    ),
+    ("DELETE", "/recordings"): _object({"cleared": _COUNT}),
+    ("POST", "/recordings"): _object({"loaded": _COUNT}),
     ("GET", "/health"): _ref("Health"),
     ("POST", "/reset"): _object({"reset": {"const": True}, "removed_stubs": _COUNT}),
     ("GET", "/schema"): {"type": "object", "description": "The stub JSON Schema"},
