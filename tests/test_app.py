@@ -324,14 +324,14 @@ async def test_repeated_and_non_ascii_headers_survive_the_journal(serve: ServeSt
     answer = await raw_exchange(
         client,
         b"GET /tags HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nX-Tag: b\r\nX-Empty:\r\n"
-        b"X-Name: caf\xc3\xa9\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
+        b"X-Name: caf\xe9\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
     )
     assert answer.startswith(b"HTTP/1.1 200 ")
     (entry,) = (await (await client.get("/__admin/requests")).json())["requests"]
     headers = entry["headers"]
     assert headers["x-tag"] == "a, b"
     assert headers["x-empty"] == ""
-    assert headers["x-name"] == "café"
+    assert headers["x-name"] == "café"  # ISO-8859-1, HTTP's rule for header bytes
     assert headers["cookie"] == "a=1; b=2"
     count = await client.post("/__admin/requests/count", json={"headers": {"x-tag": "a, b"}})
     assert (await count.json())["count"] == 1
