@@ -91,8 +91,14 @@ def _entry(record: _Record) -> JournalEntry:
 
 
 def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEntry]:
-    """The entries passing `query` (`limit` aside): stored fields first, a request is rebuilt
-    only for a record that passes them, and none when they decide."""
+    """The entries passing `query` (`limit` aside)."""
+    return [_entry(record) for record in _passing(records, query)]
+
+
+def _passing(records: Iterable[_Record], query: JournalQuery) -> list[_Record]:
+    """The records passing `query` (`limit` aside): stored fields first, a request is rebuilt
+    only for a record that passes them, and none when they decide (so a page of the newest
+    entries of a full journal rebuilds only that page)."""
     methods = None if query.method is None else frozenset((query.method,))
     path = query.path
     decisive = True
@@ -106,20 +112,31 @@ def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEn
                 return []
             path = literal
     since, matched, service, stub_id = query.since_seq, query.matched, query.service, query.stub_id
+    before = query.before_seq
     check = None if decisive else matcher
+    if (
+        since is None
+        and before is None
+        and methods is None
+        and path is None
+        and matched is None
+        and service is None
+        and stub_id is None
+        and check is None
+    ):
+        return list(records)
     selected = []
     for record in records:
         if (
             (since is None or record[_SEQ] > since)
+            and (before is None or record[_SEQ] < before)
             and (methods is None or record[_METHOD] in methods)
             and (path is None or record[_PATH] == path)
             and (matched is None or record[_MATCHED] == matched)
             and (service is None or record[_SERVICE] == service)
             and (stub_id is None or record[_STUB_ID] == stub_id)
-        ):
-            entry = _entry(record)
-            if check is None or match_params(check, entry.request) is not None:
-                selected.append(entry)
+        ) and (check is None or match_params(check, _entry(record).request) is not None):
+            selected.append(record)
     return selected
 
 
@@ -161,13 +178,14 @@ class MemoryJournal:
             return list(self._records)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
-        selected = _selected(self._snapshot(), query)
-        return JournalPage(query.page(selected), len(selected), self._dropped)
+        selected = _passing(self._snapshot(), query)
+        page = [_entry(record) for record in query.page(selected)]
+        return JournalPage(page, len(selected), self._dropped)
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
         if query == EVERYTHING:
             return len(self._records)
-        return len(_selected(self._snapshot(), query))
+        return len(_passing(self._snapshot(), query))
 
     async def get(self, seq: int) -> JournalEntry | None:
         return next((entry for entry in self.entries_after(seq - 1, 1) if entry.seq == seq), None)

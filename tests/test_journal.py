@@ -137,6 +137,10 @@ async def test_filters_and_paging(make_journal: MakeJournal) -> None:
     assert ([entry.seq for entry in newest.entries], newest.total) == ([3, 4], 4)
     forward = await journal.find(JournalQuery(since_seq=1, limit=2))
     assert ([entry.seq for entry in forward.entries], forward.total) == ([2, 3], 3)
+    backward = await journal.find(JournalQuery(before_seq=4, limit=2))
+    assert ([entry.seq for entry in backward.entries], backward.total) == ([2, 3], 3)
+    assert await seqs(journal, JournalQuery(before_seq=4, path="/a")) == [1, 3]
+    assert await seqs(journal, JournalQuery(since_seq=1, before_seq=4, limit=1)) == [2]
     assert [entry.seq for entry in await journal.since(2)] == [3, 4]
     assert [entry.seq for entry in await journal.since(0, limit=1)] == [1]
     assert [entry.seq for entry in await journal.latest(3)] == [2, 3, 4]

@@ -20,6 +20,7 @@ from mockserver.admin.context import (
 from mockserver.admin.meta import MetaResource
 from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
+from mockserver.admin.stream import StreamResource
 from mockserver.admin.stubs import StubsResource
 from mockserver.admin.verify import VerifyResource
 from mockserver.incoming import NAMESPACE_NAME
@@ -34,6 +35,7 @@ class AdminApi:
     def __init__(self, context: AdminContext) -> None:
         self._context = context
         self._document: dict[str, Any] | None = None
+        self._stream = StreamResource(context)
         self.routes: list[AdminRoute] = [
             *MetaResource(context, self.document).routes(),
             *StubsResource(context).routes(),
@@ -41,6 +43,7 @@ class AdminApi:
             *VerifyResource(context).routes(),
             *ScenariosResource(context).routes(),
             *ClockResource(context).routes(),
+            *self._stream.routes(),
         ]
 
     def document(self) -> dict[str, Any]:
@@ -69,6 +72,7 @@ class AdminApi:
         if token is not None:
             unknown = require_token(unknown, token)
         app.router.add_route("*", prefix + "{tail:(/[\\s\\S]*)?}", unknown)
+        app.on_shutdown.append(self._stream.close_all)  # open live feeds end before the wait
 
     async def _unknown(self, request: web.Request) -> web.Response:
         prefix = self._context.settings.admin_prefix
