@@ -1,4 +1,4 @@
 """Shared fixtures: the real server on a free loopback port (see tests/serving.py), a real
 redis-server (tests/redis_server.py)."""
 
-pytest_plugins = ["tests.serving", "tests.redis_server"]
+pytest_plugins = ["tests.serving", "tests.redis_server", "tests.browser"]

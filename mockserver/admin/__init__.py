@@ -22,6 +22,7 @@ from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
 from mockserver.admin.stream import StreamResource
 from mockserver.admin.stubs import StubsResource
+from mockserver.admin.ui import PUBLIC_ROUTES, UiResource, cookie_admits
 from mockserver.admin.verify import VerifyResource
 from mockserver.incoming import NAMESPACE_NAME
 from mockserver.responder import json_response
@@ -44,6 +45,7 @@ class AdminApi:
             *ScenariosResource(context).routes(),
             *ClockResource(context).routes(),
             *self._stream.routes(),
+            *UiResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:
@@ -61,7 +63,8 @@ class AdminApi:
         token = self._context.settings.admin_token
         for route in self.routes:
             handler = route.handler
-            if token is not None and (route.method, route.path) != ("GET", "/health"):
+            public = (route.method, route.path) in PUBLIC_ROUTES | {("GET", "/health")}
+            if token is not None and not public:
                 handler = require_token(handler, token)
             path = route.path.replace(NAMESPACE_SEGMENT, NAMESPACE_ROUTE)
             app.router.add_route(route.method, prefix + path, handler)
@@ -102,15 +105,16 @@ class AdminApi:
 
 
 def require_token(handler: Handler, token: str) -> Handler:
-    """Refuse calls without `Authorization: Bearer <token>` (compared in constant time).
+    """Refuse calls without `Authorization: Bearer <token>` (compared in constant time), or
+    the live view's cookie (`admin.ui.cookie_admits`).
 
-    Only the header counts: a token in the query string would end up in logs and proxies.
+    Never a token in the query string: it would end up in logs and proxies.
     """
     expected = f"Bearer {token}".encode()
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode()
-        if hmac.compare_digest(given, expected):
+        if hmac.compare_digest(given, expected) or cookie_admits(request, token):
             return await handler(request)
         reason = "missing" if not given else "wrong"
         return web.json_response(

@@ -23,6 +23,7 @@ _REF = "#/components/schemas/{model}"
 _JSON: Final = "application/json"
 _MEDIA_TYPES: Final = {
     ("GET", "/requests/stream"): "text/event-stream",
+    ("GET", "/ui"): "text/html",
 }
 """The routes whose success is not JSON, and what it is instead."""
 _STATUS_TEXT = {
@@ -401,6 +402,17 @@ _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "feed starts after; data: {after_seq, last_seq}), then one event per entry (id: its "
         "seq; data: a StreamedEntry on one line), and `: keep-alive` comments when idle",
     },
+    ("GET", "/ui"): {
+        "type": "string",
+        "description": "The live view's page (HTML with its script and style inline)",
+    },
+    ("POST", "/ui/session"): _object(
+        {"token_required": {"type": "boolean", "description": "Whether the server has a token"}},
+        description="The token was right (or none is needed): the cookie is set when one is",
+    ),
+    ("DELETE", "/ui/session"): _object(
+        {"token_required": {"type": "boolean", "description": "Whether the server has a token"}}
+    ),
     ("GET", "/scenarios"): _object(
         {"scenarios": {"type": "object", "additionalProperties": _STRING}}
     ),
