@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
 from mockserver.admin.context import AdminContext, AdminRoute, admin_handler, ok, read_json_object
 from mockserver.errors import AdminInputError
 from mockserver.responder import json_response
-from mockserver.ui import Page, live_page
+
+if TYPE_CHECKING:
+    from mockserver.ui import Page
 
 COOKIE: Final = "mockserver_admin"
 UI_HEADER: Final = "X-Mockserver-UI"
@@ -90,6 +92,8 @@ class UiResource:
     async def page(self, request: web.Request) -> web.Response:
         settings = self._context.settings
         if self._page is None:
+            from mockserver.ui import live_page  # the first visit reads the page's files
+
             self._page = live_page(
                 settings.admin_prefix, token_required=settings.admin_token is not None
             )
