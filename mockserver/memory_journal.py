@@ -33,6 +33,7 @@ with them, the estimate that --journal-max-bytes bounds."""
 _Record = tuple[Any, ...]
 
 _INDEXED_READS: Final = 64
+_INDEXED_PAGE: Final = 1000
 
 _SEQ: Final = 0
 _TIME: Final = 1
@@ -93,6 +94,18 @@ def _entry(record: _Record) -> JournalEntry:
 def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEntry]:
     """The entries passing `query` (`limit` aside)."""
     return [_entry(record) for record in _passing(records, query)]
+
+
+def _by_seq_only(query: JournalQuery) -> bool:
+    """Whether `query` selects by seq bounds and limit alone (no field, no matcher)."""
+    return (
+        query.matcher is None
+        and query.method is None
+        and query.path is None
+        and query.service is None
+        and query.stub_id is None
+        and query.matched is None
+    )
 
 
 def _passing(records: Iterable[_Record], query: JournalQuery) -> list[_Record]:
@@ -178,9 +191,33 @@ class MemoryJournal:
             return list(self._records)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
+        if _by_seq_only(query):
+            return self._window(query)
         selected = _passing(self._snapshot(), query)
         page = [_entry(record) for record in query.page(selected)]
         return JournalPage(page, len(selected), self._dropped)
+
+    def _window(self, query: JournalQuery) -> JournalPage:
+        """A query on seqs and limit alone, answered by index: seqs are consecutive, so the
+        live view's page of the newest entries below a seq costs that page, not the journal."""
+        with self._lock:
+            records = self._records
+            held = len(records)
+            first = records[0][_SEQ] if records else 0
+            since, before, limit = query.since_seq, query.before_seq, query.limit
+            start = 0 if since is None else min(held, max(0, since - first + 1))
+            stop = held if before is None else min(held, max(start, before - first))
+            total = stop - start
+            if limit is not None and limit < total:
+                if since is not None:
+                    stop = start + limit
+                else:
+                    start = stop - limit
+            if stop - start > _INDEXED_PAGE:
+                picked = list(islice(records, start, stop))
+            else:  # a deque indexes from its nearer end, a block at a time: a page costs little
+                picked = [records[index] for index in range(start, stop)]
+        return JournalPage([_entry(record) for record in picked], total, self._dropped)
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
         if query == EVERYTHING:

@@ -1,9 +1,11 @@
 """A real Chromium for the live view's and the reports' tests, driven by Playwright.
 
-One browser per test session (launching costs about a second); each test gets a fresh context
-(cookies, storage) and page. Debian's chromium is used (Playwright's own download needs network
-access CI does not give): missing, the tests skip with the install command, or fail under
-CI=true.
+One browser per test module (launching costs about a second), not per session: Playwright's sync
+API keeps its event loop marked as running in the thread while it is open, which would stop every
+async test that runs after it in the same process; pytest closes a module's fixtures before the
+next module's tests run. Each test gets a fresh context (cookies, storage) and page. Debian's
+chromium is used (Playwright's own browser download needs network access CI does not give):
+missing, the tests skip with the install command, or fail under CI=true.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium, headless, for the whole session."""
+    """Chromium, headless, for the tests of one module."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

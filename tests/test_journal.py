@@ -108,6 +108,11 @@ async def test_entry_limit_drops_the_oldest_and_counts_them(make_journal: MakeJo
     assert page.dropped == 3
     assert (await journal.stats()).dropped == 3
     assert await journal.get(1) is None
+    # seq bounds count from what is held, not from 1
+    assert await seqs(journal, JournalQuery(before_seq=5, limit=1)) == [4]
+    assert await seqs(journal, JournalQuery(since_seq=1)) == [4, 5]
+    assert await seqs(journal, JournalQuery(before_seq=2)) == []
+    assert (await journal.find(JournalQuery(since_seq=3, before_seq=9))).total == 2
 
 
 async def test_a_single_entry_larger_than_the_byte_bound_is_still_kept(

@@ -61,7 +61,8 @@ def shutdown_report(tmp_path: Path) -> tuple[Path, Path, str]:
     stubs = write_stubs(tmp_path / "stubs", STUBS)
     jsonl, html = tmp_path / "out" / "journal.jsonl", tmp_path / "out" / "report.html"
     server = Server(
-        "--stubs", str(stubs), "--port", "0", "--journal-dump", str(jsonl), "--journal-dump", str(html)
+        "--stubs", str(stubs), "--port", "0",
+        "--journal-dump", str(jsonl), "--journal-dump", str(html),
     )  # fmt: skip
     post(f"{server.url}/v1/charges", b"currency=usd", "Bearer sk_test_abcdefgh12")
     post(f"{server.url}/v1/charges", f"currency=eur&key={SECRET}".encode(), f"Bearer {SECRET}")
@@ -199,8 +200,8 @@ def test_a_report_opens_offline_with_the_same_views(
     page.locator("#entries tbody tr[data-seq='2']").click()
     misses = page.get_by_role("table", name="Near misses")
     cells = misses.locator("tbody tr").first.locator("td").all_inner_texts()
-    assert cells[0] == "create-charge"
-    assert cells[2:] == ["headers.Authorization", "starts with 'Bearer sk_test_'", '"REDACTED"']
+    assert cells[0].startswith("create-charge")
+    assert cells[1:] == ["headers.Authorization", "starts with 'Bearer sk_test_'", '"REDACTED"']
     assert "report: journal at shutdown" in page.locator("h1").inner_text()
     page.get_by_role("tab", name="Stubs").click()
     never = page.get_by_role("table", name="Stubs").locator("tr", has_text="never-called")

@@ -268,7 +268,7 @@
   function renderCounts() {
     $("entries-empty").hidden = state.entries.length > 0;
     $("older").hidden = !state.more;
-    if (!LIVE) setStatus(`${state.entries.length} request(s) shown`);
+    if (!LIVE) setStatus(`${state.entries.length} request(s) shown, written ${DATA.generated}`);
   }
 
   // --- the list and one entry --------------------------------------------------------------------
@@ -344,14 +344,18 @@
     const head = el(
       "tr",
       {},
-      ["Stub", "Source", "Field", "Expected", "Actual"].map((name) => el("th", { scope: "col", text: name })),
+      ["Stub", "Field", "Expected", "Actual"].map((name) => el("th", { scope: "col", text: name })),
     );
     const rows = misses.map((miss) =>
       el(
         "tr",
         {},
-        el("td", { text: miss.stub_id ?? `#${miss.request_seq}` }),
-        el("td", { text: miss.source ?? "" }),
+        el(
+          "td",
+          {},
+          el("span", { class: "stub", text: miss.stub_id ?? `#${miss.request_seq}` }),
+          miss.source ? el("span", { class: "source", text: miss.source }) : null,
+        ),
         el("td", { text: miss.field }),
         el("td", { class: "expected", text: miss.expected }),
         el("td", { class: "actual", text: shown(miss.actual) }),
@@ -403,7 +407,7 @@
       bodyBlock(entry),
       ),
     );
-    detail.focus();
+    detail.focus({ preventScroll: true });
   }
 
   function onListKey(event) {
@@ -626,7 +630,7 @@
   }
 
   function onTabKey(event) {
-    const tabs = [...$("tabs").querySelectorAll("[role=tab]")];
+    const tabs = [...$("tabs").querySelectorAll("[role=tab]:not([hidden])")];
     const at = tabs.indexOf(document.activeElement);
     const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 };
     if (at < 0 || !(event.key in moves)) return;
@@ -689,6 +693,7 @@
       setStatus("connecting…");
     } else {
       $("mode-label").textContent = `report: ${DATA.title}`;
+      $("tab-clock").hidden = true; // a report shows what was recorded, not a clock to move
       const first = DATA.namespaces[0];
       state.namespace = first ? first.name || "" : "";
     }
