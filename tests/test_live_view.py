@@ -265,3 +265,17 @@ def test_the_admin_token_is_asked_once_and_kept_in_an_http_only_cookie(
     page.get_by_role("button", name="Forget admin token").click()
     dialog.wait_for()
     assert page.context.cookies() == []
+
+
+def test_older_requests_come_a_page_at_a_time(start: Start, page: Any) -> None:
+    server = start()
+    for _ in range(105):
+        send(server, "/ping")
+    page.goto(f"{server.url}/__admin/ui")
+    row(page, 105).wait_for()
+    expect(page.locator("#entries tbody tr")).to_have_count(100)  # the newest page only
+    assert not row(page, 5).is_visible()
+    page.get_by_role("button", name="Load older requests").click()
+    row(page, 1).wait_for()
+    expect(page.locator("#entries tbody tr")).to_have_count(105)
+    assert page.get_by_role("button", name="Load older requests").is_hidden()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
-from mockserver.client import AdminError, JournalEntry, MockServerClient
+from mockserver.client import AdminError, AsyncMockServerClient, JournalEntry, MockServerClient
 from mockserver.config import Settings
 from mockserver.server import start_in_thread
 from tests.serving import ServeStubs, write_stubs
@@ -238,3 +238,16 @@ def test_the_client_reports_a_refused_feed(tmp_path: Path) -> None:
         assert "limit" in str(refused.value)
     finally:
         running.stop()
+
+
+async def test_the_async_client_follows_the_feed(serve: ServeStubs) -> None:
+    client = await serve(STUBS)
+    await client.get("/ping")
+    async with AsyncMockServerClient(str(client.make_url(""))) as admin:
+        feed = admin.stream_requests(since_seq=0, method="GET")
+        first = await anext(feed)
+        await client.post("/v1/charges", data={"currency": "usd"})  # filtered out
+        await client.get("/nowhere")
+        second = await anext(feed)
+        await feed.aclose()
+    assert [(first.seq, first.stub_id), (second.seq, second.matched)] == [(1, "ping"), (3, False)]
