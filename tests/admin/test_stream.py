@@ -15,6 +15,7 @@ from aiohttp import ClientResponse
 from mockserver.client import AdminError, AsyncMockServerClient, JournalEntry, MockServerClient
 from mockserver.config import Settings
 from mockserver.server import start_in_thread
+from tests.redis_server import unique_prefix
 from tests.serving import ServeStubs, write_stubs
 
 STUBS = {
@@ -251,3 +252,17 @@ async def test_the_async_client_follows_the_feed(serve: ServeStubs) -> None:
         second = await anext(feed)
         await feed.aclose()
     assert [(first.seq, first.stub_id), (second.seq, second.matched)] == [(1, "ping"), (3, False)]
+
+
+async def test_the_feed_follows_a_journal_shared_through_redis(
+    serve: ServeStubs, redis_url: str
+) -> None:
+    client = await serve(STUBS, state=redis_url, state_prefix=unique_prefix())
+    await client.get("/ping")
+    events = await _open(client, params={"since_seq": "0"})
+    assert (await events.next())["data"] == {"after_seq": 0, "last_seq": 1}
+    assert (await events.next_message())["id"] == "1"  # replayed
+    await client.get("/nowhere")
+    sent = await events.next_message()  # followed through the journal's pub/sub feed
+    assert (sent["id"], sent["data"]["matched"]) == ("2", False)
+    assert sent["data"]["near_misses"][0]["stub_id"] == "ping"
