@@ -277,3 +277,23 @@ def test_older_requests_come_a_page_at_a_time(start: Start, page: Any) -> None:
     row(page, 1).wait_for()
     expect(page.locator("#entries tbody tr")).to_have_count(105)
     assert page.get_by_role("button", name="Load older requests").is_hidden()
+
+
+def test_a_request_during_the_page_load_shows_once(start: Start, page: Any) -> None:
+    """The feed opens first and names its start; the first page is read from below it: a
+    request that arrives between the two is shown (by the feed), and only once."""
+    server = start()
+    send(server, "/ping")
+
+    def first_page(route: Any) -> None:
+        send(server, "/nowhere")  # after the feed's start, before the page is read
+        route.continue_()
+
+    page.route("**/__admin/requests?*", first_page)
+    page.goto(f"{server.url}/__admin/ui")
+    row(page, 2).wait_for()
+    row(page, 1).wait_for()
+    send(server, "/ping")
+    row(page, 3).wait_for()
+    shown = page.locator("#entries tbody tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")
+    assert shown == ["3", "2", "1"]
