@@ -197,14 +197,18 @@
     renderCounts();
   }
 
+  function keepOneRowInTabOrder() {
+    const body = $("entries").tBodies[0];
+    const first = body.querySelector("button.open");
+    if (first && !body.querySelector("button.open[tabindex='0']")) first.tabIndex = 0;
+  }
+
   function addLive(entry) {
     if (state.bySeq.has(entry.seq)) return;
     state.entries.unshift(entry);
     state.bySeq.set(entry.seq, entry);
     const body = $("entries").tBodies[0];
-    const added = row(entry);
-    body.prepend(added);
-    if (!body.querySelector("button[tabindex='0']")) added.querySelector("button").tabIndex = 0;
+    body.prepend(row(entry));
     while (state.entries.length > KEEP) {
       const gone = state.entries.pop();
       state.bySeq.delete(gone.seq);
@@ -241,15 +245,24 @@
     });
     state.source = source;
     let first = true;
+    let lastSeen = 0;
     source.addEventListener("ready", (event) => {
       setStatus("live: following new requests");
-      if (!first) return; // a reconnect: Last-Event-ID resumed the feed where it was
-      first = false;
       const after = JSON.parse(event.data).after_seq;
+      if (!first) {
+        // a reconnect: Last-Event-ID resumed the feed where it was, unless the server
+        // restarted (its journal numbers from 1 again): then start afresh
+        if (after < lastSeen) follow();
+        return;
+      }
+      first = false;
       loadOlder(after + 1, generation).catch(showError);
     });
     source.onmessage = (event) => {
-      if (generation === state.generation) addLive(JSON.parse(event.data));
+      if (generation !== state.generation) return;
+      const entry = JSON.parse(event.data);
+      lastSeen = Math.max(lastSeen, entry.seq);
+      addLive(entry);
     };
     source.onerror = () => {
       if (source.readyState !== EventSource.CLOSED) {
@@ -266,6 +279,7 @@
   }
 
   function renderCounts() {
+    keepOneRowInTabOrder();
     $("entries-empty").hidden = state.entries.length > 0;
     $("older").hidden = !state.more;
     if (!LIVE) setStatus(`${state.entries.length} request(s) shown, written ${DATA.generated}`);
