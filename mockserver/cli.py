@@ -137,11 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--journal-dump",
+        action="append",
         type=Path,
-        default=_env("journal_dump"),
         metavar="PATH",
-        help="write the journal as JSON Lines here on shutdown (keep it as a CI artifact)",
+        help="write the journal here on shutdown (keep it as a CI artifact): JSON Lines, or an "
+        "HTML report, secrets redacted, when PATH ends in .html; give it twice for both "
+        "(MOCKSERVER_JOURNAL_DUMP, ':'-separated)",
     )
+    run.set_defaults(env_journal_dump=_env("journal_dump"))
     run.add_argument(
         "--watch",
         action="store_true",
@@ -285,6 +288,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of stub files")
     _import_parser(commands)
+
+    report = commands.add_parser(
+        "report", help="turn journal dumps (JSON Lines) into one HTML report, secrets redacted"
+    )
+    report.add_argument("dumps", nargs="+", type=Path, metavar="DUMP.jsonl")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="REPORT.html")
+    report.add_argument("--title", help="the report's title (default: the dump file names)")
     return parser
 
 
@@ -448,7 +458,28 @@ def _with_record_dir(
     return (*stubs, record_dir) if record_dir.is_dir() else stubs, record_dir
 
 
+def _journal_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """(the JSON Lines dump, the HTML report) that --journal-dump names, each at most once."""
+    paths: list[Path] = args.journal_dump or [
+        Path(part) for part in (args.env_journal_dump or "").split(":") if part
+    ]
+    if not paths:
+        return None, None
+    from mockserver.report import is_report_path  # only a server that writes a dump needs it
+
+    reports = [path for path in paths if is_report_path(path)]
+    dumps = [path for path in paths if not is_report_path(path)]
+    for kind, given in (("an HTML report (.html)", reports), ("a JSON Lines dump", dumps)):
+        if len(given) > 1:
+            _fail(
+                f"--journal-dump names {kind} twice ({', '.join(map(str, given))}): give at "
+                "most one .jsonl and one .html"
+            )
+    return (dumps[0] if dumps else None), (reports[0] if reports else None)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    journal_dump, journal_report = _journal_outputs(args)
     record = _record_pairs(args)
     try:  # a JSONPath that does not parse is a usage error, named before anything starts
         from mockserver.redaction import Redaction
@@ -468,7 +499,8 @@ def _serve(args: argparse.Namespace) -> int:
             max_body=args.max_body,
             max_namespaces=args.max_namespaces,
             shutdown_grace=args.shutdown_grace,
-            journal_dump=Path(args.journal_dump) if args.journal_dump else None,
+            journal_dump=journal_dump,
+            journal_report=journal_report,
             watch=args.watch,
             log_level=args.log_level,
             access_log=args.access_log,
@@ -522,8 +554,9 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_STUB_ERRORS
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 0
-    if dumped is not None:
-        print(f"journal: {dumped} entries written to {settings.journal_dump}", flush=True)
+    for written in (settings.journal_dump, settings.journal_report):
+        if dumped is not None and written is not None:
+            print(f"journal: {dumped} entries written to {written}", flush=True)
     print("mockserver stopped", flush=True)
     return 0
 
@@ -572,6 +605,30 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from mockserver import report
+
+    missing = [str(path) for path in args.dumps if not path.is_file()]
+    if missing:
+        _fail(f"journal dump not found: {', '.join(missing)}")
+    entries: list[dict[str, Any]] = []
+    try:
+        for path in args.dumps:
+            entries.extend(report.read_dump(path))
+    except report.DumpError as error:
+        print(f"mockserver: error: {error}", file=sys.stderr)
+        return EXIT_STUB_ERRORS
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"cannot read the journal dump: {error}")
+    title = args.title or ", ".join(path.name for path in args.dumps)
+    try:
+        count = report.write(args.output, report.by_namespace(entries), title=title)
+    except OSError as error:
+        _fail(f"cannot write the report to {args.output}: {error.strerror or error}")
+    print(f"report: {count} entries written to {args.output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -580,6 +637,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args)
     if args.command == "import":
         return _import(args)
+    if args.command == "report":
+        return _report(args)
     from mockserver.spec import stub_file_schema
 
     print(json.dumps(stub_file_schema(), indent=2))

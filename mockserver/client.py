@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -502,7 +502,7 @@ def _entries(key: str = "requests") -> Callable[[Any], list[JournalEntry]]:
 
 
 def _filters(filters: Mapping[str, Any]) -> dict[str, str]:
-    known = {"method", "path", "service", "stub_id", "matched", "since_seq", "limit"}
+    known = {"method", "path", "service", "stub_id", "matched", "since_seq", "limit", "before_seq"}
     unknown = sorted(set(filters) - known)
     if unknown:
         raise TypeError(f"unknown journal filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -511,6 +511,41 @@ def _filters(filters: Mapping[str, Any]) -> dict[str, str]:
         for name, value in filters.items()
         if value is not None
     }
+
+
+def _stream_call(since_seq: int | None, timeout: float, filters: Mapping[str, Any]) -> _Call[Any]:
+    """GET /requests/stream with its filters; heartbeats at half the read timeout, so a quiet
+    feed never times out and a silent one means the server is gone."""
+    query = _filters(filters)
+    if since_seq is not None:
+        query["since_seq"] = str(since_seq)
+    query["heartbeat_ms"] = str(max(10, min(15_000, int(timeout * 500))))
+    return _Call("GET", "/requests/stream", lambda data: data, query=query)
+
+
+class _EventReader:
+    """Server-sent events, fed one line at a time: `feed` returns an entry when a `message`
+    event ends (the `ready` event and `: comments` give None)."""
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> JournalEntry | None:
+        line = line.rstrip("\r\n")
+        if line:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event = value
+            return None
+        event, data = self._event or "message", "\n".join(self._data)
+        self._event, self._data = "", []
+        if event != "message" or not data:
+            return None
+        return JournalEntry.from_json(jsonlib.loads(data))
 
 
 def _failure(call: _Call[Any], admin_path: str, status: int, data: Any, text: str) -> Exception:
@@ -690,7 +725,7 @@ class MockServerClient(_BaseClient):
 
     def requests(self, **filters: Any) -> list[JournalEntry]:
         """The journal, oldest first; filters: method, path, service, stub_id, matched,
-        since_seq, limit."""
+        since_seq, limit, before_seq."""
         return self._run(_Call("GET", "/requests", _entries(), query=_filters(filters)))
 
     def find(
@@ -719,6 +754,36 @@ class MockServerClient(_BaseClient):
 
     def clear_requests(self) -> None:
         self._run(_Call("DELETE", "/requests", dict))
+
+    def stream_requests(
+        self, *, since_seq: int | None = None, **filters: Any
+    ) -> Iterator[JournalEntry]:
+        """Follow the journal live: each entry as it is recorded (with its `near_misses`),
+        those after `since_seq` first; filters: method, path, service, stub_id, matched.
+
+        The iterator ends when the server shuts down; leave it early with `break` (the
+        connection closes with the generator). `TimeoutError` when the server stays silent
+        past the client's `timeout` (it sends heartbeats at half of it).
+
+        `for entry in client.stream_requests(matched=False): print(entry.describe())`
+        """
+        call = _stream_call(since_seq, self.timeout, filters)
+        request = urllib.request.Request(call.target(self.admin_url), method="GET")
+        request.add_header("Accept", "text/event-stream")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            response = self._opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as error:
+            with error:
+                data, text = _decode(error.read())
+            raise _failure(call, self._admin_path, error.code, data, text) from None
+        with response:
+            reader = _EventReader()
+            for raw in response:
+                entry = reader.feed(raw.decode("utf-8"))
+                if entry is not None:
+                    yield entry
 
     # assertions
 
@@ -958,6 +1023,30 @@ class AsyncMockServerClient(_BaseClient):
 
     async def clear_requests(self) -> None:
         await self._run(_Call("DELETE", "/requests", dict))
+
+    async def stream_requests(
+        self, *, since_seq: int | None = None, **filters: Any
+    ) -> AsyncIterator[JournalEntry]:
+        """The async twin of `MockServerClient.stream_requests`."""
+        import aiohttp  # here, not at the top: `import mockserver` must not import aiohttp
+
+        call = _stream_call(since_seq, self.timeout, filters)
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=self.timeout)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(call.target(self.admin_url), headers=headers) as response,
+        ):
+            if response.status >= 400:
+                data, text = _decode(await response.read())
+                raise _failure(call, self._admin_path, response.status, data, text)
+            reader = _EventReader()
+            async for raw in response.content:
+                entry = reader.feed(raw.decode("utf-8"))
+                if entry is not None:
+                    yield entry
 
     # assertions
 

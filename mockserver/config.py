@@ -40,6 +40,8 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     max_namespaces: int = DEFAULT_MAX_NAMESPACES
     journal_dump: Path | None = None
+    journal_report: Path | None = None
+    """Where to write the journal as an HTML report on shutdown (`--journal-dump PATH.html`)."""
     shutdown_grace: float = 1.0
     watch: bool = False
     log_level: str = "info"

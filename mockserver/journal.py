@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from mockserver.exchange import Exchange, JournalEntry, Outcome, is_preflight
 from mockserver.matching import RequestMatcher, match_params
+
+Selected = TypeVar("Selected")
 
 
 def skips_preflights(matcher: RequestMatcher | None) -> bool:
@@ -35,7 +37,8 @@ class JournalQuery:
     `matcher` is a request matcher (the stub `request` format, compiled); the other filters
     compare the entry's fields as the admin API's `GET /requests` names them. With `since_seq`,
     only entries after it, and `limit` keeps the first N of those (paging forward); without it,
-    `limit` keeps the newest N.
+    `limit` keeps the newest N. With `before_seq`, only entries before it: with `limit`, the
+    newest N of those (paging backward, as the live view does).
     """
 
     matcher: RequestMatcher | None = None
@@ -46,12 +49,14 @@ class JournalQuery:
     matched: bool | None = None
     since_seq: int | None = None
     limit: int | None = None
+    before_seq: int | None = None
 
     def accepts(self, entry: JournalEntry) -> bool:
         """Whether `entry` passes every filter (`since_seq` and `limit` aside)."""
         request, outcome = entry.exchange.request, entry.exchange.outcome
         return (
-            (self.method is None or request.method == self.method)
+            (self.before_seq is None or entry.seq < self.before_seq)
+            and (self.method is None or request.method == self.method)
             and (self.path is None or request.path == self.path)
             and (self.service is None or outcome.service == self.service)
             and (self.stub_id is None or outcome.stub_id == self.stub_id)
@@ -63,8 +68,8 @@ class JournalQuery:
             )
         )
 
-    def page(self, selected: list[JournalEntry]) -> list[JournalEntry]:
-        """`limit` applied to the selected entries (oldest first)."""
+    def page(self, selected: list[Selected]) -> list[Selected]:
+        """`limit` applied to the selected entries (oldest first), or to what stands for them."""
         limit = self.limit
         if limit is None:
             return selected

@@ -46,6 +46,7 @@ with them, the estimate that --journal-max-bytes bounds."""
 _Record = tuple[Any, ...]
 
 _INDEXED_READS: Final = 64
+_INDEXED_PAGE: Final = 1000
 
 _SEQ: Final = 0
 _TIME: Final = 1
@@ -106,8 +107,26 @@ def _entry(record: _Record) -> JournalEntry:
 
 
 def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEntry]:
-    """The entries passing `query` (`limit` aside): stored fields first, a request is rebuilt
-    only for a record that passes them, and none when they decide."""
+    """The entries passing `query` (`limit` aside)."""
+    return [_entry(record) for record in _passing(records, query)]
+
+
+def _by_seq_only(query: JournalQuery) -> bool:
+    """Whether `query` selects by seq bounds and limit alone (no field, no matcher)."""
+    return (
+        query.matcher is None
+        and query.method is None
+        and query.path is None
+        and query.service is None
+        and query.stub_id is None
+        and query.matched is None
+    )
+
+
+def _passing(records: Iterable[_Record], query: JournalQuery) -> list[_Record]:
+    """The records passing `query` (`limit` aside): stored fields first, a request is rebuilt
+    only for a record that passes them, and none when they decide (so a page of the newest
+    entries of a full journal rebuilds only that page)."""
     methods = None if query.method is None else frozenset((query.method,))
     path = query.path
     decisive = True
@@ -122,11 +141,25 @@ def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEn
             path = literal
     since, matched, service, stub_id = query.since_seq, query.matched, query.service, query.stub_id
     with_preflights = not skips_preflights(matcher)
+    before = query.before_seq
     check = None if decisive else matcher
+    if (
+        since is None
+        and before is None
+        and methods is None
+        and path is None
+        and matched is None
+        and service is None
+        and stub_id is None
+        and check is None
+        and with_preflights
+    ):
+        return list(records)
     selected = []
     for record in records:
         if (
             (since is None or record[_SEQ] > since)
+            and (before is None or record[_SEQ] < before)
             and (methods is None or record[_METHOD] in methods)
             and (path is None or record[_PATH] == path)
             and (matched is None or record[_MATCHED] == matched)
@@ -138,10 +171,8 @@ def _selected(records: Iterable[_Record], query: JournalQuery) -> list[JournalEn
                     record[_METHOD], record[_MATCHED], record[_STUB_ID], record[_STATUS]
                 )
             )
-        ):
-            entry = _entry(record)
-            if check is None or match_params(check, entry.request) is not None:
-                selected.append(entry)
+        ) and (check is None or match_params(check, _entry(record).request) is not None):
+            selected.append(record)
     return selected
 
 
@@ -201,13 +232,38 @@ class MemoryJournal:
             return list(self._records)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:
-        selected = _selected(self._snapshot(), query)
-        return JournalPage(query.page(selected), len(selected), self._dropped)
+        if _by_seq_only(query):
+            return self._window(query)
+        selected = _passing(self._snapshot(), query)
+        page = [_entry(record) for record in query.page(selected)]
+        return JournalPage(page, len(selected), self._dropped)
+
+    def _window(self, query: JournalQuery) -> JournalPage:
+        """A query on seqs and limit alone, answered by index: seqs are consecutive, so the
+        live view's page of the newest entries below a seq costs that page, not the journal."""
+        with self._lock:
+            records = self._records
+            held = len(records)
+            first = records[0][_SEQ] if records else 0
+            since, before, limit = query.since_seq, query.before_seq, query.limit
+            start = 0 if since is None else min(held, max(0, since - first + 1))
+            stop = held if before is None else min(held, max(start, before - first))
+            total = stop - start
+            if limit is not None and limit < total:
+                if since is not None:
+                    stop = start + limit
+                else:
+                    start = stop - limit
+            if stop - start > _INDEXED_PAGE:
+                picked = list(islice(records, start, stop))
+            else:  # a deque indexes from its nearer end, a block at a time: a page costs little
+                picked = [records[index] for index in range(start, stop)]
+        return JournalPage([_entry(record) for record in picked], total, self._dropped)
 
     async def count(self, query: JournalQuery = EVERYTHING) -> int:
         if query == EVERYTHING:
             return len(self._records)
-        return len(_selected(self._snapshot(), query))
+        return len(_passing(self._snapshot(), query))
 
     async def get(self, seq: int) -> JournalEntry | None:
         return next((entry for entry in self.entries_after(seq - 1, 1) if entry.seq == seq), None)

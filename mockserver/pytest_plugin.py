@@ -51,6 +51,10 @@ TARGETS_INI: Final = "mockserver_record_targets"
 CASSETTE_MARKER: Final = "mockserver_cassette"
 RECORD_MODES: Final = ("none", "once", "new_episodes", "all")
 REPORT_SECTION: Final = "mockserver: unmatched requests"
+REQUESTS_SECTION: Final = "mockserver: requests"
+_REQUESTS_SHOWN: Final = 50
+"""A failed test's report lists this many of its newest requests."""
+_RUN_REPORT_OUTPUT: Final = "mockserver_run_report"
 UNUSED_SECTION: Final = "mockserver: file stubs no test hit"
 _WORKER_OUTPUT: Final = "mockserver_stub_usage"
 _API_SOURCE: Final = "api"
@@ -86,6 +90,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="at the end of the run, list the file stubs that no test hit (each test's hits are "
         "read before its namespace is removed; xdist workers' are merged)",
+    )
+    group.addoption(
+        "--mockserver-report",
+        dest="mockserver_report",
+        metavar="PATH.html",
+        default=None,
+        help="write the whole run's requests (each test's namespace, with its stubs, hits and "
+        "near misses; secrets redacted) as one self-contained HTML report",
     )
     parser.addini(
         STRICT_INI,
@@ -137,6 +149,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.getoption("mockserver_unused", False):
         config.stash[_USAGE] = StubUsage()
+    if config.getoption("mockserver_report", None):
+        config.stash[_RUN_REPORT] = RunReport()
     pinned = _pinned_namespace(config)
     config.stash[_PINNED] = pinned
     workers = _xdist_workers(config)
@@ -274,6 +288,12 @@ def mockserver(
         usage = request.config.stash.get(_USAGE, None)
         if usage is not None:  # before the namespace, and its hit counts, are gone
             usage.collect(client)
+        run_report = request.config.stash.get(_RUN_REPORT, None)
+        if run_report is not None:
+            failed_yet = bool(strict_failure) or request.node.stash.get(_FAILED, False)
+            run_report.collect(
+                client, f"{request.node.nodeid} ({'failed' if failed_yet else 'passed'})"
+            )
         # a failed test's namespace stays, so a sidecar's --journal-dump keeps its requests;
         # a pinned one always stays: the application under test keeps sending to it
         failed = strict_failure or request.node.stash.get(_FAILED, False)
@@ -399,10 +419,29 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed:
         client = getattr(item, "funcargs", {}).get("mockserver")
         if isinstance(client, MockServerClient):
-            section = _unmatched_section(client, item.config.rootpath)
-            if section:
-                report.sections.append((REPORT_SECTION, section))
+            sections = (
+                (REQUESTS_SECTION, _requests_section(client)),
+                (REPORT_SECTION, _unmatched_section(client, item.config.rootpath)),
+            )
+            for title, section in sections:
+                if section:
+                    report.sections.append((title, section))
+                    # JUnit XML writes a test's properties (from its teardown report, which
+                    # copies the item's) whatever its junit_logging
+                    item.user_properties.append((title, section))
     return report
+
+
+def _requests_section(client: MockServerClient) -> str:
+    """The test's newest requests, one line each; "" when there were none."""
+    try:
+        entries = client.requests(limit=_REQUESTS_SHOWN)
+    except (OSError, AdminError) as error:  # the report must not hide the test's own failure
+        return f"could not read the requests from {client.url}: {error}"
+    lines = [entry.describe() for entry in entries]
+    if len(entries) == _REQUESTS_SHOWN:
+        lines.insert(0, f"(the newest {_REQUESTS_SHOWN})")
+    return "\n".join(lines)
 
 
 def _unmatched_section(client: MockServerClient, root: Path) -> str:
@@ -472,6 +511,51 @@ class StubUsage:
 _USAGE = pytest.StashKey[StubUsage]()
 
 
+# --- --mockserver-report ----------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """Each test's namespace as the report shows it: label, entries (with the near misses of
+    the unmatched ones), stubs with hits, scenario states."""
+
+    namespaces: list[dict[str, Any]] = field(default_factory=list)
+
+    def collect(self, client: MockServerClient, label: str) -> None:
+        try:
+            entries = [dict(entry.raw) for entry in client.requests()]
+            misses = {entry.seq: entry.raw.get("near_misses", []) for entry in client.unmatched()}
+            stubs, scenarios = client.stubs(), client.scenarios()
+        except (OSError, AdminError):  # a dead server reports elsewhere
+            return
+        for entry in entries:
+            if entry.get("seq") in misses:
+                entry["near_misses"] = misses[entry["seq"]]
+        self.namespaces.append(
+            {
+                "name": client.namespace,
+                "label": label,
+                "entries": entries,
+                "stubs": stubs,
+                "scenarios": scenarios,
+            }
+        )
+
+    def write(self, path: Path) -> int:
+        from mockserver import report  # pure: no aiohttp, loaded only at the end of such a run
+
+        tests = len(self.namespaces)
+        return report.write(
+            path,
+            [report.ReportNamespace(**namespace) for namespace in self.namespaces],
+            title=f"pytest run, {tests} test{'s' * (tests != 1)} with the mockserver fixture",
+        )
+
+
+_RUN_REPORT = pytest.StashKey[RunReport]()
+_RUN_REPORT_WRITTEN = pytest.StashKey[str]()
+
+
 def _source_order(source: str) -> tuple[str, int]:
     """ "stubs/a.yaml:12" -> ("stubs/a.yaml", 12)."""
     path, _, line = source.rpartition(":")
@@ -479,6 +563,7 @@ def _source_order(source: str) -> tuple[str, int]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    _finish_run_report(session.config)
     usage = session.config.stash.get(_USAGE, None)
     workeroutput = getattr(session.config, "workeroutput", None)
     if usage is not None and workeroutput is not None:  # an xdist worker: to the controller
@@ -489,16 +574,45 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         }
 
 
+def _finish_run_report(config: pytest.Config) -> None:
+    """A worker hands its tests' namespaces to the controller; the controller (or a run
+    without xdist) writes the report."""
+    run_report = config.stash.get(_RUN_REPORT, None)
+    if run_report is None:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_RUN_REPORT_OUTPUT] = run_report.namespaces
+        return
+    path = config.invocation_params.dir / config.getoption("mockserver_report")
+    try:
+        count = run_report.write(path)
+    except OSError as error:
+        config.stash[_RUN_REPORT_WRITTEN] = f"could not write {path}: {error.strerror or error}"
+        return
+    config.stash[_RUN_REPORT_WRITTEN] = (
+        f"{len(run_report.namespaces)} tests, {count} requests written to {path}"
+    )
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """pytest-xdist's controller: a worker finished; merge the stubs its tests hit."""
+    """pytest-xdist's controller: a worker finished; merge the stubs its tests hit and the
+    namespaces its tests left for the report."""
     usage = node.config.stash.get(_USAGE, None)
     data = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT)
     if usage is not None and data:
         usage.merge(data)
+    run_report = node.config.stash.get(_RUN_REPORT, None)
+    namespaces = getattr(node, "workeroutput", {}).get(_RUN_REPORT_OUTPUT)
+    if run_report is not None and namespaces:
+        run_report.namespaces.extend(namespaces)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    written = config.stash.get(_RUN_REPORT_WRITTEN, None)
+    if written is not None:
+        terminalreporter.write_sep("=", f"mockserver report: {written}")
     usage = config.stash.get(_USAGE, None)
     if usage is None or getattr(config, "workeroutput", None) is not None:
         return

@@ -185,6 +185,7 @@ def _filters(query: JournalQuery) -> bool:
             query.service,
             query.stub_id,
             query.matched,
+            query.before_seq,  # read as a filter: the page is the newest before it
         )
     )
 

@@ -28,6 +28,7 @@ from mockserver.app import CALLBACKS_KEY, STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
+from mockserver.state import STARTED
 from mockserver.transport import runner_options, tls_context
 
 _THREAD_START_TIMEOUT: Final = 30.0
@@ -144,8 +145,37 @@ async def _write_dump(app: web.Application, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as dump:
         for entry in entries:
-            dump.write(json.dumps(entry.to_json(), default=str) + "\n")  # ASCII: any text fits
+            # ASCII: any text fits; an unmatched entry keeps its near misses (for `report`)
+            shown = entry.to_json(near_misses=not entry.outcome.matched)
+            dump.write(json.dumps(shown, default=str) + "\n")
     return len(entries)
+
+
+async def _write_report(app: web.Application, path: Path) -> int:
+    """Write the journal of every namespace, with its stubs (and their hits) and scenario
+    states, as one HTML report, secrets redacted; returns how many entries it holds."""
+    from mockserver import report  # only a shutdown that writes a report needs it
+
+    store = app[STORE_KEY]
+    namespaces = []
+    for name in (None, *await store.namespaces()):
+        scope = await store.peek(name)
+        page = await scope.state.journal.find()
+        hits = await scope.state.hits()
+        states = await scope.state.scenarios()
+        namespaces.append(
+            report.ReportNamespace(
+                name,
+                [entry.to_json(near_misses=not entry.outcome.matched) for entry in page.entries],
+                [{**stub.describe(), "hits": hits.get(stub.id, 0)} for stub in scope.stubs],
+                {
+                    each: states.get(each, STARTED)
+                    for each in sorted(scope.scenario_names() | set(states))
+                },
+            )
+        )
+    title = f"journal at shutdown, {sum(len(each.entries) for each in namespaces)} requests"
+    return await asyncio.to_thread(report.write, path, namespaces, title=title)
 
 
 async def serve(
@@ -176,6 +206,16 @@ async def serve(
             loop.remove_signal_handler(signum)
         app = runner.app
         await runner.cleanup()  # in-flight requests finish or are cut (and journaled) here
+    if settings.journal_report is not None:
+        try:
+            written = await _write_report(app, settings.journal_report)
+        except OSError as error:
+            raise MockServerError(
+                f"cannot write the journal report to {settings.journal_report}: "
+                f"{error.strerror or error}"
+            ) from None
+        if settings.journal_dump is None:
+            return written
     if settings.journal_dump is None:
         return None
     try:

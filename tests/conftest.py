@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.redis_server",
     "tests.webhook_receiver",
     "tests.upstreams",
+    "tests.browser",
 ]

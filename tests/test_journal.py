@@ -109,6 +109,11 @@ async def test_entry_limit_drops_the_oldest_and_counts_them(make_journal: MakeJo
     assert page.dropped == 3
     assert (await journal.stats()).dropped == 3
     assert await journal.get(1) is None
+    # seq bounds count from what is held, not from 1
+    assert await seqs(journal, JournalQuery(before_seq=5, limit=1)) == [4]
+    assert await seqs(journal, JournalQuery(since_seq=1)) == [4, 5]
+    assert await seqs(journal, JournalQuery(before_seq=2)) == []
+    assert (await journal.find(JournalQuery(since_seq=3, before_seq=9))).total == 2
 
 
 async def test_a_single_entry_larger_than_the_byte_bound_is_still_kept(
@@ -138,6 +143,10 @@ async def test_filters_and_paging(make_journal: MakeJournal) -> None:
     assert ([entry.seq for entry in newest.entries], newest.total) == ([3, 4], 4)
     forward = await journal.find(JournalQuery(since_seq=1, limit=2))
     assert ([entry.seq for entry in forward.entries], forward.total) == ([2, 3], 3)
+    backward = await journal.find(JournalQuery(before_seq=4, limit=2))
+    assert ([entry.seq for entry in backward.entries], backward.total) == ([2, 3], 3)
+    assert await seqs(journal, JournalQuery(before_seq=4, path="/a")) == [1, 3]
+    assert await seqs(journal, JournalQuery(since_seq=1, before_seq=4, limit=1)) == [2]
     assert [entry.seq for entry in await journal.since(2)] == [3, 4]
     assert [entry.seq for entry in await journal.since(0, limit=1)] == [1]
     assert [entry.seq for entry in await journal.latest(3)] == [2, 3, 4]

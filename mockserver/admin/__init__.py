@@ -22,7 +22,9 @@ from mockserver.admin.meta import MetaResource
 from mockserver.admin.recordings import RecordingsResource
 from mockserver.admin.requests import RequestsResource
 from mockserver.admin.scenarios import ScenariosResource
+from mockserver.admin.stream import StreamResource
 from mockserver.admin.stubs import StubsResource
+from mockserver.admin.ui import PUBLIC_ROUTES, UiResource, cookie_admits
 from mockserver.admin.verify import VerifyResource
 from mockserver.delivery import CallbackSender
 from mockserver.incoming import NAMESPACE_NAME
@@ -39,6 +41,7 @@ class AdminApi:
         if callbacks is None:
             callbacks = CallbackSender(context.settings)
         self._document: dict[str, Any] | None = None
+        self._stream = StreamResource(context)
         self.routes: list[AdminRoute] = [
             *MetaResource(context, self.document).routes(),
             *StubsResource(context, callbacks.reload_events).routes(),
@@ -48,6 +51,8 @@ class AdminApi:
             *ClockResource(context).routes(),
             *CallbacksResource(context, callbacks).routes(),
             *RecordingsResource(context).routes(),
+            *self._stream.routes(),
+            *UiResource(context).routes(),
         ]
 
     def document(self) -> dict[str, Any]:
@@ -65,7 +70,8 @@ class AdminApi:
         token = self._context.settings.admin_token
         for route in self.routes:
             handler = route.handler
-            if token is not None and (route.method, route.path) != ("GET", "/health"):
+            public = (route.method, route.path) in PUBLIC_ROUTES | {("GET", "/health")}
+            if token is not None and not public:
                 handler = require_token(handler, token)
             path = route.path.replace(NAMESPACE_SEGMENT, NAMESPACE_ROUTE)
             app.router.add_route(route.method, prefix + path, handler)
@@ -76,6 +82,7 @@ class AdminApi:
         if token is not None:
             unknown = require_token(unknown, token)
         app.router.add_route("*", prefix + "{tail:(/[\\s\\S]*)?}", unknown)
+        app.on_shutdown.append(self._stream.close_all)  # open live feeds end before the wait
 
     async def _unknown(self, request: web.Request) -> web.Response:
         prefix = self._context.settings.admin_prefix
@@ -105,15 +112,16 @@ class AdminApi:
 
 
 def require_token(handler: Handler, token: str) -> Handler:
-    """Refuse calls without `Authorization: Bearer <token>` (compared in constant time).
+    """Refuse calls without `Authorization: Bearer <token>` (compared in constant time), or
+    the live view's cookie (`admin.ui.cookie_admits`).
 
-    Only the header counts: a token in the query string would end up in logs and proxies.
+    Never a token in the query string: it would end up in logs and proxies.
     """
     expected = f"Bearer {token}".encode()
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode()
-        if hmac.compare_digest(given, expected):
+        if hmac.compare_digest(given, expected) or cookie_admits(request, token):
             return await handler(request)
         reason = "missing" if not given else "wrong"
         return web.json_response(

@@ -20,11 +20,18 @@ from mockserver.admin.context import NAMESPACE_PARAMETER, NAMESPACE_SEGMENT, Adm
 from mockserver.spec import EventSpec, RequestSpec, StubDocument, StubSpec
 
 _REF = "#/components/schemas/{model}"
+_JSON: Final = "application/json"
+_MEDIA_TYPES: Final = {
+    ("GET", "/requests/stream"): "text/event-stream",
+    ("GET", "/ui"): "text/html",
+}
+"""The routes whose success is not JSON, and what it is instead."""
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
     202: "Accepted: the work goes on after the answer",
     400: "Bad input: {error, details}",
+    401: "A wrong or missing admin token: {error, details}",
     404: "Unknown id: {error, details}",
     422: "Verification failed: what was found, the server's message and the near misses",
     503: "The namespace would exceed --max-namespaces: {error, details}",
@@ -107,7 +114,9 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": _operation_id(route.method, route.path),
-            "responses": {str(status): _response(status, answer) for status in route.responses},
+            "responses": {
+                str(status): _response(status, answer, _media(route)) for status in route.responses
+            },
         }
         if route.parameters:
             operation["parameters"] = list(route.parameters)
@@ -126,7 +135,9 @@ def openapi_document(routes: Sequence[AdminRoute], prefix: str, version: str) ->
             statuses = sorted({*route.responses, 404, 503})  # a bad name; too many namespaces
             scoped = {
                 **operation,
-                "responses": {str(status): _response(status, answer) for status in statuses},
+                "responses": {
+                    str(status): _response(status, answer, _media(route)) for status in statuses
+                },
                 "operationId": _operation_id(route.method, NAMESPACE_SEGMENT + route.path),
                 "parameters": [NAMESPACE_PARAMETER, *route.parameters],
                 "tags": ["namespaced"],
@@ -154,14 +165,21 @@ def _operation_id(method: str, path: str) -> str:
     return "_".join([method.lower(), *re.findall(r"[A-Za-z0-9]+", path)])
 
 
-def _response(status: int, answer: dict[str, Any]) -> dict[str, Any]:
+def _response(status: int, answer: dict[str, Any], media: str = _JSON) -> dict[str, Any]:
     """A route's answer for `status`: its own body on success and for a failed verification,
-    else `{error, details}`."""
-    schema = _ref("Error") if status in (400, 404, 503) else answer
+    else `{error, details}` (JSON, whatever the route's own media type)."""
+    if status in (400, 401, 404, 503):
+        schema, media = _ref("Error"), _JSON
+    else:
+        schema = answer
     return {
         "description": _STATUS_TEXT.get(status, "Response"),
-        "content": {"application/json": {"schema": schema}},
+        "content": {media: {"schema": schema}},
     }
+
+
+def _media(route: AdminRoute) -> str:
+    return _MEDIA_TYPES.get((route.method, route.path), _JSON)
 
 
 # --- what each route answers ------------------------------------------------------------------
@@ -341,6 +359,12 @@ _ANSWER_SCHEMAS: Final[dict[str, Any]] = {
         optional=_JOURNAL_OPTIONAL,
         description="One recorded request and how the mock answered it",
     ),
+    "StreamedEntry": _object(
+        {**_JOURNAL_ENTRY, "near_misses": _NEAR_MISSES},
+        optional=_JOURNAL_OPTIONAL,
+        description="The data of one `message` event of GET requests/stream: an entry with "
+        "its near misses (empty when a stub matched)",
+    ),
     "UnmatchedEntry": _object(
         {**_JOURNAL_ENTRY, "near_misses": _NEAR_MISSES},
         optional=_JOURNAL_OPTIONAL,
@@ -493,6 +517,23 @@ _ANSWERS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("GET", "/requests/unmatched"): _list_of("requests", _ref("UnmatchedEntry")),
     ("POST", "/verify"): _ref("Verdict"),
     ("POST", "/verify/sequence"): _ref("SequenceVerdict"),
+    ("GET", "/requests/stream"): {
+        "type": "string",
+        "description": "Server-sent events, never-ending: first `event: ready` (id: the seq the "
+        "feed starts after; data: {after_seq, last_seq}), then one event per entry (id: its "
+        "seq; data: a StreamedEntry on one line), and `: keep-alive` comments when idle",
+    },
+    ("GET", "/ui"): {
+        "type": "string",
+        "description": "The live view's page (HTML with its script and style inline)",
+    },
+    ("POST", "/ui/session"): _object(
+        {"token_required": {"type": "boolean", "description": "Whether the server has a token"}},
+        description="The token was right (or none is needed): the cookie is set when one is",
+    ),
+    ("DELETE", "/ui/session"): _object(
+        {"token_required": {"type": "boolean", "description": "Whether the server has a token"}}
+    ),
     ("GET", "/scenarios"): _object(
         {"scenarios": {"type": "object", "additionalProperties": _STRING}}
     ),

@@ -30,6 +30,13 @@ _FILTERS: tuple[dict[str, Any], ...] = (
     {"name": "matched", "in": "query", "schema": {"type": "boolean"}},
     {"name": "since_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "before_seq",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Only entries with a smaller seq; with limit, the newest N of those "
+        "(paging backward)",
+    },
 )
 
 
@@ -138,7 +145,8 @@ def _boolean(query: Any, name: str) -> bool | None:
 
 
 def journal_query(query: Any) -> JournalQuery:
-    """GET /requests filters: method, path, service, stub_id, matched, since_seq, limit."""
+    """GET /requests filters: method, path, service, stub_id, matched, since_seq, limit,
+    before_seq."""
     method = query.get("method")
     path = query.get("path")  # encoded or decoded, as in a stub: compared in one form
     return JournalQuery(
@@ -149,4 +157,5 @@ def journal_query(query: Any) -> JournalQuery:
         matched=_boolean(query, "matched"),
         since_seq=_integer(query, "since_seq"),
         limit=_integer(query, "limit"),
+        before_seq=_integer(query, "before_seq"),
     )

@@ -43,11 +43,14 @@ async def test_filters(serve: ServeStubs) -> None:
     assert await paths(client, "?since_seq=2") == [(3, "POST"), (4, "GET")]
     assert await paths(client, "?limit=1") == [(4, "GET")]
     assert await paths(client, "?since_seq=1&limit=2") == [(2, "GET"), (3, "POST")]
+    # paging backward from the newest, as the live view does
+    assert await paths(client, "?before_seq=4&limit=2") == [(2, "GET"), (3, "POST")]
+    assert await paths(client, "?before_seq=2&method=post") == [(1, "POST")]
 
 
 async def test_bad_filters_are_400(serve: ServeStubs) -> None:
     client = await serve()
-    for query in ("?limit=-1", "?since_seq=abc", "?matched=maybe"):
+    for query in ("?limit=-1", "?since_seq=abc", "?matched=maybe", "?before_seq=-2"):
         response = await client.get(f"/__admin/requests{query}")
         assert response.status == 400, query
         assert (await response.json())["details"]
