@@ -41,7 +41,6 @@ from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
 from mockserver.proxy import Upstream
 from mockserver.recording import Recorder, save, targets_of
-from mockserver.redaction import Redaction
 from mockserver.refused import RefusedHead
 from mockserver.responder import (
     body_timeout_response,
@@ -471,14 +470,7 @@ def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder:
     targets = targets_of(settings.record, settings.record_mode, loaded.recorded)
     if targets and settings.state != "memory":
         raise StartupError("recording keeps its recordings in this process: use --state memory")
-    redaction = Redaction.default()
-    if settings.redact_headers or settings.redact_query or settings.redact_json:
-        redaction = redaction.adding(
-            headers=settings.redact_headers,
-            query=settings.redact_query,
-            json_paths=settings.redact_json,
-        )
-    recorder = Recorder(targets, loaded.stubs, redaction, settings.record_dir)
+    recorder = Recorder(targets, loaded.stubs, settings.redaction(), settings.record_dir)
     directory = settings.record_dir
     if directory is not None:
         recorder.on_document(

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from mockserver.redaction import Redaction
+
 DEFAULT_PORT: Final = 8080
 DEFAULT_JOURNAL_LIMIT: Final = 100_000
 DEFAULT_JOURNAL_MAX_BYTES: Final = 256 * 1024 * 1024
@@ -78,6 +80,16 @@ class Settings:
     redact_query: tuple[str, ...] = ()
     redact_json: tuple[str, ...] = ()
     """What recorded files and journal dumps hide beyond the defaults (PRODUCT.md §11)."""
+
+    def redaction(self) -> Redaction:
+        """The rules for what leaves the process as a file: the defaults and the --redact-*
+        additions (recordings, journal dumps, reports)."""
+        rules = Redaction.default()
+        if self.redact_headers or self.redact_query or self.redact_json:
+            rules = rules.adding(
+                headers=self.redact_headers, query=self.redact_query, json_paths=self.redact_json
+            )
+        return rules
 
     def __post_init__(self) -> None:
         if self.hosts:

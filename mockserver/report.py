@@ -98,9 +98,15 @@ def render(
     return report_page(shown, title=title, generated=when)
 
 
-def write(path: Path, namespaces: Sequence[ReportNamespace], *, title: str) -> int:
+def write(
+    path: Path,
+    namespaces: Sequence[ReportNamespace],
+    *,
+    title: str,
+    redaction: Redaction | None = None,
+) -> int:
     """Write the report to `path` (its directory made if needed); how many entries it holds."""
-    page = render(namespaces, title=title)
+    page = render(namespaces, title=title, redaction=redaction)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return sum(len(namespace.entries) for namespace in namespaces)

@@ -28,6 +28,7 @@ from mockserver.app import CALLBACKS_KEY, STORE_KEY, build_app, mock_runner
 from mockserver.config import Settings
 from mockserver.errors import MockServerError, StartupError, StubLoadError
 from mockserver.loader import STUB_SUFFIXES, LoadedStubs, load_paths
+from mockserver.redaction import Redaction
 from mockserver.state import STARTED
 from mockserver.transport import runner_options, tls_context
 
@@ -136,8 +137,11 @@ async def watch_stubs(settings: Settings, app: web.Application, stop: asyncio.Ev
         log.info("reloaded %d stubs from %d files", len(loaded.stubs), len(loaded.files))
 
 
-async def _write_dump(app: web.Application, path: Path) -> int:
-    """Write the journal as JSON Lines (oldest first) for a CI job to keep; returns the count."""
+async def _write_dump(app: web.Application, path: Path, redaction: Redaction) -> int:
+    """Write the journal as JSON Lines (oldest first) for a CI job to keep, secrets redacted
+    (the journal in memory keeps what arrived); returns the count."""
+    from mockserver.report import redacted_entry  # near misses' actual values redacted too
+
     store = app[STORE_KEY]
     entries = []
     for name in (None, *await store.namespaces()):
@@ -146,12 +150,12 @@ async def _write_dump(app: web.Application, path: Path) -> int:
     with path.open("w", encoding="utf-8") as dump:
         for entry in entries:
             # ASCII: any text fits; an unmatched entry keeps its near misses (for `report`)
-            shown = entry.to_json(near_misses=not entry.outcome.matched)
+            shown = redacted_entry(entry.to_json(near_misses=not entry.outcome.matched), redaction)
             dump.write(json.dumps(shown, default=str) + "\n")
     return len(entries)
 
 
-async def _write_report(app: web.Application, path: Path) -> int:
+async def _write_report(app: web.Application, path: Path, redaction: Redaction) -> int:
     """Write the journal of every namespace, with its stubs (and their hits) and scenario
     states, as one HTML report, secrets redacted; returns how many entries it holds."""
     from mockserver import report  # only a shutdown that writes a report needs it
@@ -175,7 +179,7 @@ async def _write_report(app: web.Application, path: Path) -> int:
             )
         )
     title = f"journal at shutdown, {sum(len(each.entries) for each in namespaces)} requests"
-    return await asyncio.to_thread(report.write, path, namespaces, title=title)
+    return await asyncio.to_thread(report.write, path, namespaces, title=title, redaction=redaction)
 
 
 async def serve(
@@ -208,7 +212,7 @@ async def serve(
         await runner.cleanup()  # in-flight requests finish or are cut (and journaled) here
     if settings.journal_report is not None:
         try:
-            written = await _write_report(app, settings.journal_report)
+            written = await _write_report(app, settings.journal_report, settings.redaction())
         except OSError as error:
             raise MockServerError(
                 f"cannot write the journal report to {settings.journal_report}: "
@@ -219,7 +223,7 @@ async def serve(
     if settings.journal_dump is None:
         return None
     try:
-        return await _write_dump(app, settings.journal_dump)
+        return await _write_dump(app, settings.journal_dump, settings.redaction())
     except OSError as error:
         raise MockServerError(
             f"cannot write the journal dump to {settings.journal_dump}: {error.strerror or error}"

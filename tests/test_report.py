@@ -93,6 +93,37 @@ def test_shutdown_writes_the_jsonl_dump_and_the_html_report(
     assert miss["actual"] == REDACTED
 
 
+def test_the_jsonl_dump_holds_no_secret_either(shutdown_report: tuple[Path, Path, str]) -> None:
+    # PRODUCT.md §11: journal dumps are redacted like reports (the journal in memory is not)
+    jsonl, _, _ = shutdown_report
+    text = jsonl.read_text(encoding="utf-8")
+    assert SECRET not in text
+    assert "sk_test_abcdefgh12" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert {entry["headers"]["authorization"] for entry in lines} == {REDACTED}
+    assert lines[1]["near_misses"][0]["actual"] == REDACTED
+
+
+def test_redact_flags_reach_the_dump(tmp_path: Path) -> None:
+    stubs = write_stubs(tmp_path / "stubs", STUBS)
+    jsonl = tmp_path / "journal.jsonl"
+    server = Server(
+        "--stubs", str(stubs), "--port", "0", "--journal-dump", str(jsonl),
+        "--redact-header", "X-Session", "--redact-query", "currency",
+    )  # fmt: skip
+    request = urllib.request.Request(
+        f"{server.url}/v1/charges?currency=usd&page=2", headers={"X-Session": "s-123"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    code, _, err = server.stop()
+    assert code == 0, err
+    (entry,) = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert entry["headers"]["x-session"] == REDACTED
+    assert entry["query"] == {"currency": [REDACTED], "page": ["2"]}
+
+
 def test_the_report_holds_no_secret_and_no_external_asset(
     shutdown_report: tuple[Path, Path, str],
 ) -> None:
