@@ -23,6 +23,7 @@ from mockserver.loader import parse_stub_text
 from mockserver.redis_client import connect
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
+from mockserver.store import StubStore
 from tests.redis_server import unique_prefix
 
 Replicas = Callable[[], RedisState]
@@ -194,3 +195,17 @@ async def test_an_entry_has_one_id_on_every_replica_and_a_journal_begun_again_ne
     assert first_again.seq == 1
     assert first_again.id != seen_by_one.id  # another journal: another id
     assert await on_two.journal.count(filtered) == 1  # not the old /x and the new one
+
+
+async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
+    replica: Replicas,
+) -> None:
+    one, two = StubStore([], replica()), StubStore([], replica())
+    await (await two.scoped("team")).state.journal.record(request("/x"))  # two compiles it
+    assert await one.remove_namespace("team")
+    assert await two.namespaces() == []
+    assert (await two.peek("team")).state.name == "team"  # a read: an empty state
+    assert await two.namespaces() == []  # and it does not register it
+    scope = await two.scoped("team")  # a write: registered again, as a new namespace
+    assert await one.namespaces() == ["team"]
+    assert (await scope.state.journal.stats()).size == 0
