@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
 from mockserver.clock import ClockSetting
@@ -20,7 +21,7 @@ from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import JournalQuery
 from mockserver.loader import parse_stub_text
-from mockserver.redis_client import connect
+from mockserver.redis_client import connect, pack_command
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
 from mockserver.store import StubStore
@@ -209,3 +210,15 @@ async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
     scope = await two.scoped("team")  # a write: registered again, as a new namespace
     assert await one.namespaces() == ["team"]
     assert (await scope.state.journal.stats()).size == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", "a" * 40, 2, "k:hits", "k:scenarios", "stub", "", 1, "started"),
+        ("SCRIPT LOAD", "return 1"),
+        ("HSET", b"k", "f\u00e9", b"\x00\xff", 1.5, -3),
+    ],
+)
+def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
+    assert pack_command(args) == b"".join(Connection().pack_command(*args))
