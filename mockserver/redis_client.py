@@ -88,6 +88,9 @@ class BatchingRedis(Redis):
         self.store = store
         self._queue: list[Queued] = []
         self._sending: set[asyncio.Task[None]] = set()
+        # connections batches took from the pool, kept between batches: taking one from the
+        # pool and giving it back cost more than the rest of a small batch
+        self._idle: list[Any] = []
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -138,7 +141,10 @@ class BatchingRedis(Redis):
         packed = b"".join([pack_command(args) for args, _, _ in batch])
         pool = self.connection_pool
         for attempt in (1, 2):
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            if self._idle:
+                connection = self._idle.pop()
+            else:
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             replies: list[Any] = []
             try:
                 await connection.send_packed_command(packed)
@@ -147,21 +153,31 @@ class BatchingRedis(Redis):
                         replies.append(await self.parse_response(connection, args[0], **options))
                     except ResponseError as error:
                         replies.append(error)
-                return replies
             except ConnectionError:
-                await connection.disconnect()
+                await self._discard(connection)
+                # Redis closed it (a restart): the kept ones too
+                for kept in self._idle[:]:
+                    self._idle.remove(kept)
+                    await self._discard(kept)
                 if attempt == 2 or replies:  # a reply came: the others may have run too
                     raise
             except BaseException:
-                await connection.disconnect()  # replies left unread: not for the next batch
+                await self._discard(connection)  # replies left unread: not for the next batch
                 raise
-            finally:
-                await pool.release(connection)
+            else:
+                self._idle.append(connection)
+                return replies
         raise AssertionError("unreachable")
+
+    async def _discard(self, connection: Any) -> None:
+        await connection.disconnect()
+        await self.connection_pool.release(connection)
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         while self._sending:  # what was queued is sent: a record is never left half-way
             await asyncio.gather(*self._sending, return_exceptions=True)
+        while self._idle:
+            await self.connection_pool.release(self._idle.pop())
         await super().aclose(close_connection_pool)
 
 
