@@ -195,6 +195,7 @@ class RedisJournal:
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
         self._mirror: JournalMirror | None = None  # made by the first filtered query
+        self._mirror_lock = asyncio.Lock()
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -233,19 +234,19 @@ class RedisJournal:
         mirror = self._mirror
         if mirror is None:
             mirror = self._mirror = JournalMirror(_summary, _decoded)
-
-        keys = [self._list, self._meta]
-        start, dropped, last, held, stored, epoch = await self._range(
-            keys=keys, args=(mirror.last_seq, -1, 0)
-        )
-        if _text(epoch) != mirror.source or int(last) < mirror.last_seq:
-            # another journal than the one copied: its namespace was removed and made again,
-            # or Redis restarted empty; the seqs it gives again are other entries
-            mirror.reset(_text(epoch))
-            read = await self._range(keys=keys, args=(0, -1, 0))
-            start, dropped, last, held, stored, epoch = read
-        first = int(last) - int(held) + 1  # the oldest seq held
-        mirror.update(first, int(last), enumerate(stored, start=int(start)))
+        async with self._mirror_lock:  # one update at a time: each appends what it read
+            keys = [self._list, self._meta]
+            start, dropped, last, held, stored, epoch = await self._range(
+                keys=keys, args=(mirror.last_seq, -1, 0)
+            )
+            if _text(epoch) != mirror.source or int(last) < mirror.last_seq:
+                # another journal than the one copied: its namespace was removed and made
+                # again, or Redis restarted empty; the seqs it gives again are other entries
+                mirror.reset(_text(epoch))
+                read = await self._range(keys=keys, args=(0, -1, 0))
+                start, dropped, last, held, stored, epoch = read
+            first = int(last) - int(held) + 1  # the oldest seq held
+            mirror.update(first, int(last), enumerate(stored, start=int(start)))
         return mirror, int(dropped)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:

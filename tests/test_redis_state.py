@@ -222,3 +222,14 @@ async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
 )
 def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
     assert pack_command(args) == b"".join(Connection().pack_command(*args))
+
+
+async def test_filtered_queries_at_once_copy_each_entry_once(replica: Replicas) -> None:
+    one, two = replica().default, replica().default
+    for number in range(40):
+        await one.journal.record(request(f"/p{number % 2}"))
+    counts = await asyncio.gather(*(two.journal.count(JournalQuery(path="/p0")) for _ in range(5)))
+    assert counts == [20] * 5
+    await one.journal.record(request("/p0"))
+    counts = await asyncio.gather(*(two.journal.count(JournalQuery(path="/p0")) for _ in range(5)))
+    assert counts == [21] * 5
