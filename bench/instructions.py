@@ -2,6 +2,7 @@
 busy machine.
 
     python bench/instructions.py [--base REV] [--workloads W1,W2,W3,W4] [--requests N]
+                                 [--state redis://HOST:PORT/DB]
 
 Wall-clock figures (bench/run.py) need idle CPUs; instruction counts do not: valgrind's callgrind
 counts what the server process executes, whatever else the machine runs, so two trees can be
@@ -12,6 +13,8 @@ instrumentation is switched on after a warm-up). Start-up is counted from the fi
 to the first mocked answer, beside the floor of the stack (bench/responders.py `floor`: an
 aiohttp app on uvloop that imports pydantic and PyYAML and defines one model); idle RSS after
 the first answer is read without valgrind. Prints a Markdown table. Needs valgrind (Debian).
+With `--state`, the servers keep their state in that Redis (a key prefix of their own each run):
+the request path of a replica, one request at a time (start-up is not counted then).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -71,24 +75,28 @@ def callgrind_total(out: Path) -> int:
     return total
 
 
-def mockserver_command(tree: Path, stubs: Path, port: int) -> list[str]:
+def mockserver_command(tree: Path, stubs: Path, port: int, *flags: str) -> list[str]:
     code = "from mockserver.cli import main; main()"
-    return [sys.executable, "-c", code, "serve", "--stubs", str(stubs), "--port", str(port)]
+    serve = ["serve", "--stubs", str(stubs), "--port", str(port), *flags]
+    return [sys.executable, "-c", code, *serve]
 
 
 def environment(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
 
 
-def per_request(tree: Path, workload: Workload, requests: int, scratch: Path) -> float:
+def per_request(
+    tree: Path, workload: Workload, requests: int, scratch: Path, state: str | None = None
+) -> float:
     """Instructions per request, the warm-up excluded."""
     stubs = scratch / "stubs"
     stubs.mkdir(exist_ok=True)
     (stubs / "bench.yaml").write_text(yaml.safe_dump(workload.stubs, sort_keys=False))
     port, out = free_port(), scratch / "requests.out"
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    flags = [] if state is None else ["--state", state, "--state-prefix", f"{uuid.uuid4().hex}:"]
     server = subprocess.Popen(
-        [*valgrind, *mockserver_command(tree, stubs, port)],
+        [*valgrind, *mockserver_command(tree, stubs, port, *flags)],
         env=environment(tree),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -165,6 +173,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--base", help="git revision to compare with (A); default: none")
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--state", help="a Redis URL: count a replica's request path on it")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind not installed (Debian: apt-get install valgrind)", file=sys.stderr)
@@ -181,12 +190,15 @@ def main(argv: list[str]) -> int:
             print("|---|" + "---|" * len(trees) + "---|")
             for workload in workloads:
                 counts = [
-                    per_request(tree, workload, args.requests, scratch) for tree in trees.values()
+                    per_request(tree, workload, args.requests, scratch, args.state)
+                    for tree in trees.values()
                 ]
                 ratio = f"{counts[-1] / counts[0]:.3f}" if len(counts) > 1 else ""
                 cells = " | ".join(f"{count:,.0f}" for count in counts)
                 print(f"| {workload.name} instructions/request | {cells} | {ratio} |", flush=True)
             print()
+            if args.state:
+                return 0
             w1 = next(workload for workload in all_workloads() if workload.name == "W1")
             stubs = scratch / "w1"
             stubs.mkdir()

@@ -215,6 +215,7 @@ class RedisJournal:
         self._amend = client.register_script(_AMEND)
         self._mirror: JournalMirror | None = None  # made by the first filtered query
         self._mirrored_amends = 0  # entries rewritten (cut answers) when the mirror was read
+        self._mirror_lock = asyncio.Lock()
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -264,25 +265,25 @@ class RedisJournal:
         mirror = self._mirror
         if mirror is None:
             mirror = self._mirror = JournalMirror(_summary, _decoded)
-
-        keys = [self._list, self._meta]
-        start, dropped, last, held, stored, epoch, amends = await self._range(
-            keys=keys, args=(mirror.last_seq, -1, 0)
-        )
-        if (
-            _text(epoch) != mirror.source
-            or int(last) < mirror.last_seq
-            or int(amends) != self._mirrored_amends
-        ):
-            # another journal than the one copied (its namespace was removed and made again,
-            # or Redis restarted empty: the seqs it gives again are other entries), or entries
-            # copied were amended since (answers cut, rare): read it all again
-            mirror.reset(_text(epoch))
-            read = await self._range(keys=keys, args=(0, -1, 0))
-            start, dropped, last, held, stored, epoch, amends = read
-            self._mirrored_amends = int(amends)
-        first = int(last) - int(held) + 1  # the oldest seq held
-        mirror.update(first, int(last), enumerate(stored, start=int(start)))
+        async with self._mirror_lock:  # one update at a time: each appends what it read
+            keys = [self._list, self._meta]
+            start, dropped, last, held, stored, epoch, amends = await self._range(
+                keys=keys, args=(mirror.last_seq, -1, 0)
+            )
+            if (
+                _text(epoch) != mirror.source
+                or int(last) < mirror.last_seq
+                or int(amends) != self._mirrored_amends
+            ):
+                # another journal than the one copied (its namespace was removed and made
+                # again, or Redis restarted empty: the seqs it gives again are other entries),
+                # or entries copied were amended since (answers cut, rare): read it all again
+                mirror.reset(_text(epoch))
+                read = await self._range(keys=keys, args=(0, -1, 0))
+                start, dropped, last, held, stored, epoch, amends = read
+                self._mirrored_amends = int(amends)
+            first = int(last) - int(held) + 1  # the oldest seq held
+            mirror.update(first, int(last), enumerate(stored, start=int(start)))
         return mirror, int(dropped)
 
     async def find(self, query: JournalQuery = EVERYTHING) -> JournalPage:

@@ -12,7 +12,8 @@ Kept only by a replica that is asked such a query (the first one reads everythin
 stored strings with a few fields beside them. Another journal than the one copied (its epoch
 changed: Redis restarted empty, or the namespace was removed and made again) is read again from
 the start: the seqs it gives again are other entries. The stored layout is not known here:
-`summary` and `decode`, given by the journal, read it.
+`summary` and `decode`, given by the journal, read it. An entry is copied once: an operation that
+rewrites a stored entry in place must have the copies read it again (none does yet).
 """
 
 from __future__ import annotations

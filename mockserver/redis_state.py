@@ -295,6 +295,8 @@ class RedisNamespace:
         return _clock(own if own is not None else default)
 
     async def update_clock(self, change: Callable[[ClockSetting], ClockSetting]) -> ClockSetting:
+        _SEEN_CLOCK.set(None)  # read before this change: not for a later clock() of this task
+
         async def apply(pipe: Any) -> Callable[[], ClockSetting]:
             own, default = await pipe.mget(self._clock_key, self._default_clock)
             setting = change(_clock(own if own is not None or self._name is None else default))
@@ -315,6 +317,7 @@ class RedisNamespace:
         return [json.loads(item) for item in stored]
 
     async def reset(self) -> int:
+        _SEEN_CLOCK.set(None)
         removed = 0
 
         async def apply(pipe: Any) -> Callable[[], int]:

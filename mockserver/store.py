@@ -12,6 +12,7 @@ literal-path stubs while "first in order wins" still holds.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -357,8 +358,8 @@ class StubStore:
     async def scoped(self, namespace: str | None) -> ScopedStore:
         """The scope of `namespace`, created on first use (NamespaceLimitError past the limit)."""
         scope = self._scopes.get(namespace)
-        if scope is not None:
-            return await self._current(scope)
+        if scope is not None and (current := await self._current(scope)) is not None:
+            return current
         assert namespace is not None  # the default scope always exists
         return await self._compile(await self.state.create(namespace))
 
@@ -366,19 +367,30 @@ class StubStore:
         """The scope of `namespace` for reading: an empty one, not kept, when it does not exist,
         so that reads cannot fill the registry up to --max-namespaces."""
         scope = self._scopes.get(namespace)
-        if scope is not None:
-            return await self._current(scope)
+        if scope is not None and (current := await self._current(scope)) is not None:
+            return current
         found = await self.state.lookup(namespace)
         if found is not None:
             return await self._compile(found)
         return ScopedStore(self, self.state.detached(namespace), ApiStubs())
 
-    @staticmethod
-    async def _current(scope: ScopedStore) -> ScopedStore:
+    async def _current(self, scope: ScopedStore) -> ScopedStore | None:
         """`scope` with the API stubs its state holds now: a shared state's may have been
-        changed by another replica (a local one's change only through this scope)."""
+        changed by another replica (a local one's change only through this scope). None when
+        another replica removed the namespace: the scope is dropped, and a write creates the
+        namespace again (within the limit) as if it were new."""
         if scope.local is None:
-            scope.adopt(await scope.state.api_stubs())
+            name = scope.namespace
+            if name is None:
+                scope.adopt(await scope.state.api_stubs())
+                return scope
+            # asked together: one round trip to a shared state
+            api, found = await asyncio.gather(scope.state.api_stubs(), self.state.lookup(name))
+            if found is None:
+                if self._scopes.get(name) is scope:
+                    del self._scopes[name]
+                return None
+            scope.adopt(api)
         return scope
 
     async def _compile(self, state: NamespaceState) -> ScopedStore:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
 from mockserver.clock import ClockSetting
@@ -20,9 +21,10 @@ from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import JournalQuery
 from mockserver.loader import parse_stub_text
-from mockserver.redis_client import connect
+from mockserver.redis_client import connect, pack_command
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
+from mockserver.store import StubStore
 from tests.redis_server import unique_prefix
 
 Replicas = Callable[[], RedisState]
@@ -214,3 +216,40 @@ async def test_callback_attempts_and_api_stubs_callbacks_are_shared(
     assert [callback.spec.url for callback in rebuilt.callbacks] == ["http://localhost/h"]
     await (await two.lookup("hooks")).reset()  # type: ignore[union-attr]
     assert await mine.attempts() == []
+
+
+async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
+    replica: Replicas,
+) -> None:
+    one, two = StubStore([], replica()), StubStore([], replica())
+    await (await two.scoped("team")).state.journal.record(request("/x"))  # two compiles it
+    assert await one.remove_namespace("team")
+    assert await two.namespaces() == []
+    assert (await two.peek("team")).state.name == "team"  # a read: an empty state
+    assert await two.namespaces() == []  # and it does not register it
+    scope = await two.scoped("team")  # a write: registered again, as a new namespace
+    assert await one.namespaces() == ["team"]
+    assert (await scope.state.journal.stats()).size == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", "a" * 40, 2, "k:hits", "k:scenarios", "stub", "", 1, "started"),
+        ("SCRIPT LOAD", "return 1"),
+        ("HSET", b"k", "f\u00e9", b"\x00\xff", 1.5, -3),
+    ],
+)
+def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
+    assert pack_command(args) == b"".join(Connection().pack_command(*args))
+
+
+async def test_filtered_queries_at_once_copy_each_entry_once(replica: Replicas) -> None:
+    one, two = replica().default, replica().default
+    for number in range(40):
+        await one.journal.record(request(f"/p{number % 2}"))
+    counts = await asyncio.gather(*(two.journal.count(JournalQuery(path="/p0")) for _ in range(5)))
+    assert counts == [20] * 5
+    await one.journal.record(request("/p0"))
+    counts = await asyncio.gather(*(two.journal.count(JournalQuery(path="/p0")) for _ in range(5)))
+    assert counts == [21] * 5

@@ -65,6 +65,6 @@ def test_nginx_sends_to_every_replica_of_the_compose_file() -> None:
 def test_the_example_image_adds_the_redis_extra_to_the_repository_image() -> None:
     dockerfile = (EXAMPLE / "Dockerfile").read_text()
     assert "FROM mockserver:latest" in dockerfile
-    assert "'redis>=5.0'" in dockerfile
+    assert "'redis>=6.0' 'hiredis>=3.0'" in dockerfile
     pyproject = (EXAMPLE.parent.parent / "pyproject.toml").read_text()
-    assert 'redis = ["redis>=5.0"]' in pyproject  # the extra it stands for
+    assert 'redis = ["redis>=6.0", "hiredis>=3.0"]' in pyproject  # the extra it stands for
