@@ -8,6 +8,7 @@ pays for parsing it. Pure: built from values the web layer already read.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from itertools import chain
@@ -55,6 +56,15 @@ _NAMESPACE: Final = re.compile(rf"/~({NAMESPACE_NAME})(?=/|$)")
 def _not_json(constant: str) -> object:
     # NaN and Infinity are Python's extension, not JSON: such a body is text, not a JSON body
     raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(number: str) -> float:
+    # 1e400 is a JSON number a float cannot hold: read as infinity, no journal or near miss
+    # could show it as JSON again, so such a body is text too
+    value = float(number)
+    if math.isinf(value):
+        raise ValueError(f"{number} is beyond a float's range")
+    return value
 
 
 def split_namespace(path: str) -> tuple[str | None, str]:
@@ -365,7 +375,11 @@ class IncomingRequest:
         if self._json is _UNSET:
             text = self.text
             try:
-                self._json = json.loads(text, parse_constant=_not_json) if text else NOT_JSON
+                self._json = (
+                    json.loads(text, parse_constant=_not_json, parse_float=_finite)
+                    if text
+                    else NOT_JSON
+                )
             except ValueError:
                 self._json = NOT_JSON
         return self._json  # type: ignore[return-value]  # set above, typed as object for the sentinel

@@ -16,6 +16,7 @@ import json
 import string
 from typing import Any, Final
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -395,9 +396,10 @@ def test_near_misses_are_at_most_three_well_formed_entries(
     assert ranks == sorted(ranks, reverse=True)
 
 
-def test_a_nan_in_a_json_body_yields_a_miss_that_strict_json_can_encode() -> None:
+@pytest.mark.parametrize("body", [b'{"amount": NaN}', b'{"amount": 1e400}', b"-1e999"])
+def test_a_non_finite_number_yields_a_miss_that_strict_json_can_encode(body: bytes) -> None:
     matcher = compiled({"body": {"json": {"amount": 1}}}, None, None)
-    request = IncomingRequest("POST", "/", {}, {}, b'{"amount": NaN}')
+    request = IncomingRequest("POST", "/", {}, {}, body)
     miss = match_request(matcher, request, score=True)
     assert isinstance(miss, Miss)
     json.dumps(miss.actual, allow_nan=False)
