@@ -131,16 +131,20 @@ leaf_matchers = st.one_of(
     st.builds(lambda pattern: {"matches": pattern}, st.sampled_from(SAFE_REGEXES)),
     st.builds(lambda wanted: {"present": wanted}, st.booleans()),
 )
-value_matchers = st.recursive(
-    leaf_matchers,
-    lambda inner: st.one_of(
+
+
+def combined_matchers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # a named function, not a lambda: hypothesis reads its source to check that it recurses,
+    # and a lambda written over several lines is not always found
+    return st.one_of(
         st.builds(lambda matcher: {"not": matcher}, inner),
         st.builds(lambda matchers: {"any_of": matchers}, st.lists(inner, max_size=3)),
         st.builds(lambda matchers: {"all_of": matchers}, st.lists(inner, max_size=3)),
         st.lists(inner, min_size=1, max_size=3),  # a list is short for all_of
-    ),
-    max_leaves=6,
-)
+    )
+
+
+value_matchers = st.recursive(leaf_matchers, combined_matchers, max_leaves=6)
 matcher_maps = st.dictionaries(names, value_matchers, max_size=3)
 
 
