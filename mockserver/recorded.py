@@ -202,7 +202,7 @@ def recorded_response(
     media = content_type.split(";")[0].strip().lower()
     if not body or method == "HEAD":
         pass
-    elif media == "text/event-stream" and (events := _sse_events(body, redaction)) is not None:
+    elif media == "text/event-stream" and (events := sse_events(body, redaction)) is not None:
         fields["sse"] = {
             "events": events,
             "interval_ms": _interval_ms(body, answer.arrivals, len(events)),
@@ -301,7 +301,7 @@ def _extension(media: str) -> str:
     return guessed or ".bin"
 
 
-def _sse_events(body: bytes, redaction: Redaction) -> list[dict[str, Any]] | None:
+def sse_events(body: bytes, redaction: Redaction) -> list[dict[str, Any]] | None:
     """The events of a text/event-stream body, or None when it is not one a stub can replay
     (not UTF-8, no events)."""
     try:

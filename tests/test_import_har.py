@@ -119,3 +119,75 @@ def test_a_file_that_is_not_har_names_the_problem(tmp_path: Path) -> None:
     assert broken.stderr == f"mockserver: error: {bad}:2: not JSON: Expecting value (column 15)\n"
     assert wrong.stderr == f"mockserver: error: {other}: not a HAR file: no 'log.entries' list\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_event_stream_imports_as_sse_events_and_streams_on_replay(tmp_path: Path) -> None:
+    stream = 'data: {"delta":"Hel"}\n\ndata: {"delta":"lo"}\n\nevent: done\ndata: [DONE]\n\n'
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "WebInspector", "version": "537.36"},
+            "entries": [
+                {
+                    "startedDateTime": "2026-12-03T10:00:00.000Z",
+                    "time": 120,
+                    "request": {
+                        "method": "GET",
+                        "url": "https://api.example.com/v1/stream",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [],
+                        "queryString": [],
+                        "cookies": [],
+                        "headersSize": -1,
+                        "bodySize": 0,
+                    },
+                    "response": {
+                        "status": 200,
+                        "statusText": "OK",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": "Content-Type", "value": "text/event-stream"}],
+                        "cookies": [],
+                        "content": {
+                            "size": len(stream),
+                            "mimeType": "text/event-stream",
+                            "text": stream,
+                        },
+                        "redirectURL": "",
+                        "headersSize": -1,
+                        "bodySize": -1,
+                    },
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 100, "receive": 20},
+                }
+            ],
+        }
+    }
+    source = tmp_path / "stream.har"
+    source.write_text(json.dumps(har))
+    out = tmp_path / "stubs"
+
+    done = run("import", "har", str(source), "-o", str(out))
+
+    assert done.returncode == 0, done.stderr
+    (stub,) = yaml.safe_load((out / "example.yaml").read_text())["stubs"]
+    assert stub["response"]["sse"] == {
+        "events": [
+            {"data": {"delta": "Hel"}},
+            {"data": {"delta": "lo"}},
+            {"event": "done", "data": "[DONE]"},
+        ]
+    }
+    assert run("validate", str(out)).returncode == 0
+    server = start_in_thread(Settings(stubs=(out,), port=0))
+    try:
+        with (
+            httpx.Client(base_url=server.url) as client,
+            client.stream("GET", "/example/v1/stream") as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            received = "".join(response.iter_text())
+    finally:
+        server.stop()
+    assert received == (
+        'data: {"delta":"Hel"}\n\ndata: {"delta":"lo"}\n\nevent: done\ndata: [DONE]\n\n'
+    )

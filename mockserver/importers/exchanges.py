@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mockserver.importers.output import Draft, DraftResponse, slug
 from mockserver.importers.report import Problems
+from mockserver.recorded import sse_events
 from mockserver.redaction import REDACTED, Redaction
 
 PRESENT: Final = {"present": True}
@@ -266,6 +267,11 @@ def draft_response(
         return DraftResponse(fields)
     content_type = header(headers, "content-type").lower()
     text = None if still_encoded else _text_or_none(body, content_type)
+    if text is not None and content_type.partition(";")[0].strip() == "text/event-stream":
+        events = sse_events(body, redaction)
+        if events is not None:  # replayed as a stream; an export holds no time between events
+            fields["sse"] = {"events": events}
+            return DraftResponse(fields)
     if text is not None and _JSON_TYPE.match(content_type):
         parsed = _json_or_none(text)
         if parsed is not None or text.strip() == "null":
