@@ -25,7 +25,7 @@ from itertools import islice
 from typing import Any, Final
 
 from mockserver.exchange import JournalEntry
-from mockserver.journal import JournalQuery
+from mockserver.journal import JournalQuery, skips_preflights
 from mockserver.matching import RequestMatcher, record_filter
 
 Summary = tuple[str, str, bool, str | None, str | None]
@@ -107,6 +107,7 @@ class JournalMirror:
                 path = literal
         since, matched = query.since_seq, query.matched
         service, stub_id = query.service, query.stub_id
+        skip_preflights = skips_preflights(matcher)
         records: Iterable[tuple[Any, ...]] = self._records
         if since is not None and self._records:  # seqs are consecutive: skip to the bound
             skip = max(0, since - self._records[0][_SEQ] + 1)
@@ -119,6 +120,14 @@ class JournalMirror:
             and (matched is None or record[_MATCHED] == matched)
             and (service is None or record[_SERVICE] == service)
             and (stub_id is None or record[_STUB_ID] == stub_id)
+            # a CORS preflight answered by the server (see `is_preflight`: matched with no
+            # stub is only ever one), passed over unless the matcher asks for OPTIONS
+            and not (
+                skip_preflights
+                and record[_METHOD] == "OPTIONS"
+                and record[_MATCHED]
+                and record[_STUB_ID] is None
+            )
         )
         return candidates, None if decisive else matcher
 
