@@ -287,18 +287,21 @@ def check_url(url: str) -> tuple[str, int]:
     return parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
+def _is_loopback_address(host: str) -> bool:
+    """127.0.0.0/8 or ::1 written as an address; False for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def allowed_target(url: str, allow: Sequence[str]) -> bool:
     """Whether a callback added through the admin API may go to `url`: a loopback address (or
     localhost), or a host listed with --callback-allow HOST[:PORT] (a listed port must match).
     Raises ValueError when `url` is not a URL."""
     host, port = check_url(url)
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost" or host.endswith(".localhost") or _is_loopback_address(host):
         return True
-    try:
-        if ipaddress.ip_address(host.strip("[]")).is_loopback:
-            return True
-    except ValueError:
-        pass
     for entry in allow:
         allowed_host, allowed_port = split_allowed(entry)
         if allowed_host == host and allowed_port in (None, port):

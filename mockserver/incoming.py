@@ -47,6 +47,24 @@ def join_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
+HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+"""Headers about one connection, not the message (RFC 9110 §7.6.1, with the older names still
+sent): a proxy does not pass them on, a recording or an import does not keep them."""
+
+
 NAMESPACE_NAME: Final = r"[A-Za-z0-9_-]{1,64}"
 """The grammar of a namespace's name (PRODUCT.md §9), in the `/~{name}/` prefix of a mocked
 request and in `{prefix}/ns/{name}/...` admin paths."""

@@ -20,24 +20,10 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from mockserver.incoming import IncomingRequest
+from mockserver.incoming import HOP_BY_HOP, IncomingRequest
 from mockserver.responder import json_response
 from mockserver.spec import ProxySpec, header_lines
 
-HOP_BY_HOP: Final = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 """Headers that describe one connection (RFC 9110 §7.6.1): never forwarded either way."""
 
 _NOT_FORWARDED: Final = HOP_BY_HOP | {"host", "content-length", "expect"}

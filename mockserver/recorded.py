@@ -26,36 +26,28 @@ from typing import Any, Final
 
 from pydantic import JsonValue
 
-from mockserver.incoming import NotJson
+from mockserver.incoming import HOP_BY_HOP, NotJson
 from mockserver.redaction import Redaction
 from mockserver.spec import RequestSpec, ResponseSpec, StubSpec
 
 BODY_FILES: Final = "__files"
 
-VOLATILE_HEADERS: Final = frozenset(
-    {
-        # per call, never the same twice
-        "date",
-        # the upstream's software and version: the mock names its own
-        "server",
-        "x-amz-date",
-        "idempotency-key",
-        "user-agent",
-        # hop-by-hop: about one connection
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        # computed by the server from the answer it sends (decoded: no encoding of its own)
-        "content-length",
-        "content-encoding",
-    }
+VOLATILE_HEADERS: Final = (
+    frozenset(
+        {
+            # per call, never the same twice
+            "date",
+            # the upstream's software and version: the mock names its own
+            "server",
+            "x-amz-date",
+            "idempotency-key",
+            "user-agent",
+            # computed by the server from the answer it sends (decoded: no encoding of its own)
+            "content-length",
+            "content-encoding",
+        }
+    )
+    | HOP_BY_HOP
 )
 """Answer headers a recording leaves out (`Content-Length` stays on answers to HEAD)."""
 
@@ -200,23 +192,22 @@ def recorded_response(
         if encoding is not None:
             headers["Content-Encoding"] = encoding
     media = content_type.split(";")[0].strip().lower()
-    if not body or method == "HEAD":
-        pass
-    elif media == "text/event-stream" and (events := sse_events(body, redaction)) is not None:
-        fields["sse"] = {
-            "events": events,
-            "interval_ms": _interval_ms(body, answer.arrivals, len(events)),
-        }
-    elif _is_json(media) and (parsed := _json(body)) is not _DROPPED:
-        fields["json"] = redaction.json_value(parsed)
-    elif (text := _text(body, media)) is not None:
-        fields["body"] = redaction.text(text)
-    else:
-        # named by content: the same body twice is one file, and equal answers compare equal
-        digest = hashlib.sha256(body).hexdigest()[:10]
-        name = f"{BODY_FILES}/{file_stem}-{digest}{_extension(media)}"
-        files[name] = body
-        fields["body_file"] = name
+    if body and method != "HEAD":  # a HEAD answer has no body; its length stays a header
+        if media == "text/event-stream" and (events := sse_events(body, redaction)) is not None:
+            fields["sse"] = {
+                "events": events,
+                "interval_ms": _interval_ms(body, answer.arrivals, len(events)),
+            }
+        elif _is_json(media) and (parsed := _json(body)) is not _DROPPED:
+            fields["json"] = redaction.json_value(parsed)
+        elif (text := _text(body, media)) is not None:
+            fields["body"] = redaction.text(text)
+        else:
+            # named by content: the same body twice is one file, and equal answers compare equal
+            digest = hashlib.sha256(body).hexdigest()[:10]
+            name = f"{BODY_FILES}/{file_stem}-{digest}{_extension(media)}"
+            files[name] = body
+            fields["body_file"] = name
     if headers:
         fields["headers"] = headers
     return ResponseSpec.model_validate(fields), files

@@ -23,23 +23,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mockserver.importers.output import Draft, DraftResponse, slug
 from mockserver.importers.report import Problems
+from mockserver.incoming import HOP_BY_HOP
 from mockserver.recorded import sse_events
 from mockserver.redaction import REDACTED, Redaction
 
 PRESENT: Final = {"present": True}
 
-HOP_BY_HOP: Final = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 # Response headers that describe this one transfer, the server software or a CDN's path, not
 # the API's answer.
 _VOLATILE_RESPONSE: Final = frozenset(

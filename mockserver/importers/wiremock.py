@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from mockserver.importers.exchanges import HOP_BY_HOP
 from mockserver.importers.output import Draft, DraftResponse, slug
 from mockserver.importers.report import InputError, Problems
 from mockserver.importers.wiremock_request import RequestTranslation
+from mockserver.incoming import HOP_BY_HOP
 from mockserver.redaction import Redaction
 
 _FAULTS: Final = {
