@@ -42,6 +42,11 @@ class _JsonErrorHandler(RequestHandler):
     _to_journal: tuple[RefusedHead, int, str] | None = None
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            # a refused head waits for its error handler, which may run a loop turn later: the
+            # connection closes after that answer, and bytes read meanwhile must not replace
+            # the head to journal (nor be parsed into a second refusal)
+            return
         parsed = self._request_count
         super().data_received(data)
         if self._request_count == parsed:  # a head (or a body) still arriving

@@ -6,7 +6,9 @@ with what was read of it: method, path so far, the header lines that arrived who
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import urllib.request
 from typing import Any
 
@@ -17,7 +19,7 @@ import requests
 from aiohttp.test_utils import TestClient
 
 from mockserver.refused import RefusedHead, read_refused_head
-from tests.serving import ServeStubs, raw_exchange, write_stubs
+from tests.serving import ServeInThread, ServeStubs, raw_exchange, write_stubs
 from tests.test_cli import Server
 from tests.test_wire_paths import require_tool
 
@@ -131,6 +133,33 @@ async def test_malformed_bytes_that_begin_a_request_are_journaled(serve: ServeSt
     [entry] = await journal(client)
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/open", 400)
     assert entry["error"].startswith("malformed HTTP request")
+
+
+def test_a_refused_head_sent_in_pieces_is_journaled_every_time(
+    serve_in_thread: ServeInThread,
+) -> None:
+    # the parser refuses at the first piece; the next piece can be read before the refusal's
+    # handler runs a loop turn later, and must not take the place of the head to journal
+    running = serve_in_thread({"s.yaml": STUBS})
+    pieces = (b"get /open HTTP/1.1", b"\r\nHost: x\r\n\r", b"\n")
+    tries = 200
+    for _ in range(tries):
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):  # refused at the first piece, maybe closed
+                for piece in pieces:
+                    connection.sendall(piece)
+            answer = b""
+            with contextlib.suppress(ConnectionResetError):  # closed with a piece unread
+                while chunk := connection.recv(65536):
+                    answer += chunk
+        assert answer == b"" or answer.split(b" ", 2)[1] == b"400", answer
+    with urllib.request.urlopen(running.url + "/__admin/requests?limit=1000") as listing:
+        entries = json.loads(listing.read())["requests"]
+    assert len(entries) == tries
+    assert {(entry["method"], entry["path"], entry["status"]) for entry in entries} == {
+        ("GET", "/open", 400)
+    }
 
 
 def test_the_limits_are_flags_and_variables(tmp_path: Any) -> None:
