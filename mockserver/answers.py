@@ -235,6 +235,10 @@ class Proxied(Answer):
             response.force_close()  # no chunked encoding in HTTP/1.0: the close ends the body
         elif not bodiless:
             response.enable_chunked_encoding()
+        if bodiless and self.on_ended is not None:
+            # the head is the whole answer: kept before the client has it
+            await self.on_ended(UpstreamAnswer(upstream.status, _raw_lines(upstream), b"", ()))
+            self.on_ended = None
         await response.prepare(request)
         keep = self.on_ended is not None
         parts: list[bytes] = []
@@ -269,10 +273,7 @@ class Proxied(Answer):
             await self._broken(request, mid_stream_reason(self._forward.url, error))
         if self.on_ended is not None:
             # kept before the client sees the end (see `held`)
-            lines = tuple(
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in upstream.raw_headers
-            )  # all of them: a recording keeps a HEAD answer's Content-Length
+            lines = _raw_lines(upstream)
             answer = UpstreamAnswer(upstream.status, lines, b"".join(parts), tuple(arrivals))
             await self.on_ended(answer)
         if not client_gone:
@@ -293,6 +294,14 @@ class Proxied(Answer):
         if transport is not None:
             transport.close()
         raise FaultSent(reason)
+
+
+def _raw_lines(upstream: aiohttp.ClientResponse) -> tuple[tuple[str, str], ...]:
+    """Every header line of the upstream's answer, as a recording keeps them (a HEAD answer's
+    Content-Length included)."""
+    return tuple(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in upstream.raw_headers
+    )
 
 
 __all__ = [

@@ -30,7 +30,7 @@ from mockserver.answers import Answer, FaultSent, Proxied, Replied
 from mockserver.clock import ClockSetting
 from mockserver.config import Settings
 from mockserver.delivery import CallbackSender
-from mockserver.errors import NamespaceLimitError, StartupError, StateUnavailableError
+from mockserver.errors import NamespaceLimitError, StateUnavailableError
 from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest, request_path, split_target
 from mockserver.intake import NO_BODY, incoming_request, lost_request, read_body
@@ -40,7 +40,7 @@ from mockserver.logs import ACCESS_LOGGER
 from mockserver.memory_state import MemoryState
 from mockserver.plan import Plan, plan_answer
 from mockserver.proxy import Upstream
-from mockserver.recording import Recorder, save, targets_of
+from mockserver.recording import Recorder, targets_of
 from mockserver.refused import RefusedHead
 from mockserver.responder import (
     body_timeout_response,
@@ -187,7 +187,7 @@ class MockHandler:
                 origin = None  # the preflight's answer has its own CORS headers
             else:
                 recorder = self.recorder
-                route = None if recorder is None else recorder.route(incoming)
+                route = None if recorder is None else await recorder.route(incoming, scope.state)
                 if recorder is not None and route is not None and route[1]:
                     plan = recorder.forward(route[0], incoming, scope)  # recorded anew: `all`
                 else:
@@ -468,14 +468,9 @@ def _recorder(settings: Settings, loaded: LoadedStubs) -> Recorder:
     can still be loaded to replay); recordings are written under --record-dir (the default
     namespace's) as each exchange ends."""
     targets = targets_of(settings.record, settings.record_mode, loaded.recorded)
-    if targets and settings.state != "memory":
-        raise StartupError("recording keeps its recordings in this process: use --state memory")
     recorder = Recorder(targets, loaded.stubs, settings.redaction(), settings.record_dir)
-    directory = settings.record_dir
-    if directory is not None:
-        recorder.on_document(
-            lambda namespace, document: save(directory, document) if namespace is None else None
-        )
+    if settings.record_dir is not None:
+        recorder.write_to(settings.record_dir)
     return recorder
 
 

@@ -24,6 +24,7 @@ from mockserver.state import (
     ApiStubsChange,
     Claim,
     NamespaceState,
+    Recordings,
     ScenarioStep,
     scenario_refusal,
     times_refusal,
@@ -43,6 +44,7 @@ class MemoryNamespace:
         self._api = ApiStubs()
         self._clock = clock
         self._attempts: deque[dict[str, JsonValue]] = deque(maxlen=ATTEMPTS_KEPT)
+        self._recordings = Recordings()
         self._lock = threading.Lock()
 
     @property
@@ -123,6 +125,14 @@ class MemoryNamespace:
     async def attempts(self) -> list[dict[str, JsonValue]]:
         with self._lock:
             return list(self._attempts)
+
+    async def recordings(self) -> Recordings:
+        return self._recordings
+
+    async def update_recordings(self, change: Callable[[Recordings], Recordings]) -> Recordings:
+        with self._lock:
+            self._recordings = change(self._recordings)
+            return self._recordings
 
     async def reset(self) -> int:
         await self._journal.clear()

@@ -367,22 +367,25 @@ def stub_id(service: str, method: str, path: str, taken: set[str]) -> str:
     return candidate
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecordedStub:
-    """One stub of a recording: its spec so far and the body files its responses use."""
+    """One stub of a recording: its spec so far and the body files its responses use (a value:
+    recordings are state that replicas share, changed by replacing stubs)."""
 
     spec: StubSpec
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
-def with_answer(stub: RecordedStub, response: ResponseSpec, files: Mapping[str, bytes]) -> None:
-    """Add an answer to a stub whose request was recorded again: the same answer leaves it as
-    it was, a different one makes (or extends) a `responses` sequence."""
+def with_answer(
+    stub: RecordedStub, response: ResponseSpec, files: Mapping[str, bytes]
+) -> RecordedStub:
+    """A stub whose request was recorded again, with its new answer: the same answer leaves it
+    as it was, a different one makes (or extends) a `responses` sequence."""
     answers = stub.spec.answers
     if all(answer == response for answer in answers):
-        return
-    stub.spec = stub.spec.model_copy(update={"response": None, "responses": [*answers, response]})
-    stub.files.update(files)
+        return stub
+    spec = stub.spec.model_copy(update={"response": None, "responses": [*answers, response]})
+    return RecordedStub(spec, {**stub.files, **files})
 
 
 def document_text(

@@ -11,18 +11,21 @@ The recordings of a namespace are stub documents, one per service: the stubs rec
 (the file `<record dir>/SERVICE.yaml`, loaded as file stubs) and, after them, those recorded
 since; `all` leaves the earlier ones out. Listeners (the server's writer to `--record-dir`) are
 told of a document each time an exchange is kept. An upstream failure is journaled by the
-request path and never recorded. Recordings live in this process: they need the in-memory state.
+request path and never recorded. Recordings are namespace state (`NamespaceState.recordings`):
+replicas on one Redis share them, and write one document (see `Recorder._write`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import fcntl
 import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -30,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mockserver.answers import Proxied
-from mockserver.errors import AdminInputError, MockServerError
+from mockserver.errors import AdminInputError, MockServerError, NotFoundError
 from mockserver.exchange import Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.loader import build_stubs
@@ -47,7 +50,8 @@ from mockserver.recorded import (
     with_answer,
 )
 from mockserver.redaction import Redaction
-from mockserver.spec import DocumentHeader, ProxySpec, StubSpec
+from mockserver.spec import DocumentHeader, ProxySpec, RequestSpec, StubSpec
+from mockserver.state import NamespaceState, Recordings, ServiceRecording
 from mockserver.store import ScopedStore
 from mockserver.stub import Stub
 
@@ -86,27 +90,9 @@ class RecordedDocument:
     files: Mapping[str, bytes]
 
 
-@dataclass(slots=True)
-class _Recording:
-    """One service's recording in one namespace: what was recorded before (the file's stubs,
-    or a cassette loaded through the admin API), then what was recorded since."""
-
-    target: RecordTarget
-    earlier: tuple[RecordedStub, ...]
-    stubs: list[RecordedStub] = field(default_factory=list)
-    by_request: dict[str, RecordedStub] = field(default_factory=dict)
-    installed: set[str] = field(default_factory=set)
-
-    def taken_ids(self) -> set[str]:
-        return {stub.spec.id for stub in (*self.earlier, *self.stubs) if stub.spec.id is not None}
-
-
-Listener = Callable[[str | None, RecordedDocument], None]
-"""Told of a namespace's document of a service each time an exchange of it is kept."""
-
-
 class Recorder:
-    """The recorded services of a server and every namespace's recordings."""
+    """The recorded services of a server; every namespace's recordings are in its state
+    (`NamespaceState.recordings`), so any replica replays what another recorded."""
 
     def __init__(
         self,
@@ -122,33 +108,40 @@ class Recorder:
             target.service: _earlier_stubs(file_stubs, record_dir, target.service)
             for target in targets
         }
-        self._recordings: dict[tuple[str | None, str], _Recording] = {}
-        self._modes: dict[str | None, str] = {}
-        """A namespace's own mode (a test's, set with its cassette), over the targets'."""
-        self._listeners: list[Listener] = []
+        self._record_dir: Path | None = None
+        self._writing: dict[str, asyncio.Lock] = {}
 
     @property
     def targets(self) -> Sequence[RecordTarget]:
         return self._targets
 
-    def on_document(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def write_to(self, directory: Path) -> None:
+        """Write the default namespace's recording of a service under `directory` each time an
+        exchange of it is kept (replicas sharing the directory included: see `_write`)."""
+        self._record_dir = directory
 
-    def _mode(self, target: RecordTarget, namespace: str | None) -> str:
-        mode = self._modes.get(namespace, target.mode)
+    def _earlier_of(self, service: str, recording: ServiceRecording | None) -> Recorded:
+        if recording is None or recording.earlier is None:
+            return self._earlier.get(service, ())
+        return recording.earlier
+
+    def _mode(self, target: RecordTarget, recordings: Recordings) -> str:
+        mode = recordings.mode or target.mode
         if mode == "once":  # decided by what was recorded before
-            loaded = self._recordings.get((namespace, target.service))
-            earlier = loaded.earlier if loaded is not None else self._earlier[target.service]
-            return "none" if earlier else "all"
+            recording = recordings.services.get(target.service)
+            return "none" if self._earlier_of(target.service, recording) else "all"
         return mode
 
-    def route(self, request: IncomingRequest) -> tuple[RecordTarget, bool] | None:
+    async def route(
+        self, request: IncomingRequest, state: NamespaceState
+    ) -> tuple[RecordTarget, bool] | None:
         """The recorded service a request belongs to, if it may be forwarded, and whether it is
-        forwarded whatever the stubs say (`all`) rather than only when none matched."""
+        forwarded whatever the stubs say (`all`) rather than only when none matched. Only a
+        request under a recorded base path reads the namespace's recordings."""
         path = request.path
         for target in self._targets:
             if target.covers(path):
-                mode = self._mode(target, request.namespace)
+                mode = self._mode(target, await state.recordings())
                 return None if mode == "none" else (target, mode == "all")
         return None
 
@@ -181,7 +174,6 @@ class Recorder:
         scope: ScopedStore,
         answer: UpstreamAnswer,
     ) -> None:
-        recording = self._recording(scope.namespace, target)
         path = request.path
         if target.base_path != "/" and path.startswith(target.base_path):
             path = path[len(target.base_path) :] or "/"
@@ -194,63 +186,124 @@ class Recorder:
             request.json,
             self._redaction,
         )
-        key = json.dumps(recorded.spec.model_dump(mode="json", exclude_unset=True), sort_keys=True)
-        stub = recording.by_request.get(key)
-        if stub is None:
-            new_id = stub_id(target.service, request.method, path, recording.taken_ids())
-            response, files = recorded_response(answer, request.method, new_id, self._redaction)
-            stub = RecordedStub(StubSpec(id=new_id, request=recorded.spec, response=response))
-            stub.files.update(files)
-            recording.stubs.append(stub)
-            recording.by_request[key] = stub
-        else:
-            assert stub.spec.id is not None
-            response, files = recorded_response(
-                answer, request.method, stub.spec.id, self._redaction
-            )
-            with_answer(stub, response, files)
-        if self._mode(target, scope.namespace) == "new_episodes":
-            await self._install(scope, recording, stub)
-        if self._listeners:
-            document = self._document(recording)
-            for listener in self._listeners:
-                listener(scope.namespace, document)
+        key = _request_key(recorded.spec)
+        kept: list[RecordedStub] = []
 
-    async def _install(self, scope: ScopedStore, recording: _Recording, stub: RecordedStub) -> None:
-        """Make a recorded stub answer in its namespace from now on (an API stub there)."""
-        built = replay_stub(stub, recording.target)
-        try:
-            if built.id in recording.installed:
-                await scope.replace(built.id, built)
+        def keep(recordings: Recordings) -> Recordings:
+            # run again when another replica changed the recordings first: decides afresh
+            recording = recordings.services.get(target.service)
+            if recording is None:  # recorded anew (`all`) leaves what was recorded before out
+                anew = self._mode(target, recordings) == "all"
+                recording = ServiceRecording(target.service, target.base_path, () if anew else None)
+            stubs = list(recording.stubs)
+            found = next(
+                (
+                    index
+                    for index, stub in enumerate(stubs)
+                    if _request_key(stub.spec.request) == key
+                ),
+                None,
+            )
+            if found is None:
+                taken = {
+                    stub.spec.id
+                    for stub in (*self._earlier_of(target.service, recording), *stubs)
+                    if stub.spec.id is not None
+                }
+                new_id = stub_id(target.service, request.method, path, taken)
+                response, files = recorded_response(answer, request.method, new_id, self._redaction)
+                stub = RecordedStub(
+                    StubSpec(id=new_id, request=recorded.spec, response=response), files
+                )
+                stubs.append(stub)
             else:
+                old = stubs[found]
+                assert old.spec.id is not None
+                response, files = recorded_response(
+                    answer, request.method, old.spec.id, self._redaction
+                )
+                stub = stubs[found] = with_answer(old, response, files)
+            kept[:] = [stub]
+            services = {
+                **recordings.services,
+                target.service: replace(recording, stubs=tuple(stubs)),
+            }
+            return replace(recordings, services=services)
+
+        recordings = await scope.state.update_recordings(keep)
+        if self._mode(target, recordings) == "new_episodes":
+            await self._install(scope, target, kept[0])
+        if scope.namespace is None and self._record_dir is not None:
+            await self._write(scope.state, target.service)
+
+    async def _install(self, scope: ScopedStore, target: RecordTarget, stub: RecordedStub) -> None:
+        """Make a recorded stub answer in its namespace from now on (an API stub there)."""
+        built = replay_stub(stub, target)
+        service = target.service
+        try:
+            if await _installed(scope.state, service, built.id):
+                try:
+                    await scope.replace(built.id, built)
+                except NotFoundError:  # removed since (a reset, an admin call): again
+                    await scope.add([built])
+                return
+            try:
                 await scope.add([built])
-                recording.installed.add(built.id)
+            except AdminInputError:
+                if not await _installed(scope.state, service, built.id):
+                    raise  # a hand-written stub's id
+                await scope.replace(built.id, built)  # another replica installed it meanwhile
+                return
+            await scope.state.update_recordings(
+                lambda recordings: _with_installed(recordings, service, built.id)
+            )
         except MockServerError as error:  # an id a hand-written stub already uses, say
             log.warning("recorded stub %r is not replayed: %s", built.id, error.message)
 
-    def _recording(self, namespace: str | None, target: RecordTarget) -> _Recording:
-        key = (namespace, target.service)
-        recording = self._recordings.get(key)
-        if recording is None:
-            all_anew = self._mode(target, namespace) == "all"
-            earlier = () if all_anew else self._earlier[target.service]
-            recording = self._recordings[key] = _Recording(target, earlier)
-        return recording
+    async def _write(self, state: NamespaceState, service: str) -> None:
+        """Write the service's recording under the recordings directory as it is now.
 
-    def documents(self, namespace: str | None) -> list[RecordedDocument]:
+        Replicas may share the directory: each writes under an exclusive lock on the service's
+        lock file and reads the recording inside it, so whoever writes last writes the newest
+        (a slower replica never puts back an older document)."""
+        directory = self._record_dir
+        assert directory is not None
+        lock = self._writing.setdefault(service, asyncio.Lock())
+        async with lock:
+            held = await asyncio.to_thread(_locked, directory / f".{service}.lock")
+            try:
+                recordings = await state.recordings()
+                document = self._document_of(service, recordings)
+                if document is not None:
+                    await asyncio.to_thread(save, directory, document)
+            finally:
+                os.close(held)  # and the lock with it
+
+    def _target(self, service: str, recording: ServiceRecording | None) -> RecordTarget | None:
+        for target in self._targets:
+            if target.service == service:
+                return target
+        if recording is None:
+            return None
+        return RecordTarget(service, "", "none", recording.base_path)  # loaded, replay only
+
+    def _document_of(self, service: str, recordings: Recordings) -> RecordedDocument | None:
+        recording = recordings.services.get(service)
+        target = self._target(service, recording)
+        if target is None:
+            return None
+        if recording is None:
+            if self._mode(target, recordings) == "all" or not self._earlier[service]:
+                return None
+            recording = ServiceRecording(service, target.base_path)
+        return _document(target, self._earlier_of(service, recording), recording.stubs)
+
+    async def documents(self, state: NamespaceState) -> list[RecordedDocument]:
         """The namespace's recording of each service that has one (earlier stubs included)."""
-        documents = []
-        for target in sorted(self._targets, key=lambda target: target.service):
-            recording = self._recordings.get((namespace, target.service))
-            if recording is None:
-                if self._mode(target, namespace) == "all" or not self._earlier[target.service]:
-                    continue
-                recording = _Recording(target, self._earlier[target.service])
-            documents.append(self._document(recording))
-        for (owner, _), recording in sorted(self._recordings.items(), key=lambda item: item[0][1]):
-            if owner == namespace and recording.target not in self._targets:
-                documents.append(self._document(recording))  # loaded, replay only
-        return documents
+        recordings = await state.recordings()
+        services = sorted({target.service for target in self._targets} | set(recordings.services))
+        documents = [self._document_of(service, recordings) for service in services]
+        return [document for document in documents if document is not None]
 
     async def load(
         self, scope: ScopedStore, mode: str, text: str, files: Mapping[str, bytes]
@@ -273,42 +326,74 @@ class Recorder:
                     [{"field": "mode", "message": "use none to replay only"}],
                 )
         await self.clear(scope)
-        self._modes[scope.namespace] = mode
-        count = 0
+        services = {
+            service: ServiceRecording(service, base_path, tuple(stubs))
+            for service, base_path, stubs in loaded
+        }
+        recordings = await scope.state.update_recordings(lambda _: Recordings(mode, services))
         for service, base_path, stubs in loaded:
             target = targets.get(service) or RecordTarget(service, "", "none", base_path)
-            recording = _Recording(target, tuple(stubs))
-            self._recordings[(scope.namespace, service)] = recording
-            count += len(stubs)
-            if self._mode(target, scope.namespace) != "all":
+            if self._mode(target, recordings) != "all":
                 for stub in stubs:
-                    await self._install(scope, recording, stub)
-        return count
+                    await self._install(scope, target, stub)
+        return sum(len(stubs) for _, _, stubs in loaded)
 
     async def clear(self, scope: ScopedStore) -> int:
         """Forget what the namespace recorded (its replayed stubs go too); how many stubs."""
-        cleared = 0
-        self._modes.pop(scope.namespace, None)
-        for key in [key for key in self._recordings if key[0] == scope.namespace]:
-            recording = self._recordings.pop(key)
-            cleared += len(recording.stubs)
+        cleared: list[Recordings] = []
+
+        def forget(recordings: Recordings) -> Recordings:
+            cleared[:] = [recordings]
+            return Recordings()
+
+        await scope.state.update_recordings(forget)
+        for recording in cleared[0].services.values():
             for installed in recording.installed:
                 # removed through the admin API already (or by a reset): nothing to do
                 with contextlib.suppress(MockServerError):
                     await scope.remove(installed)
-        return cleared
+        return sum(len(recording.stubs) for recording in cleared[0].services.values())
 
-    def _document(self, recording: _Recording) -> RecordedDocument:
-        target = recording.target
-        specs: list[StubSpec] = []
-        files: dict[str, bytes] = {}
-        for stub in (*recording.earlier, *recording.stubs):
-            specs.append(stub.spec)
-            files.update(stub.files)
-        text = document_text(
-            target.service, target.base_path, specs, comment=_COMMENT.format(url=target.url)
-        )
-        return RecordedDocument(target.service, f"{target.service}.yaml", text, files)
+
+Recorded = tuple[RecordedStub, ...]
+
+
+def _request_key(request: RequestSpec) -> str:
+    """What makes two recorded requests the same one."""
+    return json.dumps(request.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+
+
+def _locked(path: Path) -> int:
+    """The descriptor of `path` (made if missing) once this process holds its exclusive lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    return held
+
+
+async def _installed(state: NamespaceState, service: str, stub_id: str) -> bool:
+    recording = (await state.recordings()).services.get(service)
+    return recording is not None and stub_id in recording.installed
+
+
+def _with_installed(recordings: Recordings, service: str, stub_id: str) -> Recordings:
+    recording = recordings.services.get(service)
+    if recording is None:  # cleared meanwhile: the stub is an orphan the clear did not see
+        return recordings
+    installed = replace(recording, installed=recording.installed | {stub_id})
+    return replace(recordings, services={**recordings.services, service: installed})
+
+
+def _document(target: RecordTarget, earlier: Recorded, stubs: Recorded) -> RecordedDocument:
+    specs: list[StubSpec] = []
+    files: dict[str, bytes] = {}
+    for stub in (*earlier, *stubs):
+        specs.append(stub.spec)
+        files.update(stub.files)
+    text = document_text(
+        target.service, target.base_path, specs, comment=_COMMENT.format(url=target.url)
+    )
+    return RecordedDocument(target.service, f"{target.service}.yaml", text, files)
 
 
 def replay_stub(stub: RecordedStub, target: RecordTarget) -> Stub:

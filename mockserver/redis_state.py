@@ -13,6 +13,9 @@ Keys, all under a prefix (default `mockserver:`): `names` (the set of namespaces
   holds;
 - `clock`: the JSON of the `ClockSetting` (a namespace not yet created reads the default's);
 - `callbacks`: a list of callback attempts (JSON), trimmed to the newest `ATTEMPTS_KEPT`;
+- `recordings`: a hash with `version` and `doc`, the JSON of the namespace's recordings (each
+  recorded stub's spec and its body files in base64), changed under WATCH/MULTI as `api` is and
+  parsed again only when the version changed;
 - the journal's keys (`redis_journal`).
 
 A namespace is created by a script that checks the set against the limit and copies the
@@ -26,6 +29,7 @@ module.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -42,6 +46,7 @@ from redis.exceptions import WatchError
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.loader import build_stubs
+from mockserver.recorded import RecordedStub
 from mockserver.redis_client import BatchingRedis, connect, connect_feeds, translating
 from mockserver.redis_journal import RedisJournal
 from mockserver.spec import DocumentHeader, StubSpec
@@ -52,7 +57,9 @@ from mockserver.state import (
     ApiStubsChange,
     Claim,
     NamespaceState,
+    Recordings,
     ScenarioStep,
+    ServiceRecording,
     scenario_refusal,
     times_refusal,
 )
@@ -145,6 +152,50 @@ def _stub_json(stub: Stub) -> dict[str, Any]:
     }
 
 
+def _recorded_json(stub: RecordedStub) -> dict[str, Any]:
+    return {
+        "spec": stub.spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        "files": {
+            name: base64.b64encode(content).decode("ascii") for name, content in stub.files.items()
+        },
+    }
+
+
+def _recorded(stored: Mapping[str, Any]) -> RecordedStub:
+    files = {name: base64.b64decode(content) for name, content in stored["files"].items()}
+    return RecordedStub(StubSpec.model_validate(stored["spec"]), files)
+
+
+def _recordings_json(recordings: Recordings) -> str:
+    services = {
+        service: {
+            "base_path": recording.base_path,
+            "earlier": None
+            if recording.earlier is None
+            else [_recorded_json(stub) for stub in recording.earlier],
+            "stubs": [_recorded_json(stub) for stub in recording.stubs],
+            "installed": sorted(recording.installed),
+        }
+        for service, recording in recordings.services.items()
+    }
+    return json.dumps({"mode": recordings.mode, "services": services})
+
+
+def _recordings(doc: bytes | str) -> Recordings:
+    data = json.loads(doc)
+    services = {
+        service: ServiceRecording(
+            service,
+            stored["base_path"],
+            None if stored["earlier"] is None else tuple(map(_recorded, stored["earlier"])),
+            tuple(map(_recorded, stored["stubs"])),
+            frozenset(stored["installed"]),
+        )
+        for service, stored in data["services"].items()
+    }
+    return Recordings(data["mode"], services)
+
+
 class RedisNamespace:
     """One namespace's state in Redis."""
 
@@ -158,6 +209,8 @@ class RedisNamespace:
         self._api_key = base + "api"
         self._clock_key = base + "clock"
         self._attempts_key = base + "callbacks"
+        self._recordings_key = base + "recordings"
+        self._recordings: tuple[int, Recordings] = (0, Recordings())
         self._default_clock = state.base(None) + "clock"
         self._journal = RedisJournal(
             client, base, state.journal_limit, state.journal_max_bytes, feeds=state.feeds
@@ -185,6 +238,7 @@ class RedisNamespace:
             self._api_key,
             self._clock_key,
             self._attempts_key,
+            self._recordings_key,
             *self._journal.keys,
         )
 
@@ -315,6 +369,34 @@ class RedisNamespace:
     async def attempts(self) -> list[dict[str, JsonValue]]:
         stored = await self._state.client.lrange(self._attempts_key, 0, -1)
         return [json.loads(item) for item in stored]
+
+    def _recordings_from(self, version: bytes | str | None, doc: bytes | str | None) -> Recordings:
+        """The recordings as stored; the ones parsed before while the version holds."""
+        number = int(version or 0)
+        if number != self._recordings[0]:
+            self._recordings = (number, Recordings() if doc is None else _recordings(doc))
+        return self._recordings[1]
+
+    async def recordings(self) -> Recordings:
+        stored = await self._state.client.hmget(self._recordings_key, "version", "doc")
+        return self._recordings_from(*stored)
+
+    async def update_recordings(self, change: Callable[[Recordings], Recordings]) -> Recordings:
+        async def apply(pipe: Any) -> Callable[[], Recordings]:
+            current = self._recordings_from(
+                *await pipe.hmget(self._recordings_key, "version", "doc")
+            )
+            changed = change(current)  # may raise: nothing was written
+            version = await self._state.next_api_version(pipe)
+            pipe.multi()
+            pipe.hset(
+                self._recordings_key,
+                mapping={"version": version, "doc": _recordings_json(changed)},
+            )
+            return lambda: changed
+
+        changed = await self._state.watching((self._recordings_key,), apply)
+        return changed
 
     async def reset(self) -> int:
         _SEEN_CLOCK.set(None)

@@ -3,10 +3,12 @@
 Per namespace (`NamespaceState`): the journal; one atomic claim per match, in which a stub's
 scenario state, its `times`, its position in a response sequence and its hit count are decided
 together; scenario states; the stubs added through the admin API, versioned; the clock that
-templates read; and a reset of all of it as one operation. Across namespaces (`State`): the
-registry and its limit, and the counter that numbers API stubs. The interface is async, so a
-store shared over the network (Redis) can sit behind it; the in-memory one says it is `local`,
-which lets the request path take its synchronous fast answers (`LocalNamespaceState`).
+templates read; the callback attempts; the recordings of recorded services (any replica replays
+what another recorded); and a reset of it (the recordings aside) as one operation. Across
+namespaces (`State`): the registry and its limit, and the counter that numbers API stubs. The
+interface is async, so a store shared over the network (Redis) can sit behind it; the in-memory
+one says it is `local`, which lets the request path take its synchronous fast answers
+(`LocalNamespaceState`).
 
 The compiled side (stub sets, indexes, matchers) is not state: every process builds its own from
 the stubs the state holds. Pure: no sockets.
@@ -22,6 +24,7 @@ from pydantic import JsonValue
 
 from mockserver.clock import ClockSetting
 from mockserver.journal import Journal, LocalJournal
+from mockserver.recorded import RecordedStub
 from mockserver.stub import Stub
 
 ATTEMPTS_KEPT: Final = 1000
@@ -86,6 +89,31 @@ class ApiStubsChange:
     forget: frozenset[str] = field(default_factory=frozenset)
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceRecording:
+    """One service's recording in a namespace (PRODUCT.md §11): what it replays from before,
+    then the stubs it recorded since, and the ids of those answering as API stubs there.
+
+    `earlier` None: the stubs of the service's file in the recordings directory, which every
+    process loads itself; () when recorded anew (`all`); a loaded cassette's otherwise.
+    """
+
+    service: str
+    base_path: str
+    earlier: tuple[RecordedStub, ...] | None = None
+    stubs: tuple[RecordedStub, ...] = ()
+    installed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Recordings:
+    """A namespace's recordings: its own record mode (a test's, set with its cassette; None:
+    each service's), and each service's recording, by service."""
+
+    mode: str | None = None
+    services: Mapping[str, ServiceRecording] = field(default_factory=dict)
+
+
 class NamespaceState(Protocol):
     """One namespace's state."""
 
@@ -138,6 +166,15 @@ class NamespaceState(Protocol):
 
     async def attempts(self) -> list[dict[str, JsonValue]]:
         """The callback attempts kept, oldest first."""
+        ...
+
+    async def recordings(self) -> Recordings:
+        """What the namespace recorded (PRODUCT.md §11), as every replica sees it."""
+        ...
+
+    async def update_recordings(self, change: Callable[[Recordings], Recordings]) -> Recordings:
+        """Apply `change` to the recordings atomically (it may raise: nothing changes); the
+        new recordings."""
         ...
 
     async def reset(self) -> int:

@@ -143,7 +143,8 @@ def test_a_repeated_request_with_another_answer_makes_a_sequence() -> None:
     first, _ = recorded_response(UpstreamAnswer(200, (), b"heads"), "GET", "x", RULES)
     second, _ = recorded_response(UpstreamAnswer(200, (), b"tails"), "GET", "x", RULES)
     stub = RecordedStub(StubSpec(id="x", request=RequestSpec(), response=first))
-    with_answer(stub, first, {})
+    assert with_answer(stub, first, {}) is stub
+    again = with_answer(stub, second, {})
+    assert [answer.body for answer in again.spec.answers] == ["heads", "tails"]
+    assert again.spec.responses is not None
     assert stub.spec.responses is None
-    with_answer(stub, second, {})
-    assert [answer.body for answer in stub.spec.answers] == ["heads", "tails"]

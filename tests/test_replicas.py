@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.redis_server import unique_prefix
 from tests.serving import write_stubs
@@ -92,3 +93,63 @@ def test_a_verify_waiting_on_one_replica_sees_a_request_to_the_other(
         assert call(one.url + "/~team/late")[0] == 404
         assert waiting.result(timeout=15) == (200, {"ok": True, "count": 1})
     assert call(two.url + "/__admin/namespaces")[1]["namespaces"][0]["name"] == "team"
+
+
+UPSTREAM = """
+- {request: {path: /v1/customers/cus_1}, response: {json: {id: cus_1, name: Ada}}}
+- {request: {path: /v1/flip}, responses: [{body: heads}, {body: tails}]}
+- request: {path: {matches: "/v1/items/.*"}}
+  response: {json: {item: "{{ request.path }}"}, template: true}
+"""
+
+
+def test_replicas_share_recordings_and_write_one_complete_file(
+    redis_url: str, tmp_path: Path
+) -> None:
+    upstream = Server("--stubs", str(write_stubs(tmp_path / "up", {"up.yaml": UPSTREAM})),
+                      "--port", "0")  # fmt: skip
+    record_dir = tmp_path / "recorded"  # one directory, as a volume the replicas share
+    flags = (
+        "--stubs", str(write_stubs(tmp_path / "stubs", {})), "--port", "0",
+        "--state", redis_url, "--state-prefix", unique_prefix(),
+        "--record", f"api={upstream.url}", "--record-mode", "new_episodes",
+        "--record-dir", str(record_dir),
+    )  # fmt: skip
+    one, two = Server(*flags), Server(*flags)
+    try:
+
+        def upstream_calls() -> int:
+            return int(call(upstream.url + "/__admin/requests")[1]["total"])
+
+        assert call(one.url + "/api/v1/customers/cus_1") == (200, {"id": "cus_1", "name": "Ada"})
+        assert upstream_calls() == 1
+        # recorded on one, replayed by the other (a new episode became a stub of the namespace)
+        assert call(two.url + "/api/v1/customers/cus_1") == (200, {"id": "cus_1", "name": "Ada"})
+        assert upstream_calls() == 1
+        # 40 new episodes at once, spread over both replicas: none is lost
+        paths = [f"/api/v1/items/{n}" for n in range(40)]
+        targets = [(one if n % 2 else two).url + path for n, path in enumerate(paths)]
+        with ThreadPoolExecutor(8) as pool:
+            assert {status for status, _ in pool.map(call, targets)} == {200}
+        assert upstream_calls() == 41
+        expected = {"api-get-v1-customers-cus_1"} | {f"api-get-v1-items-{n}" for n in range(40)}
+        for server in (one, two):
+            status, listed = call(server.url + "/__admin/recordings")
+            assert status == 200
+            [document] = listed["documents"]
+            ids = {stub["id"] for stub in yaml.safe_load(document["yaml"])["stubs"]}
+            assert ids == expected
+            # replayed: the upstream saw the path under the base path
+            assert call(server.url + "/api/v1/items/7") == (200, {"item": "/v1/items/7"})
+        assert upstream_calls() == 41
+        # whichever replica wrote last wrote everything (each writes what is shared, under a lock)
+        written = yaml.safe_load((record_dir / "api.yaml").read_text())
+        assert {stub["id"] for stub in written["stubs"]} == expected
+        # a cleared recording is cleared for both, its replayed stubs too
+        assert call(two.url + "/__admin/recordings", "DELETE")[1] == {"cleared": 41}
+        assert call(one.url + "/__admin/recordings")[1] == {"documents": []}
+        assert call(one.url + "/api/v1/customers/cus_1")[0] == 200
+        assert upstream_calls() == 42  # forwarded again: a new episode
+    finally:
+        for server in (one, two, upstream):
+            server.stop()

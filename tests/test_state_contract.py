@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,14 +20,18 @@ from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.loader import parse_stub_text
 from mockserver.memory_state import MemoryState
+from mockserver.recorded import RecordedStub
 from mockserver.redis_state import RedisState
+from mockserver.spec import StubSpec
 from mockserver.state import (
     ATTEMPTS_KEPT,
     STARTED,
     ApiStubs,
     ApiStubsChange,
+    Recordings,
     Refusal,
     ScenarioStep,
+    ServiceRecording,
     State,
 )
 from mockserver.stub import Stub
@@ -264,3 +269,63 @@ async def test_callback_attempts_are_kept_per_namespace_bounded_and_cleared_by_r
     assert len(await other.attempts()) == 1
     assert await state.remove("other")
     assert await (await state.create("other")).attempts() == []
+
+
+def recorded(stub_id: str, body: str, files: dict[str, bytes] | None = None) -> RecordedStub:
+    spec = StubSpec.model_validate(
+        {
+            "id": stub_id,
+            "request": {"method": "GET", "path": f"/{stub_id}"},
+            "response": {"body": body},
+        }
+    )
+    return RecordedStub(spec, files or {})
+
+
+def with_recorded(recordings: Recordings, service: str, stub: RecordedStub) -> Recordings:
+    recording = recordings.services.get(service) or ServiceRecording(service, f"/{service}")
+    changed = replace(recording, stubs=(*recording.stubs, stub))
+    return replace(recordings, services={**recordings.services, service: changed})
+
+
+async def test_recordings_are_kept_per_namespace_changed_atomically_and_outlive_a_reset(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4)
+    mine, other = await state.create("mine"), await state.create("other")
+    assert await mine.recordings() == Recordings()
+    logo = b"\x89PNG\r\n\x1a\n\x00\xff"  # body files are bytes, not text
+    loaded = ServiceRecording(
+        "api", "/api/v1", (recorded("old", "before", {"__files/logo.png": logo}),), (), frozenset()
+    )
+    await mine.update_recordings(lambda _: Recordings("new_episodes", {"api": loaded}))
+    # 50 concurrent changes, each adding one stub: none is lost (Redis retries a change that
+    # another client's came before)
+    await asyncio.gather(
+        *(
+            mine.update_recordings(
+                lambda recordings, n=n: with_recorded(recordings, "api", recorded(f"s{n}", "é"))
+            )
+            for n in range(50)
+        )
+    )
+    seen = await mine.recordings()
+    assert seen.mode == "new_episodes"
+    api = seen.services["api"]
+    assert (api.base_path, api.earlier) == ("/api/v1", loaded.earlier)
+    assert api.earlier is not None
+    assert api.earlier[0].files == {"__files/logo.png": logo}
+    assert sorted(stub.spec.id or "" for stub in api.stubs) == sorted(f"s{n}" for n in range(50))
+    assert api.stubs[0].spec.answers[0].body == "é"
+    assert await other.recordings() == Recordings()
+
+    def refuse(_: Recordings) -> Recordings:
+        raise AdminInputError("refused", [])
+
+    with pytest.raises(AdminInputError):
+        await mine.update_recordings(refuse)
+    assert await mine.recordings() == seen  # a refused change wrote nothing
+    await mine.reset()  # a reset leaves what was recorded (it is not a test's traffic)
+    assert await mine.recordings() == seen
+    assert await state.remove("mine")
+    assert await (await state.create("mine")).recordings() == Recordings()

@@ -66,7 +66,7 @@ class RecordingsResource:
     async def list_all(self, request: web.Request) -> web.Response:
         recorder = self._context.recorder
         scope = await self._context.scope(request)
-        documents = [] if recorder is None else recorder.documents(scope.namespace)
+        documents = [] if recorder is None else await recorder.documents(scope.state)
         return ok(
             {
                 "documents": [
