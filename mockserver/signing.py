@@ -15,11 +15,12 @@ import hmac
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Algorithm = Literal["sha256", "sha512"]
+Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
 
 STRIPE_HEADER: Final = "Stripe-Signature"
 GITHUB_HEADER: Final = "X-Hub-Signature-256"
+GITHUB_LEGACY_HEADER: Final = "X-Hub-Signature"
 SLACK_SIGNATURE_HEADER: Final = "X-Slack-Signature"
 SLACK_TIMESTAMP_HEADER: Final = "X-Slack-Request-Timestamp"
 
@@ -35,8 +36,14 @@ def stripe_headers(secret: str, timestamp: int, body: bytes) -> list[tuple[str, 
 
 
 def github_headers(secret: str, body: bytes) -> list[tuple[str, str]]:
-    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` (GitHub sends no timestamp)."""
-    return [(GITHUB_HEADER, "sha256=" + digest(secret.encode(), body).hex())]
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, and the legacy
+    `X-Hub-Signature: sha1=<hex HMAC-SHA1>` GitHub still sends beside it for older verifiers
+    (GitHub sends no timestamp)."""
+    key = secret.encode()
+    return [
+        (GITHUB_HEADER, "sha256=" + digest(key, body).hex()),
+        (GITHUB_LEGACY_HEADER, "sha1=" + digest(key, body, "sha1").hex()),
+    ]
 
 
 def slack_headers(secret: str, timestamp: int, body: bytes) -> list[tuple[str, str]]:

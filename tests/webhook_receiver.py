@@ -82,7 +82,10 @@ class Receiver:
                 "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
             )
             given = request.headers.get("X-Hub-Signature-256", "")
-            received.verified = hmac.compare_digest(expected, given)
+            legacy = "sha1=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha1).hexdigest()
+            received.verified = hmac.compare_digest(expected, given) and hmac.compare_digest(
+                legacy, request.headers.get("X-Hub-Signature", "")
+            )
         elif request.path == "/slack":
             received.verified = SignatureVerifier(SLACK_SECRET).is_valid(
                 body,
