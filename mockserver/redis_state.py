@@ -112,6 +112,15 @@ _SEEN_CLOCK: ContextVar[tuple[RedisNamespace, ClockSetting] | None] = ContextVar
 call to use instead of another round trip. Read during the request, so as exact as a read of its
 own."""
 
+_ATTEMPT: Final = """
+if ARGV[3] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+return 1
+"""
+"""Keep a callback attempt, unless its namespace was removed meanwhile (a callback still being
+delivered): its key would outlive the namespace and show in one created again by that name."""
+
 _REMOVE: Final = """
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 for index = 2, #KEYS do redis.call('DEL', KEYS[index]) end
@@ -218,6 +227,7 @@ class RedisNamespace:
         self._api = ApiStubs()
         self._claim = client.register_script(_CLAIM)
         self._view = client.register_script(_VIEW)
+        self._attempt = client.register_script(_ATTEMPT)
         self._view_keys = (self._api_key, self._clock_key, self._default_clock)
         self._pending_view: asyncio.Future[Any] | None = None
 
@@ -361,10 +371,10 @@ class RedisNamespace:
         return await self._state.watching((self._clock_key, self._default_clock), apply)
 
     async def record_attempt(self, attempt: Mapping[str, JsonValue]) -> None:
-        async with self._state.client.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._attempts_key, json.dumps(attempt))
-            pipe.ltrim(self._attempts_key, -ATTEMPTS_KEPT, -1)
-            await pipe.execute()
+        await self._attempt(
+            keys=[self._attempts_key, self._state.names_key],
+            args=(json.dumps(attempt), ATTEMPTS_KEPT, self._name or ""),
+        )
 
     async def attempts(self) -> list[dict[str, JsonValue]]:
         stored = await self._state.client.lrange(self._attempts_key, 0, -1)
@@ -443,7 +453,7 @@ class RedisState:
         self._limit = limit
         self._stub_dirs = tuple(stub_dirs)
         self._prefix = prefix
-        self._names = prefix + "names"
+        self._names = self.names_key = prefix + "names"
         self._api_order = prefix + "api-order"
         self._api_version = prefix + "api-version"
         self._create = self.client.register_script(_CREATE)
