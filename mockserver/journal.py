@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Protocol, TypeVar
 
 from mockserver.exchange import Exchange, JournalEntry, Outcome, is_preflight
-from mockserver.matching import RequestMatcher, match_params
+from mockserver.matching import RequestMatcher, match_params, record_filter
 
 Selected = TypeVar("Selected")
 
@@ -28,6 +28,48 @@ def skips_preflights(matcher: RequestMatcher | None) -> bool:
     but those that ask for OPTIONS (a browser's preflights are not the requests a test
     counts). Without a matcher (a listing), nothing is passed over."""
     return matcher is not None and (matcher.methods is None or "OPTIONS" not in matcher.methods)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFilter:
+    """What a journal compares on the fields it stores before it rebuilds any request: the
+    query's own filters, narrowed by what its matcher declares (methods, a literal path).
+    `check` is the matcher still to apply to a rebuilt request (None: the stored fields
+    decide); `skip_preflights` passes over the CORS preflights the server answered."""
+
+    methods: frozenset[str] | None
+    path: str | None
+    matched: bool | None
+    service: str | None
+    stub_id: str | None
+    skip_preflights: bool
+    check: RequestMatcher | None
+
+
+def stored_filter(query: JournalQuery) -> StoredFilter | None:
+    """The query's `StoredFilter`; None when no entry can pass (its path and the path its
+    matcher declares differ). `since_seq`, `before_seq` and `limit` are the journal's to apply."""
+    methods = None if query.method is None else frozenset((query.method,))
+    path = query.path
+    decisive = True
+    matcher = query.matcher
+    if matcher is not None:
+        matcher_methods, literal, decisive = record_filter(matcher)
+        if matcher_methods is not None:
+            methods = matcher_methods if methods is None else methods & matcher_methods
+        if literal is not None:
+            if path is not None and path != literal:
+                return None
+            path = literal
+    return StoredFilter(
+        methods,
+        path,
+        query.matched,
+        query.service,
+        query.stub_id,
+        skips_preflights(matcher),
+        None if decisive else matcher,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,9 @@ from mockserver.journal import (
     JournalPage,
     JournalQuery,
     JournalStats,
-    skips_preflights,
+    stored_filter,
 )
-from mockserver.matching import match_params, record_filter
+from mockserver.matching import match_params
 
 _ENTRY_OVERHEAD: Final = 300
 """Bytes an entry costs beyond its body, header lines and path (the tuple, numbers, the slot):
@@ -127,22 +127,13 @@ def _passing(records: Iterable[_Record], query: JournalQuery) -> list[_Record]:
     """The records passing `query` (`limit` aside): stored fields first, a request is rebuilt
     only for a record that passes them, and none when they decide (so a page of the newest
     entries of a full journal rebuilds only that page)."""
-    methods = None if query.method is None else frozenset((query.method,))
-    path = query.path
-    decisive = True
-    matcher = query.matcher
-    if matcher is not None:
-        matcher_methods, literal, decisive = record_filter(matcher)
-        if matcher_methods is not None:
-            methods = matcher_methods if methods is None else methods & matcher_methods
-        if literal is not None:
-            if path is not None and path != literal:
-                return []
-            path = literal
-    since, matched, service, stub_id = query.since_seq, query.matched, query.service, query.stub_id
-    with_preflights = not skips_preflights(matcher)
-    before = query.before_seq
-    check = None if decisive else matcher
+    stored = stored_filter(query)
+    if stored is None:
+        return []
+    methods, path, check = stored.methods, stored.path, stored.check
+    matched, service, stub_id = stored.matched, stored.service, stored.stub_id
+    with_preflights = not stored.skip_preflights
+    since, before = query.since_seq, query.before_seq
     if (
         since is None
         and before is None

@@ -25,8 +25,8 @@ from itertools import islice
 from typing import Any, Final
 
 from mockserver.exchange import JournalEntry
-from mockserver.journal import JournalQuery, skips_preflights
-from mockserver.matching import RequestMatcher, record_filter
+from mockserver.journal import JournalQuery, stored_filter
+from mockserver.matching import RequestMatcher
 
 Summary = tuple[str, str, bool, str | None, str | None]
 """What a scan compares before decoding: method, path, matched, service, stub id."""
@@ -93,21 +93,12 @@ class JournalMirror:
     ) -> tuple[Iterator[tuple[Any, ...]], RequestMatcher | None]:
         """The records that pass the stored fields, and the matcher still to check (None when
         the stored fields decide it)."""
-        methods = None if query.method is None else frozenset((query.method,))
-        path = query.path
-        decisive = True
-        matcher = query.matcher
-        if matcher is not None:
-            matcher_methods, literal, decisive = record_filter(matcher)
-            if matcher_methods is not None:
-                methods = matcher_methods if methods is None else methods & matcher_methods
-            if literal is not None:
-                if path is not None and path != literal:
-                    return iter(()), None
-                path = literal
-        since, matched = query.since_seq, query.matched
-        service, stub_id = query.service, query.stub_id
-        skip_preflights = skips_preflights(matcher)
+        stored = stored_filter(query)
+        if stored is None:
+            return iter(()), None
+        methods, path, since = stored.methods, stored.path, query.since_seq
+        matched, service, stub_id = stored.matched, stored.service, stored.stub_id
+        skip_preflights = stored.skip_preflights
         records: Iterable[tuple[Any, ...]] = self._records
         if since is not None and self._records:  # seqs are consecutive: skip to the bound
             skip = max(0, since - self._records[0][_SEQ] + 1)
@@ -129,7 +120,7 @@ class JournalMirror:
                 and record[_STUB_ID] is None
             )
         )
-        return candidates, None if decisive else matcher
+        return candidates, stored.check
 
 
 def _only_known_filters(query: JournalQuery) -> bool:
