@@ -137,9 +137,11 @@ def streamed_text(base_url: str) -> str:
     return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
 
 
-def wait_for_recordings(client: MockServerClient, within: float = 10.0) -> None:
+def wait_for_recording(client: MockServerClient, written: Path, within: float = 10.0) -> None:
+    """Until the server lists a recording and has written it to `written` (the file follows
+    the recording, which replicas share, and is written from it)."""
     deadline = time.monotonic() + within
-    while not client.recordings():
+    while not (client.recordings() and written.is_file()):
         assert time.monotonic() < deadline, "nothing was recorded"
         time.sleep(0.02)
 
@@ -173,7 +175,7 @@ def test_an_openai_stream_recorded_through_the_sdk_replays_the_same_text(
     assert recorded == "Order paid in full; receipt stored."
     # the SDK stops reading at `data: [DONE]`, maybe before the upstream's answer has ended
     # and so before the exchange is kept: wait for it to be
-    wait_for_recordings(MockServerClient(recorder.url))
+    wait_for_recording(MockServerClient(recorder.url), stubs / "recorded" / "openai.yaml")
     upstream.stop()
     servers.remove(upstream)
 
