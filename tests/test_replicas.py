@@ -3,6 +3,7 @@ on their own ports, one real redis-server, one shared state (PRODUCT.md §15).""
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -153,3 +155,32 @@ def test_replicas_share_recordings_and_write_one_complete_file(
     finally:
         for server in (one, two, upstream):
             server.stop()
+
+
+def test_the_live_feed_of_one_replica_shows_every_replica_s_requests(
+    replicas: list[Server],
+) -> None:
+    one, two = replicas
+    feed = http.client.HTTPConnection(urlsplit(one.url).netloc, timeout=10)
+    try:
+        feed.request("GET", "/__admin/requests/stream?heartbeat_ms=60000")
+        events = feed.getresponse()
+        assert events.status == 200
+
+        def next_event() -> dict[str, str]:
+            fields: dict[str, str] = {}
+            while (line := events.readline().decode().rstrip("\n")) or not fields:
+                if line and not line.startswith(":"):
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+            return fields
+
+        assert next_event()["event"] == "ready"  # subscribed: what follows is live
+        for server, path in ((two, "/a"), (one, "/b"), (two, "/c"), (two, "/once"), (one, "/d")):
+            assert call(server.url + path)[0] in (200, 404)
+        seen = [json.loads(next_event()["data"]) for _ in range(5)]
+        assert [(entry["seq"], entry["path"]) for entry in seen] == [
+            (1, "/a"), (2, "/b"), (3, "/c"), (4, "/once"), (5, "/d"),
+        ]  # fmt: skip
+    finally:
+        feed.close()
