@@ -64,6 +64,10 @@ _COMMENT: Final = (
 )
 
 
+SETTLE_S: Final = 10.0
+"""How long a listing of recordings waits for exchanges still being forwarded."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordTarget:
     """A recorded service: requests under `base_path` may go to `url`."""
@@ -110,6 +114,8 @@ class Recorder:
         }
         self._record_dir: Path | None = None
         self._writing: dict[str, asyncio.Lock] = {}
+        self._forwarding: dict[str | None, set[asyncio.Task[object]]] = {}
+        """Per namespace, the requests of this process being forwarded to be recorded."""
 
     @property
     def targets(self) -> Sequence[RecordTarget]:
@@ -153,7 +159,23 @@ class Recorder:
         forward = forward_request(request, spec, target.base_path, identity=True)
         proxied = Proxied(forward)
         proxied.on_ended = functools.partial(self._keep, target, request, scope)
+        task = asyncio.current_task()
+        if task is not None:  # the request's handler: done once the exchange is kept (or not)
+            forwarding = self._forwarding.setdefault(scope.namespace, set())
+            forwarding.add(task)
+            task.add_done_callback(forwarding.discard)
         return Plan(proxied, Outcome(False, None, service=target.service))
+
+    async def settled(self, namespace: str | None) -> None:
+        """Wait (up to `SETTLE_S`) for the exchanges this process is still forwarding in the
+        namespace to be kept: a client that stops reading a stream early (an SDK at `data:
+        [DONE]`) has its answer before the upstream's has ended, and a test's teardown that
+        reads the recordings then must find that exchange."""
+        forwarding = self._forwarding.get(namespace)
+        current = asyncio.current_task()
+        pending = [task for task in forwarding or () if task is not current]
+        if pending:
+            await asyncio.wait(pending, timeout=SETTLE_S)
 
     async def _keep(
         self,
@@ -299,7 +321,9 @@ class Recorder:
         return _document(target, self._earlier_of(service, recording), recording.stubs)
 
     async def documents(self, state: NamespaceState) -> list[RecordedDocument]:
-        """The namespace's recording of each service that has one (earlier stubs included)."""
+        """The namespace's recording of each service that has one (earlier stubs included),
+        once the exchanges still being forwarded in it have been kept (`settled`)."""
+        await self.settled(state.name)
         recordings = await state.recordings()
         services = sorted({target.service for target in self._targets} | set(recordings.services))
         documents = [self._document_of(service, recordings) for service in services]

@@ -52,6 +52,9 @@ class MockTestServer(TestServer):
         self._settings = settings
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        # aiohttp's test server cancels a handler whose client left; `mockserver serve` lets
+        # it run on (a recording reads the upstream's answer to its end): tested as served
+        kwargs["handler_cancellation"] = False
         return mock_runner(self.app, self._settings, **kwargs)
 
 

@@ -44,6 +44,10 @@ UPSTREAM = """
         sse:
           events: [{event: delta, data: {text: Hel}}, {data: {text: lo}}, {data: "[DONE]"}]
           interval_ms: 20
+    - id: slow
+      request: {path: /v1/slow}
+      response:
+        sse: {events: [{data: one}, {data: two}, {data: three}, {data: "[DONE]"}], interval_ms: 100}
     - id: head
       request: {method: HEAD, path: /v1/file}
       response: {headers: {Content-Type: text/plain}, body: "0123456789"}
@@ -440,3 +444,21 @@ async def test_a_bad_cassette_is_a_400_naming_the_field(
         assert details[0]["field"] == field
     else:
         assert details[0]["field"] == "yaml.documents[0].stubs[0].request.heders"
+
+
+async def test_a_listing_waits_for_a_stream_the_client_stopped_reading(start: Start) -> None:
+    # an SDK stops at its first useful event (or at `data: [DONE]`) while the upstream still
+    # sends: the exchange is kept when the upstream's answer ends, and a test's teardown that
+    # lists the recordings right away must find it
+    _, url = await upstream(start)
+    client = await start("mock", {}, record=(("api", url),), record_mode="all")
+    response = await client.get("/api/v1/slow")
+    assert response.status == 200
+    assert (await response.content.readuntil(b"\n\n")).startswith(b"data: one")
+    response.close()  # gone, 300 ms before the upstream's last event
+    [document] = await recordings(client)
+    [stub] = yaml.safe_load(document["yaml"])["stubs"]
+    assert stub["id"] == "api-get-v1-slow"
+    assert [event["data"] for event in stub["response"]["sse"]["events"]] == [
+        "one", "two", "three", "[DONE]",
+    ]  # fmt: skip
