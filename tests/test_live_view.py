@@ -42,7 +42,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
 
     def run(**options: Any) -> RunningServer:
         stubs = write_stubs(tmp_path / "stubs", STUBS)
-        running = start_in_thread(Settings(stubs=(stubs,), port=0, **options))
+        running = start_in_thread(Settings(stubs=(stubs,), **{"port": 0, **options}))
         started.append(running)
         return running
 
@@ -300,3 +300,28 @@ def test_a_request_during_the_page_load_shows_once(start: Start, page: Any) -> N
     row(page, 3).wait_for()
     shown = page.locator("#entries tbody tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")
     assert shown == ["3", "2", "1"]
+
+
+@pytest.mark.parametrize("seen_live", [False, True])
+def test_the_page_follows_a_server_restarted_on_its_port(
+    start: Start, page: Any, seen_live: bool
+) -> None:
+    # the feed reconnects by itself (EventSource) to the new server, whose journal numbers from
+    # 1 again: the page starts afresh rather than take its entries for ones it has
+    first = start()
+    send(first, "/ping")
+    send(first, "/ping")
+    page.goto(f"{first.url}/__admin/ui")
+    page.get_by_text("live: following new requests").wait_for()
+    if seen_live:  # the newest entry came through the feed, not the first page
+        send(first, "/v1/charges", b"currency=usd")
+        expect(row(page, 3)).to_contain_text("/v1/charges")
+    else:
+        row(page, 2).wait_for()
+    port = first.port
+    first.stop()
+    second = start(port=port)
+    send(second, "/after-the-restart")
+    expect(row(page, 1)).to_contain_text("/after-the-restart")
+    expect(page.locator("#entries tbody tr")).to_have_count(1)
+    expect(page.get_by_text("live: following new requests")).to_be_visible()

@@ -256,6 +256,7 @@
         return;
       }
       first = false;
+      lastSeen = after; // the first page holds up to it, even when no entry comes live
       loadOlder(after + 1, generation).catch(showError);
     });
     source.onmessage = (event) => {
