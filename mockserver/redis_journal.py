@@ -45,7 +45,7 @@ _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
 --journal-max-bytes bounds."""
 
-_RECORD: Final = """
+APPEND: Final = """
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if redis.call('HEXISTS', KEYS[2], 'epoch') == 0 then
   local now = redis.call('TIME')
@@ -69,6 +69,9 @@ end
 redis.call('PUBLISH', ARGV[5], seq)
 return seq
 """
+"""The script that appends an entry (KEYS: the list, the meta hash; ARGV: the entry, the limit,
+the byte bound, the overhead, the feed): `RedisJournal.appending` gives them. Another script
+may begin with steps of its own (keys and arguments after these) and end with it."""
 
 _RANGE: Final = """
 local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped', 'epoch', 'amends')
@@ -209,7 +212,7 @@ class RedisJournal:
         self.channel = base + "journal-feed"
         self._limit = limit
         self._max_bytes = max_bytes
-        self._record = client.register_script(_RECORD)
+        self._record = client.register_script(APPEND)
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
         self._amend = client.register_script(_AMEND)
@@ -235,6 +238,11 @@ class RedisJournal:
         args = (_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel)
         seq = await self._record(keys=[self._list, self._meta], args=args)
         return int(seq)
+
+    def appending(self, exchange: Exchange) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of `APPEND` for `exchange` (for a script that ends with it)."""
+        args = [_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel]
+        return [self._list, self._meta], args
 
     async def amend(self, seq: int, outcome: Outcome) -> bool:
         # read, change, write back where that seq is now: only the replica that recorded an

@@ -41,9 +41,10 @@ from redis.exceptions import WatchError
 
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
+from mockserver.exchange import Exchange
 from mockserver.loader import build_stubs
 from mockserver.redis_client import BatchingRedis, connect, connect_feeds, translating
-from mockserver.redis_journal import RedisJournal
+from mockserver.redis_journal import APPEND, RedisJournal
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.state import (
     ATTEMPTS_KEPT,
@@ -72,6 +73,21 @@ redis.call('HSET', KEYS[1], ARGV[1], count)
 if name ~= '' and ARGV[6] == '1' then redis.call('HSET', KEYS[2], name, ARGV[7]) end
 return {count}
 """
+
+_RECORD_COUNTED: Final = (
+    """
+if ARGV[7] ~= '' then
+  if (redis.call('HGET', KEYS[4], 'version') or '0') ~= ARGV[7] then return -1 end
+  if ARGV[8] ~= '' and redis.call('SISMEMBER', KEYS[5], ARGV[8]) == 0 then return -1 end
+end
+redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+"""
+    + APPEND
+)
+"""A claim-free stub's hit counted and its exchange journaled, as one step (`record_counted`):
+KEYS and ARGV of the journal's `APPEND`, then the hits, the API stubs and the namespaces (keys),
+the stub id, the API-stub version the answer was chosen under ('' for none) and the namespace's
+name ('' for the default one); -1 when the version moved or the namespace is gone."""
 
 _CREATE: Final = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
@@ -164,6 +180,8 @@ class RedisNamespace:
         )
         self._api = ApiStubs()
         self._claim = client.register_script(_CLAIM)
+        self._record_counted = client.register_script(_RECORD_COUNTED)
+        self._names_key = state.names_key
         self._view = client.register_script(_VIEW)
         self._view_keys = (self._api_key, self._clock_key, self._default_clock)
         self._pending_view: asyncio.Future[Any] | None = None
@@ -210,6 +228,18 @@ class RedisNamespace:
             assert times is not None
             return times_refusal(times)
         return int(result[0])
+
+    async def record_counted(
+        self, exchange: Exchange, stub_id: str, *, version: int | None = None
+    ) -> int | None:
+        keys, args = self._journal.appending(exchange)
+        keys += (self._hits, self._api_key, self._names_key)
+        if version is None:
+            args += (stub_id, "", "")
+        else:
+            args += (stub_id, version, self._name or "")
+        seq = int(await self._record_counted(keys=keys, args=args))
+        return None if seq < 0 else seq
 
     async def scenarios(self) -> Mapping[str, str]:
         stored = await self._state.client.hgetall(self._scenarios)
@@ -368,6 +398,11 @@ class RedisState:
         self._remove = self.client.register_script(_REMOVE)
         self._default = RedisNamespace(self, None)
         self._namespaces: dict[str, RedisNamespace] = {}
+
+    @property
+    def names_key(self) -> str:
+        """The key of the set of namespaces."""
+        return self._names
 
     def base(self, name: str | None) -> str:
         """The prefix of a namespace's keys."""

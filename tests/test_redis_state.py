@@ -232,6 +232,23 @@ async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
     assert (await scope.state.journal.stats()).size == 0
 
 
+async def test_a_claim_free_answer_in_a_namespace_another_replica_removed_is_not_recorded(
+    replica: Replicas,
+) -> None:
+    one, two = StubStore([], replica()), StubStore([], replica())
+    scope = await two.scoped("team")  # two compiles it
+    answered = Exchange(IncomingRequest("GET", "/p", {}, {}), Outcome(True, 200, "p"), 0.0, 0.1)
+    version = scope.api_version
+    assert await scope.state.record_counted(answered, "p", version=version) == 1
+    assert await one.remove_namespace("team")
+    # its own answer would land in a journal no replica lists: refused, to be chosen again
+    assert await scope.state.record_counted(answered, "p", version=version) is None
+    assert await two.namespaces() == []
+    created = await two.scoped("team")
+    assert await created.state.record_counted(answered, "p", version=created.api_version) == 1
+    assert await created.state.hits() == {"p": 1}
+
+
 @pytest.mark.parametrize(
     "args",
     [
