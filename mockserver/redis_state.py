@@ -43,8 +43,14 @@ from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange
 from mockserver.loader import build_stubs
-from mockserver.redis_client import BatchingRedis, connect, connect_feeds, translating
-from mockserver.redis_journal import APPEND, RedisJournal
+from mockserver.redis_client import (
+    BatchingRedis,
+    PreparedScript,
+    connect,
+    connect_feeds,
+    translating,
+)
+from mockserver.redis_journal import APPEND, RedisJournal, encoded
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.state import (
     ATTEMPTS_KEPT,
@@ -179,11 +185,13 @@ class RedisNamespace:
             client, base, state.journal_limit, state.journal_max_bytes, feeds=state.feeds
         )
         self._api = ApiStubs()
-        self._claim = client.register_script(_CLAIM)
-        self._record_counted = client.register_script(_RECORD_COUNTED)
-        self._names_key = state.names_key
-        self._view = client.register_script(_VIEW)
-        self._view_keys = (self._api_key, self._clock_key, self._default_clock)
+        self._claim = PreparedScript(client, _CLAIM, (self._hits, self._scenarios))
+        journal_keys, bounds = self._journal.appending()
+        counted_keys = (*journal_keys, self._hits, self._api_key, state.names_key)
+        self._record_counted = PreparedScript(client, _RECORD_COUNTED, counted_keys, bounds)
+        self._view = PreparedScript(
+            client, _VIEW, (self._api_key, self._clock_key, self._default_clock)
+        )
         self._pending_view: asyncio.Future[Any] | None = None
 
     @property
@@ -220,7 +228,7 @@ class RedisNamespace:
             step.next or "",
             STARTED,
         )
-        result = await self._claim(keys=[self._hits, self._scenarios], args=args)
+        result = await self._claim(*args)
         if result[0] == 0:
             assert scenario is not None
             return scenario_refusal(scenario, _text(result[1]))
@@ -232,14 +240,12 @@ class RedisNamespace:
     async def record_counted(
         self, exchange: Exchange, stub_id: str, *, version: int | None = None
     ) -> int | None:
-        keys, args = self._journal.appending(exchange)
-        keys += (self._hits, self._api_key, self._names_key)
+        entry = encoded(exchange)
         if version is None:
-            args += (stub_id, "", "")
+            seq = await self._record_counted(entry, stub_id, "", "")
         else:
-            args += (stub_id, version, self._name or "")
-        seq = int(await self._record_counted(keys=keys, args=args))
-        return None if seq < 0 else seq
+            seq = await self._record_counted(entry, stub_id, version, self._name or "")
+        return None if seq < 0 else int(seq)
 
     async def scenarios(self) -> Mapping[str, str]:
         stored = await self._state.client.hgetall(self._scenarios)
@@ -271,7 +277,7 @@ class RedisNamespace:
         (the read is not sent before the turn ends, so it sees what each of them would)."""
         pending = self._pending_view
         if pending is None:
-            view = self._view(keys=self._view_keys)
+            view = self._view()
             pending = self._pending_view = asyncio.ensure_future(view)
             asyncio.get_running_loop().call_soon(self._view_closed)
         return pending
