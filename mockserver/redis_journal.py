@@ -133,7 +133,7 @@ def encoded(exchange: Exchange) -> bytes:
         len(block), extra,
     ]  # fmt: skip
     # ASCII JSON (escapes, lone surrogates included) holds no NUL byte: the first one ends it
-    text = json.dumps(fields, separators=(",", ":"), default=_base64)
+    text = _FIELDS_JSON.encode(fields)
     return text.encode() + b"\0" + block + request.body
 
 
@@ -143,6 +143,10 @@ def _base64(value: object) -> str:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_FIELDS_JSON: Final = json.JSONEncoder(separators=(",", ":"), default=_base64)
+"""Made once: `json.dumps` with options makes an encoder each call."""
 
 
 def _decoded(seq: int, stored: bytes, epoch: str) -> JournalEntry:
