@@ -2,7 +2,7 @@
 busy machine.
 
     python bench/instructions.py [--base REV] [--workloads W1,W2,W3,W4] [--requests N]
-                                 [--state redis://HOST:PORT/DB]
+                                 [--state redis://HOST:PORT/DB] [--concurrency N]
 
 Wall-clock figures (bench/run.py) need idle CPUs; instruction counts do not: valgrind's callgrind
 counts what the server process executes, whatever else the machine runs, so two trees can be
@@ -14,7 +14,9 @@ to the first mocked answer, beside the floor of the stack (bench/responders.py `
 aiohttp app on uvloop that imports pydantic and PyYAML and defines one model); idle RSS after
 the first answer is read without valgrind. Prints a Markdown table. Needs valgrind (Debian).
 With `--state`, the servers keep their state in that Redis (a key prefix of their own each run):
-the request path of a replica, one request at a time (start-up is not counted then).
+the request path of a replica, one request at a time (start-up is not counted then). With
+`--concurrency N`, N requests are in flight at once, each on a connection of its own: what a
+request costs under load, where a Redis replica's requests share round trips.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -78,15 +81,43 @@ def callgrind_total(out: Path) -> int:
 def mockserver_command(tree: Path, stubs: Path, port: int, *flags: str) -> list[str]:
     code = "from mockserver.cli import main; main()"
     serve = ["serve", "--stubs", str(stubs), "--port", str(port), *flags]
-    return [sys.executable, "-c", code, *serve]
+    # -P: not the current directory first on sys.path, or run from a checkout, both trees would
+    # import its code rather than their own (PYTHONPATH)
+    return [sys.executable, "-P", "-c", code, *serve]
 
 
 def environment(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
 
 
+def in_flight(port: int, workload: Workload, requests: int, concurrency: int) -> None:
+    """`requests` requests, `concurrency` at a time (a connection each): under load, a Redis
+    replica's requests of one event-loop turn share their round trips."""
+
+    def send(count: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        for _ in range(count):
+            body = workload.body or None
+            connection.request(workload.method, workload.path, body=body, headers=workload.headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{workload.name}: answered {response.status}")
+        connection.close()
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        shares = [requests // concurrency] * concurrency
+        for finished in [pool.submit(send, share) for share in shares]:
+            finished.result()
+
+
 def per_request(
-    tree: Path, workload: Workload, requests: int, scratch: Path, state: str | None = None
+    tree: Path,
+    workload: Workload,
+    requests: int,
+    scratch: Path,
+    state: str | None = None,
+    concurrency: int = 1,
 ) -> float:
     """Instructions per request, the warm-up excluded."""
     stubs = scratch / "stubs"
@@ -116,15 +147,18 @@ def per_request(
         for _ in range(WARM_UP):
             one()
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, text=True)
-        for _ in range(requests):
-            one()
+        if concurrency == 1:
+            for _ in range(requests):
+                one()
+        else:
+            in_flight(port, workload, requests, concurrency)
         subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True)
         dump = ["callgrind_control", "-d", str(server.pid)]
         subprocess.run(dump, check=True, stdout=subprocess.DEVNULL)
     finally:
         server.terminate()
         server.wait()
-    return callgrind_total(out) / requests
+    return callgrind_total(out) / (requests // concurrency * concurrency)
 
 
 def start_up(command: list[str], env: dict[str, str], port: int, path: str, scratch: Path) -> int:
@@ -174,6 +208,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--state", help="a Redis URL: count a replica's request path on it")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once (a connection each; default 1: one at a time)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind not installed (Debian: apt-get install valgrind)", file=sys.stderr)
@@ -190,7 +230,9 @@ def main(argv: list[str]) -> int:
             print("|---|" + "---|" * len(trees) + "---|")
             for workload in workloads:
                 counts = [
-                    per_request(tree, workload, args.requests, scratch, args.state)
+                    per_request(
+                        tree, workload, args.requests, scratch, args.state, args.concurrency
+                    )
                     for tree in trees.values()
                 ]
                 ratio = f"{counts[-1] / counts[0]:.3f}" if len(counts) > 1 else ""

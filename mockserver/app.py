@@ -49,7 +49,7 @@ from mockserver.responder import (
     too_large_response,
 )
 from mockserver.state import NamespaceState, State
-from mockserver.store import Found, StubStore
+from mockserver.store import Found, PlainAnswer, ScopedStore, StubStore
 from mockserver.transport import MockServerRunner, parser_limits
 
 STORE_KEY = web.AppKey("store", StubStore)
@@ -131,6 +131,8 @@ class MockHandler:
             if "%" in path or path.startswith("/~"):
                 namespace, path, raw_path = request_path(path)
             scope = self._scopes.get(namespace)
+            if scope is not None and self.recorder is not None and self.recorder.covers(path):
+                scope = None  # a recorded service's mode may forward what a stub answers
             if scope is not None and (local := scope.local) is not None:
                 method = request.method
                 plain = scope.stubs.plain_answer(method, path)
@@ -151,7 +153,47 @@ class MockHandler:
                         )
                     )
                     return send_prepared(request, responses[index], received)
+            elif scope is not None:  # a shared state: one round trip (`_answer_shared`)
+                method = request.method
+                plain = scope.stubs.plain_answer(method, path)
+                if plain is not None and plain.claim_free:
+                    incoming = IncomingRequest.from_wire(
+                        method, path, query, request.raw_headers, namespace=namespace,
+                        raw_path=raw_path,
+                    )  # fmt: skip
+                    answered = await self._answer_shared(
+                        request, scope, plain, incoming, received, started
+                    )
+                    if answered is not None:
+                        return answered
         return await self._answer(request, received, started)
+
+    async def _answer_shared(
+        self,
+        request: web.BaseRequest,
+        scope: ScopedStore,
+        plain: PlainAnswer,
+        incoming: IncomingRequest,
+        received: float,
+        started: float,
+    ) -> web.StreamResponse | None:
+        """The fast answer on a shared state (Redis): a claim-free plain stub's hit counted and
+        its exchange recorded in one step, in one round trip, provided the API stubs the scope
+        was compiled from are still the state's and its namespace still exists (None when not:
+        the named steps read them again and answer). No view read, no claim."""
+        outcome = plain.outcomes[0]
+        exchange = Exchange(incoming, outcome, received, (time.perf_counter() - started) * 1000)
+        try:
+            seq = await scope.state.record_counted(
+                exchange, plain.stub.id, version=scope.api_version
+            )
+        except StateUnavailableError as down:
+            # the journal is in the store that is out of reach: counted here, not journaled
+            self._store.unjournaled += 1
+            return json_response(down.status, down.payload())
+        if seq is None:
+            return None
+        return send_prepared(request, plain.responses[0], received)
 
     async def _answer(
         self, request: web.BaseRequest, received: float, started: float
@@ -161,6 +203,7 @@ class MockHandler:
         seq = 0
         unreachable = False  # the state store is out of reach: nothing can be recorded
         calls_back: Found | None = None
+        counted: str | None = None  # a claim-free stub: its hit counted as it is recorded
         cut = "client disconnected before the body arrived"
         # a handler cut at shutdown finishes its journal entry after aiohttp has given up on
         # it: `drain` waits for it, so the journal dump sees the entry as it ends
@@ -192,6 +235,9 @@ class MockHandler:
                     plan = recorder.forward(route[0], incoming, scope)  # recorded anew: `all`
                 else:
                     found = await scope.select(incoming)  # select, and claim in the state
+                    if found.count_on_record:
+                        assert found.stub is not None
+                        counted = found.stub.id
                     clock = await scope.state.clock()
                     plan = plan_answer(found, incoming, scope.stubs, clock)
                     if recorder is not None and route is not None and not plan.outcome.matched:
@@ -206,7 +252,10 @@ class MockHandler:
             exchange = Exchange(
                 incoming, plan.outcome, received, (time.perf_counter() - started) * 1000
             )
-            seq = await scope.state.journal.record(exchange)  # record, once
+            if counted is None:
+                seq = await scope.state.journal.record(exchange)  # record, once
+            else:  # with the hit count, as one step: the stub was not claimed
+                seq = await scope.state.record_counted(exchange, counted) or 0
             if proxied is not None:
                 proxied.journaled(scope.state.journal, seq, plan.outcome)
             for recorded in self._on_recorded:

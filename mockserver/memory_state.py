@@ -16,6 +16,7 @@ from pydantic import JsonValue
 
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
+from mockserver.exchange import Exchange
 from mockserver.memory_journal import MemoryJournal
 from mockserver.state import (
     ATTEMPTS_KEPT,
@@ -80,6 +81,16 @@ class MemoryNamespace:
         self, stub_id: str, *, times: int | None = None, scenario: ScenarioStep | None = None
     ) -> Claim:
         return self.claim_now(stub_id, times=times, scenario=scenario)
+
+    async def record_counted(
+        self, exchange: Exchange, stub_id: str, *, version: int | None = None
+    ) -> int | None:
+        with self._lock:
+            if version is not None and version != self._api.version:
+                return None
+            self._hits[stub_id] = self._hits.get(stub_id, 0) + 1
+        # counted first: a reader that sees the entry sees its count
+        return self._journal.record_now(exchange)
 
     async def scenarios(self) -> Mapping[str, str]:
         with self._lock:

@@ -138,6 +138,10 @@ class Recorder:
             return "none" if self._earlier_of(target.service, recording) else "all"
         return mode
 
+    def covers(self, path: str) -> bool:
+        """Whether `path` is under a recorded service's base path."""
+        return any(target.covers(path) for target in self._targets)
+
     async def route(
         self, request: IncomingRequest, state: NamespaceState
     ) -> tuple[RecordTarget, bool] | None:

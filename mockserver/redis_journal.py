@@ -16,7 +16,7 @@ Layout (keys under the namespace's base, see `redis_state`):
 One Lua script numbers an entry, appends it, applies the bounds and counts what they dropped,
 so an entry is never half-written and two replicas never share a seq. An entry is one string: a
 compact JSON array of its fields, a NUL byte, then the header block and the body as received
-(`_encoded` and `_decoded` are the only functions that know it).
+(`encoded` and `_decoded` are the only functions that know it).
 
 A subscription listens on the feed and, after each announcement (and once on start), reads what
 is new since the last entry it handed out: each entry once, in seq order, none invented. Pure of
@@ -38,23 +38,23 @@ from redis.asyncio.client import PubSub
 from mockserver.exchange import Exchange, JournalEntry, Outcome, rare_fields, unpack_rare
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import EVERYTHING, JournalPage, JournalQuery, JournalStats
-from mockserver.redis_client import BatchingRedis, translating
+from mockserver.redis_client import BatchingRedis, PreparedScript, translating
 from mockserver.redis_mirror import JournalMirror, Summary
 
 _ENTRY_OVERHEAD: Final = 100
 """Bytes an entry costs in Redis beyond its string (list node, allocator): with its length, what
 --journal-max-bytes bounds."""
 
-_RECORD: Final = """
+APPEND: Final = """
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if redis.call('HEXISTS', KEYS[2], 'epoch') == 0 then
   local now = redis.call('TIME')
   redis.call('HSET', KEYS[2], 'epoch', string.format('%x%05x', tonumber(now[1]), tonumber(now[2])))
 end
-local held = redis.call('RPUSH', KEYS[1], ARGV[1])
-local overhead = tonumber(ARGV[4])
-local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[1] + overhead)
-local limit, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+local held = redis.call('RPUSH', KEYS[1], ARGV[5])
+local overhead = tonumber(ARGV[3])
+local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[5] + overhead)
+local limit, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
 local dropped = 0
 while held > limit or (bytes > max_bytes and held > 1) do
   local oldest = redis.call('LPOP', KEYS[1])
@@ -66,9 +66,13 @@ if dropped > 0 then
   redis.call('HINCRBY', KEYS[2], 'dropped', dropped)
   redis.call('HSET', KEYS[2], 'bytes', bytes)
 end
-redis.call('PUBLISH', ARGV[5], seq)
+redis.call('PUBLISH', ARGV[4], seq)
 return seq
 """
+"""The script that appends an entry. KEYS: the list, the meta hash; ARGV: the limit, the byte
+bound, the overhead, the feed (the same every time: `RedisJournal.appending` gives them), then
+the entry. Another script may begin with steps of its own (keys and arguments after these) and
+end with it."""
 
 _RANGE: Final = """
 local meta = redis.call('HMGET', KEYS[2], 'seq', 'dropped', 'epoch', 'amends')
@@ -118,8 +122,8 @@ _SUBSCRIBED_WITHIN_S: Final = 5.0
 """How long a subscription waits for Redis to confirm it (a reachable Redis takes a round trip)."""
 
 
-def _encoded(exchange: Exchange) -> bytes:
-    """An exchange as stored (the inverse of `_decoded`)."""
+def encoded(exchange: Exchange) -> bytes:
+    """An exchange as the journal stores it (the inverse of `_decoded`)."""
     request, outcome = exchange.request, exchange.outcome
     query_string, block = request.wire()
     extra = rare_fields(exchange)
@@ -129,7 +133,7 @@ def _encoded(exchange: Exchange) -> bytes:
         len(block), extra,
     ]  # fmt: skip
     # ASCII JSON (escapes, lone surrogates included) holds no NUL byte: the first one ends it
-    text = json.dumps(fields, separators=(",", ":"), default=_base64)
+    text = _FIELDS_JSON.encode(fields)
     return text.encode() + b"\0" + block + request.body
 
 
@@ -139,6 +143,10 @@ def _base64(value: object) -> str:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_FIELDS_JSON: Final = json.JSONEncoder(separators=(",", ":"), default=_base64)
+"""Made once: `json.dumps` with options makes an encoder each call."""
 
 
 def _decoded(seq: int, stored: bytes, epoch: str) -> JournalEntry:
@@ -209,7 +217,7 @@ class RedisJournal:
         self.channel = base + "journal-feed"
         self._limit = limit
         self._max_bytes = max_bytes
-        self._record = client.register_script(_RECORD)
+        self._record = PreparedScript(client, APPEND, *self.appending())
         self._range = client.register_script(_RANGE)
         self._clear = client.register_script(_CLEAR)
         self._amend = client.register_script(_AMEND)
@@ -232,9 +240,16 @@ class RedisJournal:
         return self._feeds
 
     async def record(self, exchange: Exchange) -> int:
-        args = (_encoded(exchange), self._limit, self._max_bytes, _ENTRY_OVERHEAD, self.channel)
-        seq = await self._record(keys=[self._list, self._meta], args=args)
-        return int(seq)
+        return int(await self._record(encoded(exchange)))
+
+    def appending(self) -> tuple[list[str], list[Any]]:
+        """The keys and the fixed arguments of `APPEND` (the entry, `encoded`, follows)."""
+        return [self._list, self._meta], [
+            self._limit,
+            self._max_bytes,
+            _ENTRY_OVERHEAD,
+            self.channel,
+        ]
 
     async def amend(self, seq: int, outcome: Outcome) -> bool:
         # read, change, write back where that seq is now: only the replica that recorded an
@@ -244,7 +259,7 @@ class RedisJournal:
         if entry is None:
             return False
         entry.exchange.outcome = outcome
-        stored = _encoded(entry.exchange)
+        stored = encoded(entry.exchange)
         return bool(await self._amend(keys=[self._list, self._meta], args=(seq, stored)))
 
     async def _read(

@@ -45,10 +45,17 @@ from redis.exceptions import WatchError
 
 from mockserver.clock import REAL, ClockSetting
 from mockserver.errors import NamespaceLimitError
+from mockserver.exchange import Exchange
 from mockserver.loader import build_stubs
 from mockserver.recorded import RecordedStub
-from mockserver.redis_client import BatchingRedis, connect, connect_feeds, translating
-from mockserver.redis_journal import RedisJournal
+from mockserver.redis_client import (
+    BatchingRedis,
+    PreparedScript,
+    connect,
+    connect_feeds,
+    translating,
+)
+from mockserver.redis_journal import APPEND, RedisJournal, encoded
 from mockserver.spec import DocumentHeader, StubSpec
 from mockserver.state import (
     ATTEMPTS_KEPT,
@@ -79,6 +86,21 @@ redis.call('HSET', KEYS[1], ARGV[1], count)
 if name ~= '' and ARGV[6] == '1' then redis.call('HSET', KEYS[2], name, ARGV[7]) end
 return {count}
 """
+
+_RECORD_COUNTED: Final = (
+    """
+if ARGV[7] ~= '' then
+  if (redis.call('HGET', KEYS[4], 'version') or '0') ~= ARGV[7] then return -1 end
+  if ARGV[8] ~= '' and redis.call('SISMEMBER', KEYS[5], ARGV[8]) == 0 then return -1 end
+end
+redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+"""
+    + APPEND
+)
+"""A claim-free stub's hit counted and its exchange journaled, as one step (`record_counted`):
+KEYS and ARGV of the journal's `APPEND`, then the hits, the API stubs and the namespaces (keys),
+the stub id, the API-stub version the answer was chosen under ('' for none) and the namespace's
+name ('' for the default one); -1 when the version moved or the namespace is gone."""
 
 _CREATE: Final = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
@@ -225,10 +247,14 @@ class RedisNamespace:
             client, base, state.journal_limit, state.journal_max_bytes, feeds=state.feeds
         )
         self._api = ApiStubs()
-        self._claim = client.register_script(_CLAIM)
-        self._view = client.register_script(_VIEW)
+        self._claim = PreparedScript(client, _CLAIM, (self._hits, self._scenarios))
+        journal_keys, bounds = self._journal.appending()
+        counted_keys = (*journal_keys, self._hits, self._api_key, state.names_key)
+        self._record_counted = PreparedScript(client, _RECORD_COUNTED, counted_keys, bounds)
+        self._view = PreparedScript(
+            client, _VIEW, (self._api_key, self._clock_key, self._default_clock)
+        )
         self._attempt = client.register_script(_ATTEMPT)
-        self._view_keys = (self._api_key, self._clock_key, self._default_clock)
         self._pending_view: asyncio.Future[Any] | None = None
 
     @property
@@ -266,7 +292,7 @@ class RedisNamespace:
             step.next or "",
             STARTED,
         )
-        result = await self._claim(keys=[self._hits, self._scenarios], args=args)
+        result = await self._claim(*args)
         if result[0] == 0:
             assert scenario is not None
             return scenario_refusal(scenario, _text(result[1]))
@@ -274,6 +300,16 @@ class RedisNamespace:
             assert times is not None
             return times_refusal(times)
         return int(result[0])
+
+    async def record_counted(
+        self, exchange: Exchange, stub_id: str, *, version: int | None = None
+    ) -> int | None:
+        entry = encoded(exchange)
+        if version is None:
+            seq = await self._record_counted(entry, stub_id, "", "")
+        else:
+            seq = await self._record_counted(entry, stub_id, version, self._name or "")
+        return None if seq < 0 else int(seq)
 
     async def scenarios(self) -> Mapping[str, str]:
         stored = await self._state.client.hgetall(self._scenarios)
@@ -305,7 +341,7 @@ class RedisNamespace:
         (the read is not sent before the turn ends, so it sees what each of them would)."""
         pending = self._pending_view
         if pending is None:
-            view = self._view(keys=self._view_keys)
+            view = self._view()
             pending = self._pending_view = asyncio.ensure_future(view)
             asyncio.get_running_loop().call_soon(self._view_closed)
         return pending
@@ -453,13 +489,18 @@ class RedisState:
         self._limit = limit
         self._stub_dirs = tuple(stub_dirs)
         self._prefix = prefix
-        self._names = self.names_key = prefix + "names"
+        self._names = prefix + "names"
         self._api_order = prefix + "api-order"
         self._api_version = prefix + "api-version"
         self._create = self.client.register_script(_CREATE)
         self._remove = self.client.register_script(_REMOVE)
         self._default = RedisNamespace(self, None)
         self._namespaces: dict[str, RedisNamespace] = {}
+
+    @property
+    def names_key(self) -> str:
+        """The key of the set of namespaces."""
+        return self._names
 
     def base(self, name: str | None) -> str:
         """The prefix of a namespace's keys."""

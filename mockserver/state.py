@@ -23,6 +23,7 @@ from typing import Final, Protocol
 from pydantic import JsonValue
 
 from mockserver.clock import ClockSetting
+from mockserver.exchange import Exchange
 from mockserver.journal import Journal, LocalJournal
 from mockserver.recorded import RecordedStub
 from mockserver.stub import Stub
@@ -131,6 +132,20 @@ class NamespaceState(Protocol):
         Refused when its scenario is not in the expected state, or when it has answered `times`
         times; otherwise its count grows by one and its scenario moves on. Concurrent claims
         never overshoot `times` nor both move a scenario from the same state.
+        """
+        ...
+
+    async def record_counted(
+        self, exchange: Exchange, stub_id: str, *, version: int | None = None
+    ) -> int | None:
+        """Count one answer of `stub_id` and record `exchange`, as one step; the entry's seq.
+
+        For a claim-free stub (`Stub.claim_free`: its claim could not be refused and its count
+        picks nothing), which therefore is not claimed before its answer: its count is kept with
+        its journal entry, so `hits()` includes the answer once the journal shows it (one step
+        fewer than `claim` then `journal.record`). With `version`, only while the API stubs are
+        still at that version and the namespace still exists; else None, and nothing is counted
+        or recorded (the caller reads the API stubs again and selects anew).
         """
         ...
 

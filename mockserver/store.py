@@ -53,6 +53,9 @@ class Found:
     hits: int = 0
     skipped: tuple[tuple[Stub, Miss], ...] = ()
     unmatched_answer: Stub | None = None
+    count_on_record: bool = False
+    """The stub is claim-free (`Stub.claim_free`): not claimed, its hit is counted as its
+    exchange is recorded (`NamespaceState.record_counted`); `hits` is 0."""
 
 
 def _skip(refusal: Refusal) -> Miss:
@@ -78,11 +81,13 @@ class PlainAnswer:
     """A plain stub with what its fast answers need at hand: its responses and, for each, the
     outcome the journal records (built once, not per request)."""
 
-    __slots__ = ("outcomes", "responses", "stub")
+    __slots__ = ("claim_free", "outcomes", "responses", "stub")
 
     def __init__(self, stub: Stub) -> None:
         self.stub = stub
         self.responses = stub.responses
+        # one response: a shared state's fast answer counts it with its journal entry
+        self.claim_free = stub.claim_free
         self.outcomes = tuple(
             Outcome(True, response.status, stub.id, stub.service) for response in stub.responses
         )
@@ -196,6 +201,11 @@ class ScopedStore:
             self._set = StubSet((*files, *api.stubs))
         return self._set
 
+    @property
+    def api_version(self) -> int:
+        """The version of the API stubs `stubs` was compiled from."""
+        return self._api.version
+
     def adopt(self, api: ApiStubs) -> None:
         """Compile the state's API stubs again when they changed."""
         if api.version != self._api.version or api is not self._api:
@@ -230,6 +240,9 @@ class ScopedStore:
             if spec.unmatched:
                 unmatched_answer = unmatched_answer or stub
                 continue
+            if stub.claim_free:  # nothing to decide: counted with its journal entry
+                kept = tuple(skipped) if skipped else ()
+                return Found(stub, params, examined, 0, kept, count_on_record=True)
             scenario = spec.scenario
             step = (
                 None

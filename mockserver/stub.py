@@ -142,6 +142,23 @@ class Stub:
         return responses[min(max(hits, 1), len(responses)) - 1]
 
     @property
+    def claim_free(self) -> bool:
+        """Whether its answers need no claim in the state before them: nothing can refuse it
+        (no `times`, no scenario, not an `unmatched` shaper) and nothing reads its count (one
+        response, not a template, no callbacks). Its hit is counted with its journal entry
+        (`NamespaceState.record_counted`)."""
+        spec = self.spec
+        responses = self.responses
+        return (
+            spec.times is None
+            and spec.scenario is None
+            and not spec.unmatched
+            and len(responses) == 1
+            and responses[0].templates is None
+            and not self.callbacks
+        )
+
+    @property
     def priority(self) -> int:
         return self.spec.priority
 

@@ -462,3 +462,18 @@ async def test_a_listing_waits_for_a_stream_the_client_stopped_reading(start: St
     assert [event["data"] for event in stub["response"]["sse"]["events"]] == [
         "one", "two", "three", "[DONE]",
     ]  # fmt: skip
+
+
+async def test_all_forwards_what_a_plain_stub_would_answer(start: Start, tmp_path: Path) -> None:
+    # a plain stub (fixed answer, no state) is answered without matching, from a table: not
+    # under a recorded service, whose mode decides first
+    real, url = await upstream(start)
+    record_dir = tmp_path / "s" / "recorded"
+    options = {"record": (("api", url),), "record_mode": "all", "record_dir": record_dir}
+    first = await start("s", {}, **options)
+    await (await first.get("/api/v1/customers/cus_1")).read()
+    assert (record_dir / "api.yaml").is_file()  # loaded by the next server as a plain stub
+    calls = await upstream_calls(real)
+    again = await start("s", {}, **options)
+    await (await again.get("/api/v1/customers/cus_1")).read()
+    assert await upstream_calls(real) == calls + 1  # `all`: forwarded and recorded anew

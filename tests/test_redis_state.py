@@ -21,7 +21,7 @@ from mockserver.exchange import Exchange, Outcome
 from mockserver.incoming import IncomingRequest
 from mockserver.journal import JournalQuery
 from mockserver.loader import parse_stub_text
-from mockserver.redis_client import connect, pack_command
+from mockserver.redis_client import PreparedScript, connect, pack_command
 from mockserver.redis_state import RedisState
 from mockserver.state import ApiStubsChange, Refusal
 from mockserver.store import StubStore
@@ -154,6 +154,26 @@ async def test_commands_of_one_event_loop_turn_go_in_one_pipeline(redis_url: str
     assert after - before == 1  # one connection: without batching, up to 64 would open
 
 
+async def test_a_prepared_script_sends_its_fixed_and_varying_arguments_and_survives_a_flush(
+    redis_url: str,
+) -> None:
+    """`PreparedScript`: keys and fixed arguments packed once, each call's after them; a Redis
+    that forgot the script (restarted, flushed) gets it again and the call still answers."""
+    batching = connect(redis_url)
+    keys = (unique_prefix() + "a", unique_prefix() + "b")
+    script = PreparedScript(batching, "return {KEYS[1], KEYS[2], unpack(ARGV)}", keys, (1, "f"))
+    try:
+        await batching.script_flush()
+        first, second = await asyncio.gather(script(b"x\0y", "v", 7), script())
+        await batching.script_flush()
+        third = await script("again")
+    finally:
+        await batching.aclose()
+    assert first == [k.encode() for k in keys] + [b"1", b"f", b"x\0y", b"v", b"7"]
+    assert second == [k.encode() for k in keys] + [b"1", b"f"]
+    assert third == [k.encode() for k in keys] + [b"1", b"f", b"again"]
+
+
 async def test_a_replica_answers_filtered_queries_from_its_copy_kept_up_to_date(
     replica: Replicas,
 ) -> None:
@@ -230,6 +250,23 @@ async def test_a_namespace_removed_through_one_replica_is_not_kept_by_another(
     scope = await two.scoped("team")  # a write: registered again, as a new namespace
     assert await one.namespaces() == ["team"]
     assert (await scope.state.journal.stats()).size == 0
+
+
+async def test_a_claim_free_answer_in_a_namespace_another_replica_removed_is_not_recorded(
+    replica: Replicas,
+) -> None:
+    one, two = StubStore([], replica()), StubStore([], replica())
+    scope = await two.scoped("team")  # two compiles it
+    answered = Exchange(IncomingRequest("GET", "/p", {}, {}), Outcome(True, 200, "p"), 0.0, 0.1)
+    version = scope.api_version
+    assert await scope.state.record_counted(answered, "p", version=version) == 1
+    assert await one.remove_namespace("team")
+    # its own answer would land in a journal no replica lists: refused, to be chosen again
+    assert await scope.state.record_counted(answered, "p", version=version) is None
+    assert await two.namespaces() == []
+    created = await two.scoped("team")
+    assert await created.state.record_counted(answered, "p", version=created.api_version) == 1
+    assert await created.state.hits() == {"p": 1}
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,8 @@ def replicas(
         {
             "once.yaml": "- id: once\n  request: {path: /once}\n  times: 1\n"
             "  response: {json: {ok: true}}\n",
+            "plain.yaml": "- id: file-plain\n  request: {path: /file}\n"
+            "  response: {json: {file: true}}\n",
         },
     )
     flags = ("--stubs", str(stubs), "--port", "0", "--state", redis_url)
@@ -184,3 +186,34 @@ def test_the_live_feed_of_one_replica_shows_every_replica_s_requests(
         ]  # fmt: skip
     finally:
         feed.close()
+
+
+def test_plain_answers_count_exactly_and_follow_changes_made_through_the_other_replica(
+    replicas: list[Server],
+) -> None:
+    # plain stubs take the one-round-trip answer: hit counted with the entry, if the API
+    # stubs it was chosen from are still current
+    one, two = replicas
+    plain = {"id": "plain", "request": {"path": "/plain"}, "response": {"json": {"v": 1}}}
+    assert call(one.url + "/__admin/stubs", "POST", plain)[0] == 201
+    targets = [server.url + "/plain" for server in replicas for _ in range(30)]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(call, targets)) == [(200, {"v": 1})] * 60
+    for server in replicas:
+        assert call(server.url + "/__admin/stubs/plain")[1]["hits"] == 60
+        count = call(server.url + "/__admin/requests/count", "POST", {"path": "/plain"})
+        assert count[1] == {"count": 60}
+
+    replaced = {**plain, "response": {"json": {"v": 2}}}
+    assert call(two.url + "/__admin/stubs/plain", "PUT", replaced)[0] == 200
+    assert call(one.url + "/plain") == (200, {"v": 2})  # one compiled v1: not answered from it
+    assert call(two.url + "/__admin/stubs/plain")[1]["hits"] == 1  # replaced: counts anew
+
+    for _ in range(2):  # one compiles the namespace, then answers from what it compiled
+        assert call(one.url + "/~team/file") == (200, {"file": True})
+    assert call(two.url + "/__admin/ns/team", "DELETE")[0] == 200
+    assert call(one.url + "/~team/file") == (200, {"file": True})  # registered again, as new
+    assert call(two.url + "/__admin/namespaces")[1]["namespaces"][0]["name"] == "team"
+    found = call(two.url + "/__admin/ns/team/requests")[1]["requests"]
+    assert [entry["seq"] for entry in found] == [1]
+    assert call(two.url + "/__admin/ns/team/stubs/file-plain")[1]["hits"] == 1

@@ -133,6 +133,51 @@ async def test_the_hit_count_picks_the_response_and_grows_by_one(make_state: Mak
     assert await state.scenarios() == {"s": "x"}
 
 
+def answered(stub_id: str) -> Exchange:
+    return Exchange(IncomingRequest("GET", "/plain", {}, {}), Outcome(True, 200, stub_id), 0.0, 0.1)
+
+
+async def test_a_claim_free_answer_is_counted_with_its_journal_entry_as_one_step(
+    make_state: MakeState,
+) -> None:
+    state = make_state(4).default
+    seen: list[tuple[int, int]] = []
+
+    async def read_while_recording() -> None:
+        for _ in range(30):
+            journaled = await state.journal.count()  # the entries first, then the count
+            seen.append((journaled, (await state.hits()).get("plain", 0)))
+
+    seqs, _ = await asyncio.gather(
+        asyncio.gather(*(state.record_counted(answered("plain"), "plain") for _ in range(60))),
+        read_while_recording(),
+    )
+    assert sorted(seq or 0 for seq in seqs) == list(range(1, 61))
+    assert (await state.hits())["plain"] == 60
+    assert await state.journal.count() == 60
+    # whatever a reader saw of the journal, the count already held those answers
+    assert all(hits >= journaled for journaled, hits in seen), seen
+    (entry,) = await state.journal.latest(1)
+    assert (entry.seq, entry.exchange.outcome.stub_id) == (60, "plain")
+
+
+async def test_a_claim_free_answer_chosen_under_stale_api_stubs_is_neither_counted_nor_recorded(
+    make_state: MakeState, tmp_path: Path
+) -> None:
+    state = make_state(4).default
+    before = await state.api_stubs()
+    assert await state.record_counted(answered("a"), "a", version=before.version) == 1
+    added = stub("id: b\nrequest: {path: /b}\n", tmp_path)
+    after = await state.update_api_stubs(
+        lambda current: ApiStubsChange((*current.stubs, added), current.hidden_file_ids)
+    )
+    assert await state.record_counted(answered("a"), "a", version=before.version) is None
+    assert await state.hits() == {"a": 1}
+    assert await state.journal.count() == 1
+    assert await state.record_counted(answered("a"), "a", version=after.version) == 2
+    assert await state.hits() == {"a": 2}
+
+
 async def test_api_stubs_change_atomically_and_get_a_new_version(
     make_state: MakeState, tmp_path: Path
 ) -> None:
