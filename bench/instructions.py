@@ -90,6 +90,16 @@ def environment(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
 
 
+def exchange(connection: http.client.HTTPConnection, workload: Workload) -> None:
+    """One request of the workload, its answer read whole; anything but 200 stops the run."""
+    body = workload.body or None
+    connection.request(workload.method, workload.path, body=body, headers=workload.headers)
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{workload.name}: answered {response.status}")
+
+
 def in_flight(port: int, workload: Workload, requests: int, concurrency: int) -> None:
     """`requests` requests, `concurrency` at a time (a connection each): under load, a Redis
     replica's requests of one event-loop turn share their round trips."""
@@ -97,12 +107,7 @@ def in_flight(port: int, workload: Workload, requests: int, concurrency: int) ->
     def send(count: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         for _ in range(count):
-            body = workload.body or None
-            connection.request(workload.method, workload.path, body=body, headers=workload.headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{workload.name}: answered {response.status}")
+            exchange(connection, workload)
         connection.close()
 
     with ThreadPoolExecutor(concurrency) as pool:
@@ -137,12 +142,7 @@ def per_request(
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
         def one() -> None:
-            body = workload.body or None
-            connection.request(workload.method, workload.path, body=body, headers=workload.headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{workload.name}: answered {response.status}")
+            exchange(connection, workload)
 
         for _ in range(WARM_UP):
             one()
