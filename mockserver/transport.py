@@ -21,7 +21,7 @@ from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
 from mockserver.config import Settings
-from mockserver.refused import RefusedHead, read_refused_head
+from mockserver.refused import RefusedHead, read_refused_heads
 
 LostRequest = Callable[[RawRequestMessage], None]
 """Told of each request that was read off the wire but never reached a handler."""
@@ -39,7 +39,7 @@ class _JsonErrorHandler(RequestHandler):
     # the head it refused; class defaults, set per connection only when there is something
     _arriving: bytes = b""
     _refused: bytes = b""
-    _to_journal: tuple[RefusedHead, int, str] | None = None
+    _to_journal: list[tuple[RefusedHead, int, str]] | None = None
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -75,9 +75,10 @@ class _JsonErrorHandler(RequestHandler):
         async def handler(request: BaseRequest) -> web.StreamResponse:
             response = self.handle_error(request, err_info.status, err_info.exc, err_info.message)
             refused = getattr(self._manager, "refused_request", None)
-            entry, self._to_journal = self._to_journal, None
-            if entry is not None and refused is not None:
-                await refused(*entry)
+            entries, self._to_journal = self._to_journal, None
+            if entries is not None and refused is not None:
+                for entry in entries:
+                    await refused(*entry)
             return response
 
         return handler
@@ -104,7 +105,8 @@ class _JsonErrorHandler(RequestHandler):
         if status == 500 or request.writer.output_size > 0:
             return super().handle_error(request, status, exc, message)
         text = str(getattr(exc, "message", None) or message or exc or "malformed request")
-        head = read_refused_head(self._refused, self.max_headers, self.max_field_size)
+        heads = read_refused_heads(self._refused, self.max_headers, self.max_field_size)
+        head = heads[-1] if heads else None
         self._refused = b""
         details: list[dict[str, str]] = []
         if status == 505:
@@ -124,10 +126,17 @@ class _JsonErrorHandler(RequestHandler):
             details = [{"field": "headers", "message": f"raise it with {flag}"}]
         else:
             error = f"malformed HTTP request: {text}"
-        if head is not None:
-            self._to_journal = (head, status, error)  # by the error handler, before the answer
+        if head is not None:  # by the error handler, before the answer
+            # complete requests read with the refused one were dropped with it: the client
+            # reads this answer as the first one's, and each is journaled with it
+            dropped = f"{error} (in what followed this request in the same read)"
+            self._to_journal = [
+                *((earlier, status, dropped) for earlier in heads[:-1]),
+                (head, status, error),
+            ]
         text = json.dumps({"error": error, "details": details})
-        if head is not None and head.method == "HEAD":  # its answer has no body, this one too
+        if heads and heads[0].method == "HEAD":  # its answer has no body, this one too (the
+            # client reads it as the answer to the first request of the read)
             text = ""
         response = web.Response(status=status, content_type="application/json", text=text)
         response.force_close()

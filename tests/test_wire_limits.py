@@ -18,7 +18,7 @@ import pytest
 import requests
 from aiohttp.test_utils import TestClient
 
-from mockserver.refused import RefusedHead, read_refused_head
+from mockserver.refused import RefusedHead, read_refused_head, read_refused_heads
 from tests.serving import ServeInThread, ServeStubs, raw_exchange, write_stubs
 from tests.test_cli import Server
 from tests.test_wire_paths import require_tool
@@ -213,6 +213,41 @@ def test_the_limits_are_flags_and_variables(tmp_path: Any) -> None:
 )
 def test_read_refused_head(data: bytes, expected: RefusedHead | None) -> None:
     assert read_refused_head(data, max_headers=2, max_field_size=100) == expected
+
+
+def test_requests_read_with_the_refused_one_are_read_too() -> None:
+    data = (
+        b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /second HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+        b"GET /third HTTP/1.1\r\nno colon here\r\n\r\n"
+    )
+    assert read_refused_heads(data, max_headers=10, max_field_size=100) == [
+        RefusedHead("GET", "/first", True, ((b"Host", b"x"),)),
+        RefusedHead("POST", "/second", True, ((b"Content-Length", b"2"),)),
+        RefusedHead("GET", "/third", True, ()),
+    ]
+
+
+async def test_a_request_pipelined_before_malformed_bytes_is_journaled(
+    serve: ServeStubs,
+) -> None:
+    # aiohttp's parser refuses the whole read and drops the good request before the bad one:
+    # the client reads the one 400 as that request's answer, and the journal has both
+    client = await serve({"s.yaml": STUBS})
+    answer = await raw_exchange(
+        client,
+        b"GET /open HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nno colon here\r\n\r\n",
+    )
+    assert answer.split(b" ", 2)[1] == b"400"
+    assert answer.count(b"HTTP/1.") == 1
+    entries = await journal(client)
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/open", 400),
+        ("GET", "/second", 400),
+    ]
+    assert entries[0]["headers"] == {"host": "x"}
+    assert entries[0]["error"].endswith("(in what followed this request in the same read)")
+    assert entries[1]["error"].startswith("malformed HTTP request: Invalid header token")
 
 
 def test_a_header_line_over_the_field_limit_ends_what_was_read() -> None:

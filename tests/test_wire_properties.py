@@ -142,13 +142,20 @@ _HEADER_LINE: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[^\r\n]*"
 
 class Sent:
     """What one example sends on one connection, in `chunks`; `request` names the well-formed
-    request it is (method, target) when it was not mutated."""
+    request it is (method, target) when it was not mutated; `first` the well-formed request
+    pipelined before mutated bytes."""
 
-    __slots__ = ("chunks", "request")
+    __slots__ = ("chunks", "first", "request")
 
-    def __init__(self, chunks: tuple[bytes, ...], request: tuple[str, str] | None) -> None:
+    def __init__(
+        self,
+        chunks: tuple[bytes, ...],
+        request: tuple[str, str] | None,
+        first: tuple[str, str] | None = None,
+    ) -> None:
         self.chunks = chunks
         self.request = request
+        self.first = first
 
     @property
     def data(self) -> bytes:
@@ -202,10 +209,17 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
 
 @st.composite
 def sends(draw: st.DrawFn) -> Sent:
-    source = draw(st.sampled_from(("well-formed", "mutated", "known-bad")))
+    source = draw(st.sampled_from(("well-formed", "mutated", "known-bad", "pipelined")))
     event(source)
+    first = None
     if source == "known-bad":
         data, request = draw(st.sampled_from(KNOWN_BAD)), None
+    elif source == "pipelined":  # a good request, then bad bytes: often in one read
+        good, method, target = draw(well_formed())
+        second, _, _ = draw(well_formed())
+        data, request = good + draw(mutated(second)), None
+        if b"Connection: close" not in good:
+            first = (method, target)
     else:
         data, method, target = draw(well_formed())
         request = (method, target)
@@ -213,7 +227,7 @@ def sends(draw: st.DrawFn) -> Sent:
             data, request = draw(mutated(data)), None
     cuts = sorted(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=2, unique=True)))
     edges = [0, *(cut for cut in cuts if cut < len(data)), len(data)]
-    return Sent(tuple(data[a:b] for a, b in itertools.pairwise(edges)), request)
+    return Sent(tuple(data[a:b] for a, b in itertools.pairwise(edges)), request, first)
 
 
 # --- the answer, parsed strictly --------------------------------------------------------------
@@ -437,6 +451,10 @@ def test_whatever_arrives_the_four_promises_hold(server: RunningServer) -> None:
             and begins_a_request(sent.chunks[0])
         ):
             assert statuses[answers[0].status] >= 1, (sent.data[:300], answers, entries)
+        if sent.first is not None:  # answered, or dropped with the bad bytes: journaled
+            method, target = sent.first
+            seen_requests = [(e["method"], e["raw_path"]) for e in entries]
+            assert (method, expected_raw_path(target)) in seen_requests, (sent.data, entries)
         if sent.request is not None:
             method, target = sent.request
             assert answers, f"a well-formed request got no answer: {sent.data[:300]!r}"
