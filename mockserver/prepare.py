@@ -177,7 +177,11 @@ def sse_frame(event: SseEvent) -> bytes:
 
 def _read_body_file(relative: str, base_dir: Path, stub_dirs: Sequence[Path]) -> tuple[bytes, str]:
     loc = ("body_file",)
-    target = (base_dir / relative).resolve()  # follows symlinks: a link out is caught below
+    try:
+        target = (base_dir / relative).resolve()  # follows symlinks: a link out is caught below
+    except (ValueError, OSError) as error:  # a NUL byte, a name past the system's limits
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ResponseError(loc, f"{relative!r} is not a usable file path: {reason}") from None
     if not any(target.is_relative_to(directory) for directory in stub_dirs):
         raise ResponseError(loc, f"{relative!r} resolves outside the stub directories")
     try:

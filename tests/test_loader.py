@@ -128,6 +128,17 @@ def test_json_files_load_like_yaml(tmp_path: Path) -> None:
             id="escaping-body-file",
         ),
         pytest.param(
+            '- request: {path: /a}\n  response:\n    body_file: "a\\0b.json"\n',
+            "s.yaml:3: response.body_file: 'a\\x00b.json' is not a usable file path: embedded "
+            "null byte",
+            id="nul-in-body-file",
+        ),
+        pytest.param(
+            "- request: {path: /a}\n  response:\n    body_file: " + "n" * 5000 + "\n",
+            "s.yaml:3: response.body_file: '" + "n" * 5000 + "' cannot be read: File name too long",
+            id="overlong-body-file",
+        ),
+        pytest.param(
             "- request:\n    path: v1/charges\n",
             "s.yaml:2: request.path: path 'v1/charges' must start with '/'",
             id="relative-path",
