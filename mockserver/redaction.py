@@ -159,6 +159,30 @@ class Redaction:
         redacted.pop("raw_body", None)
         return redacted
 
+    def callback_attempt(self, attempt: Mapping[str, Any]) -> dict[str, Any]:
+        """A callback attempt's JSON (as `GET /callbacks` lists it) as a dump may show it: the
+        headers sent, the body sent and the application's answer redacted."""
+        redacted = dict(attempt)
+        request = attempt.get("request")
+        if isinstance(request, Mapping):
+            sent = dict(request)
+            if isinstance(request.get("headers"), Mapping):
+                sent["headers"] = self.header_map(request["headers"])
+            if isinstance(request.get("body"), str):
+                sent["body"] = self.body_text(request["body"], _json_or_none(request["body"]))
+            redacted["request"] = sent
+        answer = attempt.get("response_body")
+        if isinstance(answer, str):
+            redacted["response_body"] = self.body_text(answer, _json_or_none(answer))
+        return redacted
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
 
 def compile_paths(paths: Iterable[str]) -> tuple[Any, ...]:
     from jsonpath_rfc9535 import JSONPathError

@@ -152,7 +152,29 @@ async def _write_dump(app: web.Application, path: Path, redaction: Redaction) ->
             # ASCII: any text fits; an unmatched entry keeps its near misses (for `report`)
             shown = redacted_entry(entry.to_json(near_misses=not entry.outcome.matched), redaction)
             dump.write(json.dumps(shown, default=str) + "\n")
+    await _write_callbacks(app, callbacks_dump(path), redaction)
     return len(entries)
+
+
+def callbacks_dump(path: Path) -> Path:
+    """Where a journal dump's callback attempts go: `journal.jsonl` -> `journal.callbacks.jsonl`."""
+    return path.with_name(f"{path.stem}.callbacks{path.suffix or '.jsonl'}")
+
+
+async def _write_callbacks(app: web.Application, path: Path, redaction: Redaction) -> None:
+    """Write every namespace's callback attempts as JSON Lines beside the journal dump (oldest
+    first per namespace, each with its `namespace`), secrets redacted; nothing when none was
+    sent."""
+    store = app[STORE_KEY]
+    attempts = []
+    for name in (None, *await store.namespaces()):
+        for attempt in await (await store.peek(name)).state.attempts():
+            attempts.append({"namespace": name, **redaction.callback_attempt(attempt)})
+    if not attempts:
+        return
+    with path.open("w", encoding="utf-8") as dump:
+        for attempt in attempts:
+            dump.write(json.dumps(attempt) + "\n")
 
 
 async def _write_report(app: web.Application, path: Path, redaction: Redaction) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mockserver import MockServerClient
 from mockserver.redaction import REDACTED, Redaction
 from mockserver.report import ReportNamespace, by_namespace, redacted_entry, render
 from tests.serving import write_stubs
@@ -242,3 +243,42 @@ def test_a_report_opens_offline_with_the_same_views(
     page.locator("#entries tbody tr[data-seq='1']").wait_for()
     assert page.locator("#entries tbody tr").count() == 1
     assert requested == [html.as_uri()]  # the file itself, nothing else
+
+
+def test_callback_attempts_are_dumped_beside_the_journal_redacted(
+    tmp_path: Path, threaded_receiver: Any
+) -> None:
+    stubs = write_stubs(
+        tmp_path / "stubs",
+        {
+            "s.yaml": f"""
+                - request: {{method: POST, path: /v1/payment_intents/pi_1/confirm}}
+                  response: {{json: {{id: pi_1}}}}
+                  callbacks:
+                    - url: "{threaded_receiver.url}/hooks"
+                      headers: {{Authorization: "Bearer {SECRET}"}}
+                      json: {{type: payment_intent.succeeded, key: "{SECRET}"}}
+            """
+        },
+    )
+    jsonl = tmp_path / "journal.jsonl"
+    server = Server("--stubs", str(stubs), "--port", "0", "--journal-dump", str(jsonl))
+    sent = urllib.request.Request(
+        f"{server.url}/v1/payment_intents/pi_1/confirm", data=b"{}", method="POST"
+    )
+    with urllib.request.urlopen(sent, timeout=10) as answer:
+        assert answer.status == 200
+    client = MockServerClient(server.url)
+    client.wait_for_callback(url_contains="/hooks", timeout=10)
+    code, _, err = server.stop()
+    assert code == 0, err
+    text = (tmp_path / "journal.callbacks.jsonl").read_text()
+    assert SECRET not in text
+    (attempt,) = [json.loads(line) for line in text.splitlines()]
+    assert (attempt["namespace"], attempt["status"], attempt["outcome"]) == (None, 200, "delivered")
+    assert attempt["request"]["headers"]["Authorization"] == REDACTED
+    assert json.loads(attempt["request"]["body"]) == {
+        "type": "payment_intent.succeeded",
+        "key": REDACTED,
+    }
+    assert threaded_receiver.got[0].headers["Authorization"] == f"Bearer {SECRET}"  # sent whole

@@ -130,11 +130,13 @@ def threaded_receiver() -> Iterator[Receiver]:
     the blocking client, which would hold up a receiver on the test's own loop)."""
     got = Receiver()
     loop = asyncio.new_event_loop()
-    runner = loop.run_until_complete(_started(got))
+    # started and cleaned up on its own thread: this one may have a loop running already
+    # (Playwright's sync API keeps one)
     thread = threading.Thread(target=loop.run_forever, name="webhook-receiver", daemon=True)
     thread.start()
+    runner = asyncio.run_coroutine_threadsafe(_started(got), loop).result(timeout=30)
     yield got
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
     loop.call_soon_threadsafe(loop.stop)
     thread.join()
-    loop.run_until_complete(runner.cleanup())
     loop.close()
