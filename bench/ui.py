@@ -32,16 +32,9 @@ import aiohttp
 from mockserver.config import Settings
 from mockserver.server import start_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.chromium
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 STUB = "- id: ping\n  request: {method: GET, path: /ping}\n  response: {body: pong}\n"
 OBSERVE = """() => {
     window.__seen = {};
@@ -98,7 +91,7 @@ def main() -> int:
             seconds = asyncio.run(fill(f"{server.url}/ping", args.entries))
             print(f"journal: {args.entries} entries sent in {seconds:.1f} s")
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 page.goto("about:blank")
                 started = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import textwrap
 import urllib.error
@@ -26,17 +27,10 @@ from mockserver.config import Settings
 from mockserver.report import ReportNamespace, write
 from mockserver.server import start_in_thread
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.chromium
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 DOCS = Path(__file__).resolve().parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STUBS = """
 service: payments
 base_path: /payments
@@ -83,7 +77,7 @@ def main() -> None:
             send(f"{base}/v1/charges", "POST", {"amount": 2000, "currency": "usd"})
             send(f"{base}/v1/customers/cus_2")
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 page.goto(f"{server.url}/__admin/ui")
                 page.get_by_text("live: following new requests").wait_for()

@@ -18,17 +18,9 @@ from typing import Any, Final
 
 import pytest
 
-CHROMIUM: Final = os.environ.get("MOCKSERVER_CHROMIUM", "/usr/bin/chromium")
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 INSTALL: Final = "apt-get install -y chromium && pip install playwright"
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _missing(what: str) -> None:
