@@ -871,5 +871,5 @@ def test_ci_runs_the_same_example_tests(compose: dict[str, Any]) -> None:
     plain = any(line[:1] == ["pytest"] and all(a[0] == "-" for a in line[1:]) for line in lines)
     paths = [arg for arg in shlex.split(command)[1:] if not arg.startswith("-")]
     covered = all(any(PurePosixPath(p).is_relative_to(top) for top in testpaths) for p in paths)
-    if not (plain and covered):
-        pytest.skip(f".ci/run does not run `{command}` yet: add that line")
+    assert plain, f".ci/run runs neither `{command}` nor a plain pytest"
+    assert covered, f"pytest's testpaths ({testpaths}) leave out what `{command}` runs"
