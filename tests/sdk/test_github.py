@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import github
 import pytest
 
 from mockserver import MockServerClient
 from tests.sdk.conftest import answered
-
-github = pytest.importorskip("github")
 
 REPO = "octocat/hello-world"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import openai
 import pytest
+from openai.types import CreateEmbeddingResponse
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockserver import MockServerClient
 from tests.sdk.conftest import answered
-
-openai = pytest.importorskip("openai")
-from openai.types import CreateEmbeddingResponse  # noqa: E402 -- after the importorskip
-from openai.types.chat import ChatCompletion, ChatCompletionChunk  # noqa: E402
 
 MESSAGES = [
     {"role": "system", "content": "You summarise orders in one sentence."},

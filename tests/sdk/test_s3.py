@@ -7,13 +7,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from mockserver import MockServerClient
 from tests.sdk.conftest import answered
-
-boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402 -- after the importorskip
 
 RECEIPT = Path(__file__).parents[2] / "stubs" / "__files" / "s3" / "receipt.pdf"
 

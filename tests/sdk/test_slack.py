@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import slack_sdk
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from mockserver import MockServerClient
 from tests.sdk.conftest import answered
-
-slack_sdk = pytest.importorskip("slack_sdk")
-from slack_sdk.errors import SlackApiError  # noqa: E402 -- after the importorskip
-from slack_sdk.web import SlackResponse  # noqa: E402
 
 
 def web_client(mockserver: MockServerClient, token: str = "xoxb-test-token") -> slack_sdk.WebClient:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import stripe
 
 from mockserver import MockServerClient
 from tests.sdk.conftest import answered
-
-stripe = pytest.importorskip("stripe")
 
 TEST_KEY = "sk_test_51MockServerKey"
 

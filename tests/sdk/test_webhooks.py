@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import github
 import pytest
+import stripe
+from slack_sdk import signature as slack_signature
 
 from mockserver import MockServerClient
 from tests.webhook_receiver import Receiver
-
-stripe = pytest.importorskip("stripe")
-github = pytest.importorskip("github")
-slack_signature = pytest.importorskip("slack_sdk.signature")
 
 
 def test_stripe_payment_intent_succeeded_is_a_stripe_event_with_overrides_merged(
