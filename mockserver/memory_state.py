@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from pydantic import JsonValue
 
 from mockserver.clock import REAL, ClockSetting
-from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange
 from mockserver.memory_journal import MemoryJournal
 from mockserver.state import (
@@ -27,6 +26,7 @@ from mockserver.state import (
     NamespaceState,
     Recordings,
     ScenarioStep,
+    namespace_limit_error,
     scenario_refusal,
     times_refusal,
 )
@@ -210,11 +210,7 @@ class MemoryState:
             found = self._namespaces.get(name)
             if found is None:
                 if len(self._namespaces) >= self._limit:
-                    raise NamespaceLimitError(
-                        f"namespace {name!r} would exceed the limit of {self._limit} "
-                        "namespaces; remove unused ones through the admin API or raise "
-                        "--max-namespaces"
-                    )
+                    raise namespace_limit_error(name, self._limit)
                 found = self._new(name, self._detached.pop(name, None))
                 self._namespaces[name] = found
             return found

@@ -44,7 +44,6 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from mockserver.clock import REAL, ClockSetting
-from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange
 from mockserver.loader import build_stubs
 from mockserver.recorded import RecordedStub
@@ -67,6 +66,7 @@ from mockserver.state import (
     Recordings,
     ScenarioStep,
     ServiceRecording,
+    namespace_limit_error,
     scenario_refusal,
     times_refusal,
 )
@@ -577,11 +577,7 @@ class RedisState:
             args=(name, self._limit, _REAL_JSON),
         )
         if not created:
-            raise NamespaceLimitError(
-                f"namespace {name!r} would exceed the limit of {self._limit} "
-                "namespaces; remove unused ones through the admin API or raise "
-                "--max-namespaces"
-            )
+            raise namespace_limit_error(name, self._limit)
         return self._named(name)
 
     async def remove(self, name: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Final, Protocol
 from pydantic import JsonValue
 
 from mockserver.clock import ClockSetting
+from mockserver.errors import NamespaceLimitError
 from mockserver.exchange import Exchange
 from mockserver.journal import Journal, LocalJournal
 from mockserver.recorded import RecordedStub
@@ -56,6 +57,14 @@ class Refusal:
 Claim = int | Refusal
 """The stub's hit count including this answer (it picks the response of a sequence), or why
 it may not answer."""
+
+
+def namespace_limit_error(name: str, limit: int) -> NamespaceLimitError:
+    """Why namespace `name` cannot be created: every state says it the same way."""
+    return NamespaceLimitError(
+        f"namespace {name!r} would exceed the limit of {limit} namespaces; remove unused ones "
+        "through the admin API or raise --max-namespaces"
+    )
 
 
 def scenario_refusal(step: ScenarioStep, current: str) -> Refusal:
